@@ -1,0 +1,178 @@
+#include "backend_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <string_view>
+#include <tuple>
+
+#include "capability_registry.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+
+namespace {
+
+constexpr std::string_view kSpeculative[] = {"EAGLE", "EAGLE3", "NEXTN", "STANDALONE", "NGRAM"};
+
+std::string list_ints(std::span<const int> values) {
+  std::string out;
+  for (int v : values) out += (out.empty() ? "" : ", ") + std::to_string(v);
+  return out;
+}
+
+void add(std::vector<Diagnostic>& out, Severity severity, std::string code, std::string message) {
+  out.push_back({severity, std::move(code), std::move(message)});
+}
+
+}  // namespace
+
+std::span<const std::string_view> known_speculative_algorithms() { return kSpeculative; }
+
+bool ValidatedConfig::ok() const {
+  return std::none_of(diagnostics.begin(), diagnostics.end(),
+                      [](const Diagnostic& d) { return d.severity == Severity::error; });
+}
+
+EffectiveBackends resolve_backends(const BackendConfig& config) {
+  const std::string base = config.attention_backend.value_or(kDefaultAttentionBackend);
+  return {config.prefill_attention_backend.value_or(base), config.decode_attention_backend.value_or(base)};
+}
+
+ValidatedConfig validate_config(const BackendConfig& input) {
+  ValidatedConfig result{input, resolve_backends(input), {}};
+  auto& diags = result.diagnostics;
+  const bool mla = input.model_arch == ModelArch::mla;
+
+  const BackendCapabilities* prefill = find_backend(result.backends.prefill);
+  const BackendCapabilities* decode = find_backend(result.backends.decode);
+  auto require_known = [&](const char* role, const std::string& name, const BackendCapabilities* caps) {
+    if (caps == nullptr) {
+      add(diags, Severity::error, "unknown-backend",
+          std::string(role) + " attention backend '" + name + "' is unknown; known backends: " +
+              known_backend_names());
+    }
+  };
+  require_known("prefill", result.backends.prefill, prefill);
+  require_known("decode", result.backends.decode, decode);
+
+  if (input.page_size <= 0) {
+    add(diags, Severity::error, "invalid-page-size",
+        "page size " + std::to_string(input.page_size) + " must be a positive number of tokens");
+  }
+
+  if (prefill != nullptr) {
+    if (!(mla ? prefill->mla_prefill : prefill->mha_prefill)) {
+      add(diags, Severity::error, "mla-prefill-unsupported",
+          "prefill attention backend '" + result.backends.prefill +
+              "' is only supported on decode for MLA models; use --prefill-attention-backend triton "
+              "for prefill");
+    } else if (input.chunked_prefill && !prefill->chunked_prefill) {
+      add(diags, Severity::error, "chunked-prefill-unsupported",
+          "prefill attention backend '" + result.backends.prefill +
+              "' does not support chunked prefill; set --chunked-prefill-size -1");
+    }
+  }
+
+  if (decode != nullptr) {
+    if (!(mla ? decode->mla_decode : decode->mha_decode)) {
+      add(diags, Severity::error, "decode-unsupported",
+          "decode attention backend '" + result.backends.decode + "' does not support " +
+              (mla ? "MLA" : "non-MLA") + " decode");
+    }
+    const auto sizes = mla ? decode->mla_decode_page_sizes : decode->mha_decode_page_sizes;
+    if (input.page_size > 0 && !sizes.empty() &&
+        std::find(sizes.begin(), sizes.end(), input.page_size) == sizes.end()) {
+      result.config.page_size = decode->fallback_page_size;
+      add(diags, Severity::warning, "page-size-corrected",
+          "page size " + std::to_string(input.page_size) + " is not supported by " +
+              result.backends.decode + " for " + (mla ? "MLA" : "non-MLA") + " decode (allowed: " +
+              list_ints(sizes) + "); using " + std::to_string(decode->fallback_page_size));
+    }
+    if (std::find(decode->dtypes.begin(), decode->dtypes.end(), input.dtype) == decode->dtypes.end()) {
+      add(diags, Severity::error, "dtype-unsupported",
+          "dtype " + std::string(dtype_name(input.dtype)) + " is not supported by " + result.backends.decode);
+    }
+  }
+
+  if (input.speculative_algorithm) {
+    const auto& algo = *input.speculative_algorithm;
+    if (std::find(std::begin(kSpeculative), std::end(kSpeculative), algo) == std::end(kSpeculative)) {
+      std::string known;
+      for (auto k : kSpeculative) known += (known.empty() ? "" : ", ") + std::string(k);
+      add(diags, Severity::error, "unknown-speculative-algorithm",
+          "speculative algorithm '" + algo + "' is unknown; known: " + known);
+    } else if (mla && decode != nullptr && !decode->speculative_mla_decode) {
+      // Upstream this is `assert not use_cascade_attn` inside forward_decode: a
+      // crash mid-serving. Refusing it before any request is the fix.
+      add(diags, Severity::error, "speculative-mla-decode-unsupported",
+          "speculative decoding (" + algo + ") with MLA decode on " + result.backends.decode +
+              " is not supported (it needs cascade attention); use --decode-attention-backend triton "
+              "or drop --speculative-algorithm");
+    }
+  }
+  return result;
+}
+
+namespace {
+
+int parse_int_flag(std::string_view flag, const std::string& value) {
+  int out = 0;
+  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    throw Error("parse_backend_flags", kInvalidArgument,
+                std::string(flag) + " expects an integer, got '" + value + "'");
+  }
+  return out;
+}
+
+}  // namespace
+
+BackendConfig parse_backend_flags(std::span<const std::string> args) {
+  BackendConfig config;
+  constexpr std::string_view kKnown =
+      "--attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size, "
+      "--speculative-algorithm, --model-arch, --chunked-prefill-size, --dtype";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    std::string value;
+    if (const auto eq = flag.find('='); eq != std::string::npos) {
+      value = flag.substr(eq + 1);
+      flag.resize(eq);
+    } else {
+      if (i + 1 >= args.size()) {
+        throw Error("parse_backend_flags", kInvalidArgument, flag + " expects a value");
+      }
+      value = args[++i];
+    }
+    if (flag == "--attention-backend") {
+      config.attention_backend = value;
+    } else if (flag == "--prefill-attention-backend") {
+      config.prefill_attention_backend = value;
+    } else if (flag == "--decode-attention-backend") {
+      config.decode_attention_backend = value;
+    } else if (flag == "--page-size") {
+      config.page_size = parse_int_flag(flag, value);
+    } else if (flag == "--speculative-algorithm") {
+      config.speculative_algorithm = value;
+    } else if (flag == "--chunked-prefill-size") {
+      config.chunked_prefill = parse_int_flag(flag, value) > 0;
+    } else if (flag == "--dtype") {
+      config.dtype = parse_dtype(value);
+    } else if (flag == "--model-arch") {
+      if (value == "mla") {
+        config.model_arch = ModelArch::mla;
+      } else if (value == "mha") {
+        config.model_arch = ModelArch::mha;
+      } else {
+        throw Error("parse_backend_flags", kInvalidArgument,
+                    "--model-arch expects mla or mha, got '" + value + "'");
+      }
+    } else {
+      throw Error("parse_backend_flags", kInvalidArgument,
+                  "unknown flag '" + flag + "'; known flags: " + std::string(kKnown));
+    }
+  }
+  return config;
+}
+
+}  // namespace zemla

@@ -1,0 +1,34 @@
+#pragma once
+// What each attention backend can do: the one table that config validation
+// reads (sglang keeps these facts in several scattered lists).
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "dtype.hpp"
+
+namespace zemla {
+
+struct BackendCapabilities {
+  std::string_view name;
+  bool executed_by_zemla;        // zemla runs its kernels; else a partner the server runs
+  bool mla_decode;
+  bool mla_prefill;
+  bool mha_decode;
+  bool mha_prefill;
+  bool chunked_prefill;
+  bool speculative_mla_decode;   // multi-token (draft/verify) decode on MLA models
+  std::span<const int> mla_decode_page_sizes;  // empty: any page size
+  std::span<const int> mha_decode_page_sizes;  // empty: any page size
+  int fallback_page_size;        // what an unsupported page size is forced to
+  std::span<const DType> dtypes;
+};
+
+std::span<const BackendCapabilities> backend_registry();
+const BackendCapabilities* find_backend(std::string_view name);
+// "intel_xpu, triton": for error messages.
+std::string known_backend_names();
+
+}  // namespace zemla

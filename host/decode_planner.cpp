@@ -1,0 +1,133 @@
+#include "decode_planner.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <string>
+
+#include "mla_shape.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+
+namespace {
+
+constexpr const char* kCall = "plan_decode";
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t{255}; }
+
+void check_common(int heads, int compute_units, int num_kv_splits, const char* call) {
+  require(heads > 0, call, "heads " + std::to_string(heads) + " must be positive");
+  require(compute_units > 0, call, "compute_units " + std::to_string(compute_units) + " must be positive");
+  require(num_kv_splits == -1 || num_kv_splits > 0, call,
+          "num_kv_splits " + std::to_string(num_kv_splits) + " must be -1 (auto) or positive");
+}
+
+// Splits request `len` may take under an explicit num_kv_splits: one per tile at most.
+std::int64_t explicit_splits(std::int64_t len, int num_kv_splits) {
+  return std::clamp<std::int64_t>(ceil_div(len, mla::kTile), 1, num_kv_splits);
+}
+
+// The most splits auto planning gives a request of `len` tokens.
+std::int64_t auto_split_cap(std::int64_t len) {
+  return std::clamp<std::int64_t>(len / planner::kMinSplitTokens, 1, planner::kMaxSplitsPerRequest);
+}
+
+}  // namespace
+
+WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads) {
+  WorkspaceLayout l;
+  const auto splits = static_cast<std::size_t>(total_splits);
+  const auto h = static_cast<std::size_t>(heads);
+  l.partial_out = 0;
+  l.partial_lse = align256(l.partial_out + splits * h * mla::kLatentDim * sizeof(float));
+  l.work = align256(l.partial_lse + splits * h * sizeof(float));
+  l.split_begin = align256(l.work + splits * sizeof(SplitWork));
+  l.total = align256(l.split_begin + static_cast<std::size_t>(batch + 1) * sizeof(std::int32_t));
+  return l;
+}
+
+// The heuristic. Stage 1 runs total_splits x head_blocks work-groups; a device
+// stays busy with about kWorkGroupsPerComputeUnit of them per compute unit.
+//  1. If the batch alone gives that many (batch x head_blocks >= target),
+//     every request gets one split and stage 2 is skipped: splitting would
+//     only add combine traffic.
+//  2. Otherwise pick one chunk length for the whole batch,
+//     total_tokens x head_blocks / target, rounded up to whole tiles and at
+//     least kMinSplitTokens, and cut each request into ceil(len / chunk)
+//     splits. Work-groups then carry similar token counts, so a 128K request
+//     beside 100-token ones becomes many splits while the short ones stay
+//     single: both fill the device and none waits on a straggler.
+//  3. Each request's splits are capped at kMaxSplitsPerRequest and at
+//     len / kMinSplitTokens.
+// Splits start on tile boundaries, so no tile straddles two splits or pages.
+DecodePlan plan_decode(const PlannerInputs& in) {
+  check_common(in.heads, in.compute_units, in.num_kv_splits, kCall);
+  const auto batch = static_cast<std::int64_t>(in.seqlens.size());
+  require(batch > 0, kCall, "batch is empty; at least one request is needed");
+  std::int64_t total_tokens = 0;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    require(in.seqlens[b] >= 0, kCall,
+            "cache_seqlens[" + std::to_string(b) + "] = " + std::to_string(in.seqlens[b]) +
+                " is negative");
+    total_tokens += in.seqlens[b];
+  }
+
+  DecodePlan plan;
+  plan.heads = in.heads;
+  plan.head_blocks = static_cast<int>(ceil_div(in.heads, mla::kHeadBlock));
+  const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * in.compute_units;
+  const bool batch_fills_device = batch * plan.head_blocks >= target;
+  const std::int64_t chunk = std::max<std::int64_t>(
+      planner::kMinSplitTokens,
+      ceil_div(ceil_div(total_tokens * plan.head_blocks, target), mla::kTile) * mla::kTile);
+
+  plan.split_begin.reserve(batch + 1);
+  plan.split_begin.push_back(0);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const std::int64_t len = in.seqlens[b];
+    std::int64_t wanted = 1;
+    if (in.num_kv_splits > 0) {
+      wanted = explicit_splits(len, in.num_kv_splits);
+    } else if (!batch_fills_device) {
+      wanted = std::min(ceil_div(len, chunk), auto_split_cap(len));
+    }
+    wanted = std::max<std::int64_t>(wanted, 1);
+    // Tile-aligned split length; the real count can come out below `wanted`.
+    const std::int64_t split_len = std::max<std::int64_t>(mla::kTile, ceil_div(ceil_div(len, wanted), mla::kTile) * mla::kTile);
+    const std::int64_t splits = std::max<std::int64_t>(1, ceil_div(len, split_len));
+    for (std::int64_t s = 0; s < splits; ++s) {
+      plan.work.push_back({static_cast<std::int32_t>(b), static_cast<std::int32_t>(s * split_len),
+                           static_cast<std::int32_t>(std::min(len, (s + 1) * split_len)),
+                           static_cast<std::int32_t>(splits)});
+    }
+    plan.needs_combine = plan.needs_combine || splits > 1;
+    plan.split_begin.push_back(static_cast<std::int32_t>(plan.work.size()));
+  }
+  plan.layout = WorkspaceLayout::make(plan.total_splits(), batch, in.heads);
+  return plan;
+}
+
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units,
+                            int num_kv_splits) {
+  constexpr const char* call = "workspace_bytes";
+  check_common(heads, compute_units, num_kv_splits, call);
+  require(batch > 0, call, "batch " + std::to_string(batch) + " must be positive");
+  require(max_context_len >= 0, call,
+          "max_context_len " + std::to_string(max_context_len) + " must not be negative");
+  std::int64_t total_splits;
+  if (num_kv_splits > 0) {
+    total_splits = std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits);
+  } else {
+    // Per request at most auto_split_cap(len); over the batch, splits beyond
+    // one per request come from chunks of >= total_tokens*head_blocks/target
+    // tokens, so there are at most target/head_blocks of them.
+    const std::int64_t head_blocks = ceil_div(heads, mla::kHeadBlock);
+    const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * compute_units;
+    total_splits = std::min(std::int64_t{batch} * auto_split_cap(max_context_len),
+                            batch + ceil_div(target, head_blocks));
+  }
+  return WorkspaceLayout::make(total_splits, batch, heads).total;
+}
+
+}  // namespace zemla

@@ -1,0 +1,69 @@
+#pragma once
+// Decode planning, separated from execution (FlashMLA's get_mla_metadata /
+// flash_mla_with_kvcache split): from the batch's lengths to a list of KV
+// splits, plain data, made once per step and reused by every layer.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace zemla {
+
+// One stage-1 work-group row (times the head blocks): tokens
+// [token_begin, token_end) of `request`, which has `splits_of_request` splits.
+// Layout matches the kernel's int4 work table.
+struct SplitWork {
+  std::int32_t request;
+  std::int32_t token_begin;
+  std::int32_t token_end;
+  std::int32_t splits_of_request;
+};
+static_assert(sizeof(SplitWork) == 16);
+
+// Byte offsets of the pieces of one decode workspace (each 256-byte aligned).
+struct WorkspaceLayout {
+  std::size_t partial_out = 0;  // float [total_splits][heads][512]
+  std::size_t partial_lse = 0;  // float [total_splits][heads]
+  std::size_t work = 0;         // SplitWork [total_splits]
+  std::size_t split_begin = 0;  // int32 [batch + 1]
+  std::size_t total = 0;
+
+  static WorkspaceLayout make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads);
+};
+
+struct DecodePlan {
+  int heads = 0;
+  int head_blocks = 0;                   // ceil(heads / head block)
+  std::vector<SplitWork> work;           // one row per split, requests in order
+  std::vector<std::int32_t> split_begin; // [batch + 1]: request b owns rows split_begin[b]..
+  bool needs_combine = false;            // some request has more than one split
+  WorkspaceLayout layout;
+
+  int batch() const { return static_cast<int>(split_begin.size()) - 1; }
+  int total_splits() const { return static_cast<int>(work.size()); }
+  int splits_of(int request) const { return split_begin[request + 1] - split_begin[request]; }
+};
+
+struct PlannerInputs {
+  std::span<const std::int32_t> seqlens;  // tokens in cache per request (0 allowed)
+  int heads = 0;
+  int compute_units = 0;                  // SMs / Xe-cores of the device
+  int num_kv_splits = -1;                 // -1: planner decides; >0: honoured up to the lengths
+};
+
+DecodePlan plan_decode(const PlannerInputs& inputs);
+
+// Workspace bytes that suffice for any batch of up to `batch` requests no
+// longer than `max_context_len`: plan_decode never needs more (tested).
+// sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units,
+                            int num_kv_splits);
+
+namespace planner {
+inline constexpr int kMinSplitTokens = 128;      // below this, reloading q costs more than it spreads
+inline constexpr int kMaxSplitsPerRequest = 64;  // bounds the combine stage's serial loop
+inline constexpr int kWorkGroupsPerComputeUnit = 4;
+}  // namespace planner
+
+}  // namespace zemla

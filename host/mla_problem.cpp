@@ -1,0 +1,57 @@
+#include "mla_problem.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+#include <string>
+
+#include "zemla/error.hpp"
+
+namespace zemla {
+
+MlaProblem make_random_problem(const RandomMlaSpec& spec) {
+  require(spec.heads > 0, "make_random_problem", "heads must be positive");
+  require(spec.page_size > 0, "make_random_problem", "page_size must be positive");
+  require(!spec.seqlens.empty(), "make_random_problem", "seqlens must name at least one request");
+  MlaProblem p;
+  p.dtype = spec.dtype;
+  p.batch = static_cast<int>(spec.seqlens.size());
+  p.heads = spec.heads;
+  p.page_size = spec.page_size;
+  p.sm_scale = default_sm_scale();
+  p.seqlens = spec.seqlens;
+
+  std::vector<int> pages_per_request;
+  int total_pages = 0;
+  for (int len : spec.seqlens) {
+    require(len >= 0, "make_random_problem", "seqlen " + std::to_string(len) + " is negative");
+    pages_per_request.push_back((len + spec.page_size - 1) / spec.page_size);
+    total_pages += pages_per_request.back();
+  }
+  p.max_pages = std::max(1, *std::max_element(pages_per_request.begin(), pages_per_request.end()));
+  p.num_pages = total_pages + spec.spare_pages;
+
+  std::mt19937_64 rng(spec.seed);
+  std::vector<std::int32_t> order(p.num_pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  p.page_table.assign(static_cast<std::size_t>(p.batch) * p.max_pages, -1);
+  int next = 0;
+  for (int b = 0; b < p.batch; ++b) {
+    for (int i = 0; i < pages_per_request[b]; ++i) p.page_table[b * p.max_pages + i] = order[next++];
+  }
+
+  // Latent rows and queries of unit-ish scale give scores of a few units
+  // after sm_scale: peaked enough that softmax errors show, not saturated.
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](std::vector<std::uint16_t>& v, std::size_t n) {
+    v.resize(n);
+    for (auto& x : v) x = from_float(p.dtype, normal(rng));
+  };
+  fill(p.q_nope, static_cast<std::size_t>(p.batch) * p.heads * mla::kLatentDim);
+  fill(p.q_rope, static_cast<std::size_t>(p.batch) * p.heads * mla::kRopeDim);
+  fill(p.kv_cache, static_cast<std::size_t>(p.num_pages) * p.page_size * mla::kRowDim);
+  return p;
+}
+
+}  // namespace zemla

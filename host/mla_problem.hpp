@@ -1,0 +1,50 @@
+#pragma once
+// One MLA decode step held on the host: the tensors of DESIGN.md §2 as raw
+// 16-bit values of `dtype`, contiguous. Tests, the CLI (random or .npy input)
+// and the reference all speak this type.
+
+#include <cstdint>
+#include <vector>
+
+#include "dtype.hpp"
+#include "mla_shape.hpp"
+
+namespace zemla {
+
+struct MlaProblem {
+  DType dtype = DType::bf16;
+  int batch = 0;
+  int heads = 0;
+  int page_size = 0;
+  int num_pages = 0;
+  int max_pages = 0;   // page-table row width
+  float sm_scale = 0;
+  std::vector<std::uint16_t> q_nope;      // [batch, heads, 512]
+  std::vector<std::uint16_t> q_rope;      // [batch, heads, 64]
+  std::vector<std::uint16_t> kv_cache;    // [num_pages, page_size, 576]
+  std::vector<std::int32_t> page_table;   // [batch, max_pages]
+  std::vector<std::int32_t> seqlens;      // [batch]
+};
+
+struct MlaResult {
+  std::vector<float> out;  // [batch, heads, 512]
+  std::vector<float> lse;  // [batch, heads]; -inf for an empty request
+};
+
+struct RandomMlaSpec {
+  DType dtype = DType::bf16;
+  int heads = 16;
+  int page_size = 64;
+  std::vector<std::int32_t> seqlens;
+  std::uint64_t seed = 1;
+  int spare_pages = 3;  // pages no request uses, so a stray read finds garbage, not zeros
+};
+
+// Random, well-scaled inputs; every request's pages are drawn from one
+// shuffled pool, so page order is non-contiguous and interleaved.
+MlaProblem make_random_problem(const RandomMlaSpec& spec);
+
+// DeepSeek's softmax scale without YaRN: 1 / sqrt(qk_nope 128 + qk_rope 64).
+inline float default_sm_scale() { return 0.07216878364870322f; }
+
+}  // namespace zemla

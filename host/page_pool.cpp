@@ -1,0 +1,99 @@
+#include "page_pool.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "zemla/error.hpp"
+
+namespace zemla {
+
+PagePool::PagePool(int num_pages, int page_size) : num_pages_(num_pages), page_size_(page_size) {
+  require(num_pages > 0, "PagePool", "num_pages " + std::to_string(num_pages) + " must be positive");
+  require(page_size > 0, "PagePool", "page_size " + std::to_string(page_size) + " must be positive");
+  free_.resize(num_pages);
+  // Highest id at the bottom, so a fresh pool hands out 0, 1, 2, ...
+  for (int i = 0; i < num_pages; ++i) free_[i] = num_pages - 1 - i;
+}
+
+const PagePool::Request& PagePool::get(RequestId id, const char* call) const {
+  const auto it = requests_.find(id);
+  if (it == requests_.end()) {
+    throw Error(call, kInvalidArgument, "request " + std::to_string(id) + " is not in the pool");
+  }
+  return it->second;
+}
+
+void PagePool::add_request(RequestId id) {
+  require(!has_request(id), "PagePool::add_request", "request " + std::to_string(id) + " already exists");
+  requests_.emplace(id, Request{});
+}
+
+std::vector<std::int64_t> PagePool::append_tokens(RequestId id, int count) {
+  require(count >= 0, "PagePool::append_tokens", "count " + std::to_string(count) + " is negative");
+  get(id, "PagePool::append_tokens");
+  Request& r = requests_[id];
+  const std::int64_t new_length = std::int64_t{r.length} + count;
+  const auto pages_needed = static_cast<std::size_t>((new_length + page_size_ - 1) / page_size_);
+  const std::size_t extra = pages_needed - r.pages.size();
+  if (extra > free_.size()) {
+    throw Error("PagePool::append_tokens", kOutOfResources,
+                "KV pool full: request " + std::to_string(id) + " needs " + std::to_string(extra) +
+                    " more pages, " + std::to_string(free_.size()) + " of " + std::to_string(num_pages_) +
+                    " are free");
+  }
+  for (std::size_t i = 0; i < extra; ++i) {
+    r.pages.push_back(free_.back());
+    free_.pop_back();
+  }
+  std::vector<std::int64_t> slots(count);
+  for (int i = 0; i < count; ++i) {
+    const std::int64_t pos = r.length + i;
+    slots[i] = std::int64_t{r.pages[pos / page_size_]} * page_size_ + pos % page_size_;
+  }
+  r.length = static_cast<std::int32_t>(new_length);
+  return slots;
+}
+
+void PagePool::release(RequestId id) {
+  const auto it = requests_.find(id);
+  if (it == requests_.end()) {
+    throw Error("PagePool::release", kInvalidArgument,
+                "request " + std::to_string(id) + " is not in the pool (double free?)");
+  }
+  // Reverse order: the next request reuses them in the same order.
+  for (auto p = it->second.pages.rbegin(); p != it->second.pages.rend(); ++p) free_.push_back(*p);
+  requests_.erase(it);
+}
+
+std::int32_t PagePool::length(RequestId id) const { return get(id, "PagePool::length").length; }
+
+std::span<const std::int32_t> PagePool::pages_of(RequestId id) const {
+  return get(id, "PagePool::pages_of").pages;
+}
+
+int PagePool::max_pages_in_use(std::span<const RequestId> ids) const {
+  std::size_t most = 0;
+  for (RequestId id : ids) most = std::max(most, get(id, "PagePool::max_pages_in_use").pages.size());
+  return static_cast<int>(most);
+}
+
+std::vector<std::int32_t> PagePool::page_table(std::span<const RequestId> ids, int max_pages) const {
+  require(max_pages >= max_pages_in_use(ids), "PagePool::page_table",
+          "max_pages " + std::to_string(max_pages) + " is smaller than a request's " +
+              std::to_string(max_pages_in_use(ids)) + " pages");
+  std::vector<std::int32_t> table(ids.size() * static_cast<std::size_t>(max_pages), -1);
+  for (std::size_t b = 0; b < ids.size(); ++b) {
+    const auto& pages = get(ids[b], "PagePool::page_table").pages;
+    std::copy(pages.begin(), pages.end(), table.begin() + static_cast<std::ptrdiff_t>(b * max_pages));
+  }
+  return table;
+}
+
+std::vector<std::int32_t> PagePool::seqlens(std::span<const RequestId> ids) const {
+  std::vector<std::int32_t> out;
+  out.reserve(ids.size());
+  for (RequestId id : ids) out.push_back(get(id, "PagePool::seqlens").length);
+  return out;
+}
+
+}  // namespace zemla

@@ -1,0 +1,32 @@
+#pragma once
+// Facts about native kernels read from a zebin's `.ze_info` section (the YAML
+// that ocloc writes beside the ISA): SIMD width, register file, local memory,
+// DPAS use, and any per-thread scratch (spill or private memory).
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace zemla::kernels {
+
+struct ZebinKernelInfo {
+  std::string name;
+  std::uint32_t simd_size = 0;
+  std::uint32_t grf_count = 0;
+  std::uint32_t slm_bytes = 0;
+  std::uint32_t barrier_count = 0;
+  bool has_dpas = false;
+  std::uint64_t spill_bytes = 0;    // execution_env spill_size
+  std::uint64_t private_bytes = 0;  // execution_env private_size
+  std::uint64_t scratch_bytes = 0;  // per_thread_memory_buffers of type scratch/private
+};
+
+// The raw `.ze_info` text of a zebin. Throws zemla::Error on a malformed ELF.
+std::string ze_info_text(std::span<const unsigned char> zebin);
+
+// Every kernel described in the zebin (the compiler's internal symbol-table
+// kernel excluded).
+std::vector<ZebinKernelInfo> read_zebin_info(std::span<const unsigned char> zebin);
+
+}  // namespace zemla::kernels

@@ -1,0 +1,64 @@
+#include "runtime/binary_choice.hpp"
+
+#include <cstdlib>
+
+#include "zemla/error.hpp"
+
+namespace zemla::rt {
+
+std::string_view backend_name(Backend backend) {
+  return backend == Backend::level_zero ? "level_zero" : "opencl";
+}
+
+bool DeviceInfo::has_extension(std::string_view name) const {
+  for (const auto& e : extensions) {
+    if (e == name) return true;
+  }
+  return false;
+}
+
+std::string choose_variant(const DeviceInfo& info) {
+  if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
+    const std::string v = forced;
+    if (v != "portable" && v != "intel_sg") {
+      throw Error("choose_variant", kInvalidArgument,
+                  "ZEMLA_VARIANT='" + v + "' is not a kernel variant; expected portable or intel_sg");
+    }
+    return v;
+  }
+  if (info.backend == Backend::level_zero) return "intel_sg";
+  bool sg16 = false;
+  for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
+  const bool intel_sg = info.has_extension("cl_intel_subgroups") &&
+                        info.has_extension("cl_intel_subgroups_short") &&
+                        info.has_extension("cl_intel_required_subgroup_size") && sg16;
+  return intel_sg ? "intel_sg" : "portable";
+}
+
+BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
+  const kernels::KernelBinary* spirv = nullptr;
+  const kernels::KernelBinary* source = nullptr;
+  const kernels::KernelBinary* native = nullptr;
+  for (const auto& b : kernels::embedded_kernels()) {
+    if (b.program != key.program || b.variant != key.variant || b.dtype != key.dtype) continue;
+    if (b.format == kernels::BinaryFormat::spirv) spirv = &b;
+    if (b.format == kernels::BinaryFormat::opencl_c) source = &b;
+    if (b.format == kernels::BinaryFormat::zebin && info.ip_version && b.ip_version == *info.ip_version) native = &b;
+  }
+  const std::string what = key.program + "/" + key.variant + "/" + key.dtype;
+  if (info.backend == Backend::level_zero) {
+    if (native) return {native, "native zebin for " + std::string(native->target)};
+    if (spirv) {
+      return {spirv, "SPIR-V (no native zebin for IP " +
+                         (info.ip_version ? kernels::ip_version_string(*info.ip_version) : std::string("unknown")) +
+                         ")"};
+    }
+    throw Error("choose_binary", kNotFound,
+                what + ": no native zebin for this device and no SPIR-V embedded (built with ZEMLA_AOT=OFF?)");
+  }
+  if (info.accepts_spirv && spirv) return {spirv, "SPIR-V (device takes IL)"};
+  if (source) return {source, info.accepts_spirv ? "OpenCL C (no SPIR-V embedded)" : "OpenCL C (device takes no IL)"};
+  throw Error("choose_binary", kNotFound, what + ": no embedded kernel of that name/variant/dtype");
+}
+
+}  // namespace zemla::rt

@@ -1,0 +1,26 @@
+#pragma once
+// The device-capability switch, in one place: which kernel variant a device
+// runs and which embedded binary of it the device loads.
+
+#include <string>
+
+#include "runtime/device.hpp"
+
+namespace zemla::rt {
+
+// "intel_sg" where the device has Intel sub-groups of 16 with 16-bit block
+// reads (every Intel GPU on Level Zero), else "portable". ZEMLA_VARIANT
+// overrides it (tests use this to run portable on Intel's CPU runtime).
+std::string choose_variant(const DeviceInfo& info);
+
+struct BinaryChoice {
+  const kernels::KernelBinary* binary = nullptr;
+  std::string reason;  // for the log and `zemla devices`
+};
+
+// Level Zero: the zebin for the device's IP version, else SPIR-V.
+// OpenCL: SPIR-V when the device takes IL, else OpenCL C source.
+// Throws zemla::Error (ZEMLA_ERROR_NOT_FOUND) when nothing fits.
+BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key);
+
+}  // namespace zemla::rt

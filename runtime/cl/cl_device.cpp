@@ -1,0 +1,280 @@
+#include "runtime/cl/cl_device.hpp"
+
+#include <map>
+#include <sstream>
+
+#include "runtime/binary_choice.hpp"
+#include "runtime/cl/cl_handle.hpp"
+#include "runtime/log.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::rt::cl {
+
+namespace {
+
+// cl_intel_required_subgroup_size's query, not in Khronos' core headers.
+constexpr cl_device_info kDeviceSubGroupSizesIntel = 0x4108;
+
+struct Located {
+  cl_platform_id platform;
+  cl_device_id device;
+};
+
+std::vector<Located> locate_all() {
+  cl_uint count = 0;
+  const cl_int r = clGetPlatformIDs(0, nullptr, &count);
+  if (r == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || count == 0) return {};
+  check(r, "clGetPlatformIDs");
+  std::vector<cl_platform_id> platforms(count);
+  check(clGetPlatformIDs(count, platforms.data(), nullptr), "clGetPlatformIDs");
+  std::vector<Located> all;
+  for (auto p : platforms) {
+    cl_uint n = 0;
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &n) != CL_SUCCESS || n == 0) continue;
+    std::vector<cl_device_id> devices(n);
+    check(clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n, devices.data(), nullptr), "clGetDeviceIDs");
+    for (auto d : devices) all.push_back({p, d});
+  }
+  return all;
+}
+
+std::string device_string(cl_device_id d, cl_device_info what) {
+  std::size_t size = 0;
+  if (clGetDeviceInfo(d, what, 0, nullptr, &size) != CL_SUCCESS || size == 0) return {};
+  std::string s(size, '\0');
+  check(clGetDeviceInfo(d, what, size, s.data(), nullptr), "clGetDeviceInfo");
+  while (!s.empty() && (s.back() == '\0' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+template <typename T>
+T device_value(cl_device_id d, cl_device_info what) {
+  T v{};
+  check(clGetDeviceInfo(d, what, sizeof(T), &v, nullptr), "clGetDeviceInfo");
+  return v;
+}
+
+DeviceInfo describe(const Located& at, int index) {
+  DeviceInfo info;
+  info.backend = Backend::opencl;
+  info.index = index;
+  info.name = device_string(at.device, CL_DEVICE_NAME);
+  info.vendor = device_string(at.device, CL_DEVICE_VENDOR);
+  info.driver_version = device_string(at.device, CL_DRIVER_VERSION);
+  std::size_t size = 0;
+  clGetPlatformInfo(at.platform, CL_PLATFORM_NAME, 0, nullptr, &size);
+  info.platform.resize(size);
+  clGetPlatformInfo(at.platform, CL_PLATFORM_NAME, size, info.platform.data(), nullptr);
+  while (!info.platform.empty() && info.platform.back() == '\0') info.platform.pop_back();
+  info.is_gpu = (device_value<cl_device_type>(at.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_GPU) != 0;
+  info.compute_units = static_cast<int>(device_value<cl_uint>(at.device, CL_DEVICE_MAX_COMPUTE_UNITS));
+  info.max_work_group_size = device_value<std::size_t>(at.device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
+  info.local_mem_bytes = device_value<cl_ulong>(at.device, CL_DEVICE_LOCAL_MEM_SIZE);
+  info.global_mem_bytes = device_value<cl_ulong>(at.device, CL_DEVICE_GLOBAL_MEM_SIZE);
+  info.accepts_spirv = device_string(at.device, CL_DEVICE_IL_VERSION).find("SPIR-V") != std::string::npos;
+  std::istringstream extensions(device_string(at.device, CL_DEVICE_EXTENSIONS));
+  for (std::string e; extensions >> e;) info.extensions.push_back(e);
+  if (info.has_extension("cl_intel_required_subgroup_size")) {
+    std::size_t bytes = 0;
+    if (clGetDeviceInfo(at.device, kDeviceSubGroupSizesIntel, 0, nullptr, &bytes) == CL_SUCCESS) {
+      std::vector<std::size_t> sizes(bytes / sizeof(std::size_t));
+      clGetDeviceInfo(at.device, kDeviceSubGroupSizesIntel, bytes, sizes.data(), nullptr);
+      for (auto s : sizes) info.sub_group_sizes.push_back(static_cast<std::uint32_t>(s));
+    }
+  }
+  return info;
+}
+
+class ClBuffer final : public Buffer {
+ public:
+  ClBuffer(cl_context context, std::size_t bytes) : Buffer(bytes) {
+    cl_int err = CL_SUCCESS;
+    // OpenCL refuses zero-sized buffers; a 16-byte one keeps the API total.
+    mem_ = MemHandle(clCreateBuffer(context, CL_MEM_READ_WRITE, bytes == 0 ? 16 : bytes, nullptr, &err));
+    check(err, "clCreateBuffer", std::to_string(bytes) + " bytes");
+  }
+  cl_mem mem() const { return mem_.get(); }
+
+ private:
+  MemHandle mem_;
+};
+
+class ClKernel final : public Kernel {
+ public:
+  ClKernel(cl_program program, std::string name) : name_(std::move(name)) {
+    cl_int err = CL_SUCCESS;
+    kernel_ = KernelHandle(clCreateKernel(program, name_.c_str(), &err));
+    check(err, "clCreateKernel", name_);
+  }
+  std::string_view name() const override { return name_; }
+  void set_buffer(std::uint32_t index, const Buffer* buffer) override {
+    cl_mem mem = buffer ? static_cast<const ClBuffer*>(buffer)->mem() : nullptr;
+    check(clSetKernelArg(kernel_.get(), index, sizeof(cl_mem), buffer ? &mem : nullptr), "clSetKernelArg",
+          name_ + " argument " + std::to_string(index));
+  }
+  void set_bytes(std::uint32_t index, const void* data, std::size_t size) override {
+    check(clSetKernelArg(kernel_.get(), index, size, data), "clSetKernelArg",
+          name_ + " argument " + std::to_string(index));
+  }
+  cl_kernel get() const { return kernel_.get(); }
+
+ private:
+  std::string name_;
+  KernelHandle kernel_;
+};
+
+class ClEvent final : public Event {
+ public:
+  explicit ClEvent(cl_event e) : event_(e) {}
+  double elapsed_ms() override {
+    cl_event e = event_.get();
+    check(clWaitForEvents(1, &e), "clWaitForEvents");
+    cl_ulong start = 0, end = 0;
+    check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof start, &start, nullptr),
+          "clGetEventProfilingInfo");
+    check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof end, &end, nullptr),
+          "clGetEventProfilingInfo");
+    return static_cast<double>(end - start) * 1e-6;
+  }
+
+ private:
+  EventHandle event_;
+};
+
+struct ClProgram {
+  const kernels::KernelBinary* binary = nullptr;
+  ProgramHandle program;
+  std::map<std::string, std::unique_ptr<ClKernel>, std::less<>> kernels;
+};
+
+class ClDevice final : public Device {
+ public:
+  ClDevice(const Located& at, DeviceInfo info) : device_(at.device), info_(std::move(info)) {
+    cl_int err = CL_SUCCESS;
+    context_ = ContextHandle(clCreateContext(nullptr, 1, &device_, nullptr, nullptr, &err));
+    check(err, "clCreateContext", info_.name);
+    const cl_queue_properties props[] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};
+    queue_ = QueueHandle(clCreateCommandQueueWithProperties(context_.get(), device_, props, &err));
+    check(err, "clCreateCommandQueueWithProperties", info_.name);
+  }
+  ~ClDevice() override {
+    if (queue_.get() != nullptr) clFinish(queue_.get());
+  }
+
+  const DeviceInfo& info() const override { return info_; }
+
+  std::unique_ptr<Buffer> allocate(std::size_t bytes) override {
+    return std::make_unique<ClBuffer>(context_.get(), bytes);
+  }
+
+  void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
+    check_range(dst, bytes, offset, "write");
+    if (bytes == 0) return;
+    check(clEnqueueWriteBuffer(queue_.get(), static_cast<ClBuffer&>(dst).mem(), CL_TRUE, offset, bytes, src, 0,
+                               nullptr, nullptr),
+          "clEnqueueWriteBuffer");
+  }
+
+  void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
+    check_range(src, bytes, offset, "read");
+    if (bytes == 0) return;
+    check(clEnqueueReadBuffer(queue_.get(), static_cast<const ClBuffer&>(src).mem(), CL_TRUE, offset, bytes, dst,
+                              0, nullptr, nullptr),
+          "clEnqueueReadBuffer");
+  }
+
+  Kernel& kernel(const ProgramKey& key, std::string_view name) override {
+    ClProgram& p = program(key);
+    auto it = p.kernels.find(name);
+    if (it == p.kernels.end()) {
+      it = p.kernels.emplace(std::string(name), std::make_unique<ClKernel>(p.program.get(), std::string(name))).first;
+    }
+    return *it->second;
+  }
+
+  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override {
+    const auto it = programs_.find(key);
+    return it == programs_.end() ? nullptr : it->second.binary;
+  }
+
+  std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) override {
+    const std::size_t global[3] = {groups.x * local.x, groups.y * local.y, groups.z * local.z};
+    const std::size_t local_size[3] = {local.x, local.y, local.z};
+    cl_event event = nullptr;
+    check(clEnqueueNDRangeKernel(queue_.get(), static_cast<ClKernel&>(kernel).get(), 3, nullptr, global, local_size,
+                                 0, nullptr, timed ? &event : nullptr),
+          "clEnqueueNDRangeKernel", std::string(kernel.name()));
+    return timed ? std::make_unique<ClEvent>(event) : nullptr;
+  }
+
+  void finish() override { check(clFinish(queue_.get()), "clFinish"); }
+
+ private:
+  static void check_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
+    if (offset > b.bytes() || b.bytes() - offset < bytes) {
+      throw Error(std::string("Device::") + what, kInvalidArgument,
+                  std::to_string(bytes) + " bytes at offset " + std::to_string(offset) + " overrun a buffer of " +
+                      std::to_string(b.bytes()) + " bytes");
+    }
+  }
+
+  ClProgram& program(const ProgramKey& key) {
+    if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+    const BinaryChoice choice = choose_binary(info_, key);
+    const auto& bin = *choice.binary;
+    log::info("OpenCL " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
+              choice.reason);
+    cl_int err = CL_SUCCESS;
+    ProgramHandle program;
+    if (bin.format == kernels::BinaryFormat::spirv) {
+      program = ProgramHandle(clCreateProgramWithIL(context_.get(), bin.bytes.data(), bin.bytes.size(), &err));
+      check(err, "clCreateProgramWithIL", key.program);
+    } else {
+      const std::string_view text = bin.text();
+      const char* src = text.data();
+      const std::size_t len = text.size();
+      program = ProgramHandle(clCreateProgramWithSource(context_.get(), 1, &src, &len, &err));
+      check(err, "clCreateProgramWithSource", key.program);
+    }
+    // SPIR-V carries its macros already; source gets the same -D options ocloc got.
+    const std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
+    err = clBuildProgram(program.get(), 1, &device_, options.c_str(), nullptr, nullptr);
+    if (err != CL_SUCCESS) {
+      std::size_t size = 0;
+      clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
+      std::string build_log(size, '\0');
+      clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, size, build_log.data(), nullptr);
+      check(err, "clBuildProgram",
+            key.program + "/" + key.variant + "/" + key.dtype + " (" + choice.reason + ") build log:\n" + build_log);
+    }
+    auto [it, inserted] = programs_.emplace(key, ClProgram{&bin, std::move(program), {}});
+    return it->second;
+  }
+
+  cl_device_id device_;
+  DeviceInfo info_;
+  ContextHandle context_;
+  QueueHandle queue_;
+  std::map<ProgramKey, ClProgram> programs_;
+};
+
+}  // namespace
+
+std::vector<DeviceInfo> enumerate() {
+  std::vector<DeviceInfo> out;
+  const auto all = locate_all();
+  for (std::size_t i = 0; i < all.size(); ++i) out.push_back(describe(all[i], static_cast<int>(i)));
+  return out;
+}
+
+std::unique_ptr<Device> open(int index) {
+  const auto all = locate_all();
+  if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
+    throw Error("cl::open", kNotFound,
+                "OpenCL device index " + std::to_string(index) + " does not exist; " + std::to_string(all.size()) +
+                    " device(s) found");
+  }
+  return std::make_unique<ClDevice>(all[index], describe(all[index], index));
+}
+
+}  // namespace zemla::rt::cl

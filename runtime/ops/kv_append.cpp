@@ -1,0 +1,54 @@
+#include "runtime/ops/kv_append.hpp"
+
+#include <string>
+
+#include "host/mla_shape.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::ops {
+
+namespace {
+constexpr const char* kCall = "kv_append";
+constexpr std::size_t kGroup = 64;
+}  // namespace
+
+KvAppender::KvAppender(rt::Device& device)
+    : device_(device), kernel_(&device.kernel({"kv_append", "any", "any"}, "kv_append")) {}
+
+void KvAppender::run(const KvAppendArgs& in) {
+  KvAppendArgs a = in;
+  if (a.kv_stride_token == 0) a.kv_stride_token = mla::kRowDim;
+  if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
+  if (a.rows_stride == 0) a.rows_stride = mla::kRowDim;
+  require(a.num_rows >= 0, kCall, "num_rows " + std::to_string(a.num_rows) + " is negative");
+  if (a.num_rows == 0) return;
+  require(a.page_size > 0 && a.num_pages > 0, kCall,
+          "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
+              " must be positive");
+  require(a.kv_stride_token >= mla::kRowDim && a.kv_stride_page >= a.page_size * a.kv_stride_token &&
+              a.rows_stride >= mla::kRowDim,
+          kCall, "strides must hold a 576-value row per token and page_size rows per page");
+  const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
+  require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
+                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + mla::kRowDim, 2),
+          kCall, "kv_cache is null or smaller than num_pages x page_size rows");
+  require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + mla::kRowDim, 2),
+          kCall, "rows is null or holds fewer than num_rows rows");
+  require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
+          "slots is null or holds fewer than num_rows int32 values");
+
+  rt::Kernel& k = *kernel_;
+  std::uint32_t i = 0;
+  k.set_buffer(i++, a.kv_cache);
+  k.set_scalar(i++, a.kv_stride_page);
+  k.set_scalar(i++, a.kv_stride_token);
+  k.set_scalar(i++, a.page_size);
+  k.set_scalar(i++, std::int64_t{a.num_pages} * a.page_size);
+  k.set_buffer(i++, a.rows);
+  k.set_scalar(i++, a.rows_stride);
+  k.set_buffer(i++, a.slots);
+  k.set_scalar(i++, a.num_rows);
+  device_.launch(k, {1, static_cast<std::size_t>(a.num_rows), 1}, {kGroup, 1, 1}, false);
+}
+
+}  // namespace zemla::ops

@@ -1,0 +1,35 @@
+#pragma once
+// kv_append: write one step's new 576-wide latent rows into their paged-cache
+// slots (slot = page * page_size + offset, from host/page_pool).
+
+#include <cstdint>
+
+#include "runtime/device.hpp"
+
+namespace zemla::ops {
+
+struct KvAppendArgs {
+  rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, 576] (16-bit values)
+  int num_pages = 0;
+  int page_size = 0;
+  std::int64_t kv_stride_page = 0;   // elements; 0 = dense
+  std::int64_t kv_stride_token = 0;  // elements; 0 = dense
+  const rt::Buffer* rows = nullptr;  // [num_rows, 576]
+  std::int64_t rows_stride = 0;      // elements; 0 = dense
+  const rt::Buffer* slots = nullptr; // int32 [num_rows]
+  int num_rows = 0;
+};
+
+class KvAppender {
+ public:
+  explicit KvAppender(rt::Device& device);
+  // Validates, then enqueues the copy. Slots are checked again by the kernel:
+  // an out-of-range slot is skipped, never written.
+  void run(const KvAppendArgs& args);
+
+ private:
+  rt::Device& device_;
+  rt::Kernel* kernel_;
+};
+
+}  // namespace zemla::ops

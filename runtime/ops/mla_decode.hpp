@@ -1,0 +1,76 @@
+#pragma once
+// flash_mla_decode on a zemla device: validate every argument once, then
+// launch stage 1 (split attention) and, when the plan splits a request,
+// stage 2 (LSE merge). Planning is separate and reusable across layers:
+//   auto plan = decoder.plan(seqlens, heads);      // once per step
+//   decoder.upload_plan(plan, workspace);          // once per step
+//   for (layer ...) decoder.run(args[layer], plan, workspace);
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "host/decode_planner.hpp"
+#include "host/dtype.hpp"
+#include "runtime/device.hpp"
+
+namespace zemla::ops {
+
+// Strides are in elements. Buffers hold raw 16-bit values of the decoder's dtype.
+struct MlaDecodeArgs {
+  int batch = 0;
+  int heads = 0;
+  float sm_scale = 0;
+  const rt::Buffer* q_nope = nullptr;  // [batch, heads, 512]
+  std::int64_t q_nope_stride_b = 0, q_nope_stride_h = 0;
+  const rt::Buffer* q_rope = nullptr;  // [batch, heads, 64]
+  std::int64_t q_rope_stride_b = 0, q_rope_stride_h = 0;
+  const rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, 576]
+  int num_pages = 0;
+  int page_size = 0;
+  std::int64_t kv_stride_page = 0, kv_stride_token = 0;
+  const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
+  int max_pages = 0;
+  std::int64_t page_table_stride = 0;
+  rt::Buffer* out = nullptr;  // [batch, heads, 512]
+  std::int64_t out_stride_b = 0, out_stride_h = 0;
+  rt::Buffer* lse = nullptr;  // optional fp32 [batch, heads]
+  std::int64_t lse_stride_b = 0;
+
+  // Dense row-major strides for every tensor.
+  void set_contiguous_strides();
+};
+
+struct MlaDecodeTiming {
+  double split_ms = 0;
+  double combine_ms = 0;  // 0 when the plan needs no combine
+};
+
+class MlaDecoder {
+ public:
+  MlaDecoder(rt::Device& device, DType dtype);
+
+  DType dtype() const { return dtype_; }
+  const std::string& variant() const { return variant_; }
+  rt::Device& device() const { return device_; }
+
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits = -1) const;
+  // The plan's tables go into the workspace with one copy; `workspace` must
+  // hold plan.layout.total bytes.
+  void upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const;
+  // Throws zemla::Error naming the argument, index and value on bad input.
+  void validate(const MlaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
+  // Validates, then enqueues; with `timed`, waits and returns device times.
+  std::optional<MlaDecodeTiming> run(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
+                                     bool timed = false);
+
+ private:
+  rt::Device& device_;
+  DType dtype_;
+  std::string variant_;
+  rt::Kernel* split_;
+  rt::Kernel* combine_;
+};
+
+}  // namespace zemla::ops

@@ -1,0 +1,66 @@
+#include "runtime/ops/mla_runner.hpp"
+
+#include <limits>
+
+#include "zemla/error.hpp"
+
+namespace zemla::ops {
+
+MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
+  MlaDecoder decoder(device, p.dtype);
+  MlaRunOutcome outcome;
+  outcome.variant = decoder.variant();
+  outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);
+
+  auto upload = [&](const auto& v) {
+    auto b = device.allocate(v.size() * sizeof(v[0]));
+    device.write_vector(*b, v);
+    return b;
+  };
+  auto q_nope = upload(p.q_nope);
+  auto q_rope = upload(p.q_rope);
+  auto kv = upload(p.kv_cache);
+  auto table = upload(p.page_table);
+  // Poison the outputs: an element the kernels fail to write stays NaN.
+  const std::uint16_t nan_bits = p.dtype == DType::bf16 ? 0x7fc0 : 0x7e00;
+  auto out = upload(std::vector<std::uint16_t>(p.q_nope.size(), nan_bits));
+  auto lse = upload(std::vector<float>(std::size_t(p.batch) * p.heads, std::numeric_limits<float>::quiet_NaN()));
+  auto workspace = device.allocate(outcome.plan.layout.total);
+  decoder.upload_plan(outcome.plan, *workspace);
+
+  MlaDecodeArgs args;
+  args.batch = p.batch;
+  args.heads = p.heads;
+  args.sm_scale = p.sm_scale;
+  args.num_pages = p.num_pages;
+  args.page_size = p.page_size;
+  args.max_pages = p.max_pages;
+  args.q_nope = q_nope.get();
+  args.q_rope = q_rope.get();
+  args.kv_cache = kv.get();
+  args.page_table = table.get();
+  args.out = out.get();
+  args.lse = options.want_lse ? lse.get() : nullptr;
+  args.set_contiguous_strides();
+
+  for (int i = 0; i < options.warmup; ++i) decoder.run(args, outcome.plan, *workspace);
+  if (options.iters <= 0) decoder.run(args, outcome.plan, *workspace);
+  for (int i = 0; i < options.iters; ++i) outcome.timings.push_back(*decoder.run(args, outcome.plan, *workspace, true));
+  device.finish();
+
+  std::vector<std::uint16_t> out_bits(p.q_nope.size());
+  device.read(*out, out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
+  outcome.result.out.resize(out_bits.size());
+  for (std::size_t i = 0; i < out_bits.size(); ++i) outcome.result.out[i] = to_float(p.dtype, out_bits[i]);
+  outcome.result.lse.resize(std::size_t(p.batch) * p.heads);
+  device.read(*lse, outcome.result.lse.data(), outcome.result.lse.size() * sizeof(float));
+
+  const rt::ProgramKey key{"mla_decode", outcome.variant, std::string(dtype_name(p.dtype))};
+  if (const auto* bin = device.loaded_binary(key)) {
+    outcome.binary = std::string(kernels::format_name(bin->format));
+    if (bin->format == kernels::BinaryFormat::zebin) outcome.binary += " " + std::string(bin->target);
+  }
+  return outcome;
+}
+
+}  // namespace zemla::ops

@@ -1,0 +1,32 @@
+#pragma once
+// Runs one host-held MLA problem on a device end to end: upload, plan,
+// decode, read back. Shared by the CLI, the tests and the benchmark so all
+// three exercise exactly the path an embedding server uses.
+
+#include <string>
+#include <vector>
+
+#include "host/decode_planner.hpp"
+#include "host/mla_problem.hpp"
+#include "runtime/ops/mla_decode.hpp"
+
+namespace zemla::ops {
+
+struct MlaRunOptions {
+  int num_kv_splits = -1;
+  int warmup = 0;   // untimed runs first
+  int iters = 1;    // timed runs (device clock); 0 = one untimed run
+  bool want_lse = true;
+};
+
+struct MlaRunOutcome {
+  MlaResult result;  // out widened to fp32, lse
+  DecodePlan plan;
+  std::string variant;
+  std::string binary;  // "spirv", "zebin pvc", "opencl-c"
+  std::vector<MlaDecodeTiming> timings;
+};
+
+MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);
+
+}  // namespace zemla::ops

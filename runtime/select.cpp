@@ -1,0 +1,105 @@
+#include "runtime/select.hpp"
+
+#include <cstdlib>
+#include <optional>
+
+#include "runtime/cl/cl_device.hpp"
+#include "runtime/log.hpp"
+#include "zemla/error.hpp"
+#if ZEMLA_HAVE_LEVEL_ZERO
+#include "runtime/ze/ze_device.hpp"
+#endif
+
+namespace zemla::rt {
+
+bool level_zero_built() { return ZEMLA_HAVE_LEVEL_ZERO != 0; }
+
+std::vector<BackendReport> survey() {
+  std::vector<BackendReport> out;
+  BackendReport ze;
+  ze.backend = Backend::level_zero;
+#if ZEMLA_HAVE_LEVEL_ZERO
+  ze.built = true;
+  const auto a = ze::availability();
+  ze.available = a.available;
+  ze.reason = a.reason;
+  if (a.available) ze.devices = ze::enumerate();
+#else
+  ze.reason = "not built: the Level Zero loader (libze-dev) was missing at build time";
+#endif
+  out.push_back(std::move(ze));
+
+  BackendReport cl;
+  cl.backend = Backend::opencl;
+  cl.built = true;
+  try {
+    cl.devices = cl::enumerate();
+    cl.available = !cl.devices.empty();
+    if (!cl.available) cl.reason = "the OpenCL ICD loader found no platform (set OCL_ICD_VENDORS?)";
+  } catch (const Error& e) {
+    cl.reason = e.what();
+  }
+  out.push_back(std::move(cl));
+  return out;
+}
+
+Selection selection_from_env(Selection requested) {
+  if (const char* b = std::getenv("ZEMLA_BACKEND"); b != nullptr && *b != '\0' && requested.backend == "auto") {
+    requested.backend = b;
+  }
+  if (const char* d = std::getenv("ZEMLA_DEVICE"); d != nullptr && *d != '\0' && requested.device < 0) {
+    char* end = nullptr;
+    const long v = std::strtol(d, &end, 10);
+    require(end != d && *end == '\0' && v >= 0, "selection_from_env",
+            "ZEMLA_DEVICE='" + std::string(d) + "' is not a device index (0, 1, ...)");
+    requested.device = static_cast<int>(v);
+  }
+  return requested;
+}
+
+namespace {
+
+std::unique_ptr<Device> open_backend(Backend backend, int index) {
+  if (backend == Backend::opencl) return cl::open(index);
+#if ZEMLA_HAVE_LEVEL_ZERO
+  return ze::open(index);
+#else
+  throw Error("open_device", kUnsupported, "the Level Zero backend was not built into this zemla");
+#endif
+}
+
+}  // namespace
+
+std::unique_ptr<Device> open_device(const Selection& s) {
+  if (s.backend == "level_zero" || s.backend == "opencl") {
+    const Backend b = s.backend == "opencl" ? Backend::opencl : Backend::level_zero;
+    return open_backend(b, std::max(s.device, 0));
+  }
+  require(s.backend == "auto", "open_device",
+          "backend '" + s.backend + "' is unknown; expected auto, level_zero or opencl");
+  const auto reports = survey();
+  static bool said_why = false;
+  for (const auto& r : reports) {
+    if (r.backend == Backend::level_zero && !r.available && !said_why) {
+      log::debug("auto: skipping Level Zero: " + r.reason);
+      said_why = true;
+    }
+  }
+  // Best device: Level Zero GPU, then OpenCL GPU, then any OpenCL device.
+  for (auto [backend, want_gpu] : {std::pair{Backend::level_zero, true}, std::pair{Backend::opencl, true},
+                                   std::pair{Backend::opencl, false}}) {
+    for (const auto& r : reports) {
+      if (r.backend != backend) continue;
+      for (const auto& d : r.devices) {
+        if (want_gpu && !d.is_gpu) continue;
+        if (s.device >= 0 && d.index != s.device) continue;
+        return open_backend(backend, d.index);
+      }
+    }
+  }
+  std::string why;
+  for (const auto& r : reports) why += "\n  " + std::string(backend_name(r.backend)) + ": " + (r.available ? "no matching device" : r.reason);
+  throw Error("open_device", kNotFound, "no device found:" + why);
+}
+
+}  // namespace zemla::rt

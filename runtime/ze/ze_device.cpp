@@ -1,0 +1,511 @@
+#include "runtime/ze/ze_device.hpp"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <utility>
+
+#include "runtime/binary_choice.hpp"
+#include "runtime/log.hpp"
+#include "runtime/ze/ze_error.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::rt::ze {
+
+namespace {
+
+// ze_device_ip_version_ext_t (Level Zero 1.5+); Debian's 1.8 loader ships API
+// 1.4 headers, so the struct is spelled out here with the spec's values.
+struct IpVersionExt {
+  ze_structure_type_t stype;
+  const void* pNext;
+  std::uint32_t ipVersion;
+};
+constexpr auto kIpVersionStype = static_cast<ze_structure_type_t>(0x1000f);
+
+template <typename T, ze_result_t (*Destroy)(T)>
+class Handle {
+ public:
+  Handle() = default;
+  explicit Handle(T h) : h_(h) {}
+  ~Handle() { reset(); }
+  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Handle& operator=(Handle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  T get() const { return h_; }
+  void reset() {
+    if (h_ != nullptr) Destroy(std::exchange(h_, nullptr));
+  }
+
+ private:
+  T h_ = nullptr;
+};
+
+using ContextHandle = Handle<ze_context_handle_t, zeContextDestroy>;
+using CommandListHandle = Handle<ze_command_list_handle_t, zeCommandListDestroy>;
+using ModuleHandle = Handle<ze_module_handle_t, zeModuleDestroy>;
+using KernelHandle = Handle<ze_kernel_handle_t, zeKernelDestroy>;
+using EventPoolHandle = Handle<ze_event_pool_handle_t, zeEventPoolDestroy>;
+using EventHandle = Handle<ze_event_handle_t, zeEventDestroy>;
+using BuildLogHandle = Handle<ze_module_build_log_handle_t, zeModuleBuildLogDestroy>;
+
+const Availability& init_once() {
+  static const Availability result = [] {
+    Availability a;
+    const ze_result_t r = zeInit(ZE_INIT_FLAG_GPU_ONLY);
+    if (r != ZE_RESULT_SUCCESS) {
+      a.reason = "zeInit: " + std::string(result_name(r)) + " (no Level Zero GPU driver or device)";
+      return a;
+    }
+    std::uint32_t count = 0;
+    if (zeDriverGet(&count, nullptr) != ZE_RESULT_SUCCESS || count == 0) {
+      a.reason = "zeDriverGet: no Level Zero driver";
+      return a;
+    }
+    a.available = true;
+    return a;
+  }();
+  return result;
+}
+
+struct Located {
+  ze_driver_handle_t driver;
+  ze_device_handle_t device;
+  int tile;  // -1 for a root device
+};
+
+std::vector<Located> locate_all() {
+  if (!init_once().available) return {};
+  std::uint32_t drivers = 0;
+  check(zeDriverGet(&drivers, nullptr), "zeDriverGet");
+  std::vector<ze_driver_handle_t> driver_handles(drivers);
+  check(zeDriverGet(&drivers, driver_handles.data()), "zeDriverGet");
+  std::vector<Located> all;
+  for (auto driver : driver_handles) {
+    std::uint32_t n = 0;
+    check(zeDeviceGet(driver, &n, nullptr), "zeDeviceGet");
+    std::vector<ze_device_handle_t> roots(n);
+    check(zeDeviceGet(driver, &n, roots.data()), "zeDeviceGet");
+    for (auto root : roots) {
+      all.push_back({driver, root, -1});
+      std::uint32_t subs = 0;
+      if (zeDeviceGetSubDevices(root, &subs, nullptr) != ZE_RESULT_SUCCESS || subs == 0) continue;
+      std::vector<ze_device_handle_t> tiles(subs);
+      check(zeDeviceGetSubDevices(root, &subs, tiles.data()), "zeDeviceGetSubDevices");
+      for (std::uint32_t t = 0; t < subs; ++t) all.push_back({driver, tiles[t], static_cast<int>(t)});
+    }
+  }
+  return all;
+}
+
+DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_out = nullptr) {
+  DeviceInfo info;
+  info.backend = Backend::level_zero;
+  info.index = index;
+  IpVersionExt ip{kIpVersionStype, nullptr, 0};
+  ze_device_properties_t props{};
+  props.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES;
+  props.pNext = &ip;
+  check(zeDeviceGetProperties(at.device, &props), "zeDeviceGetProperties");
+  info.name = props.name;
+  if (at.tile >= 0) info.name += " (tile " + std::to_string(at.tile) + ")";
+  info.vendor = props.vendorId == 0x8086 ? "Intel(R) Corporation" : "vendor 0x" + std::to_string(props.vendorId);
+  info.is_gpu = props.type == ZE_DEVICE_TYPE_GPU;
+  // Xe-cores (sub-slices), the unit a work-group lands on.
+  info.compute_units = static_cast<int>(props.numSlices * props.numSubslicesPerSlice);
+  if (ip.ipVersion != 0) info.ip_version = ip.ipVersion;
+  ze_driver_properties_t driver_props{};
+  driver_props.stype = ZE_STRUCTURE_TYPE_DRIVER_PROPERTIES;
+  check(zeDriverGetProperties(at.driver, &driver_props), "zeDriverGetProperties");
+  info.platform = "Level Zero";
+  info.driver_version = std::to_string(driver_props.driverVersion);
+
+  ze_device_compute_properties_t compute{};
+  compute.stype = ZE_STRUCTURE_TYPE_DEVICE_COMPUTE_PROPERTIES;
+  check(zeDeviceGetComputeProperties(at.device, &compute), "zeDeviceGetComputeProperties");
+  info.max_work_group_size = compute.maxTotalGroupSize;
+  info.local_mem_bytes = compute.maxSharedLocalMemory;
+  for (std::uint32_t i = 0; i < compute.numSubGroupSizes && i < ZE_SUBGROUPSIZE_COUNT; ++i) {
+    info.sub_group_sizes.push_back(compute.subGroupSizes[i]);
+  }
+  std::uint32_t mem_count = 0;
+  check(zeDeviceGetMemoryProperties(at.device, &mem_count, nullptr), "zeDeviceGetMemoryProperties");
+  std::vector<ze_device_memory_properties_t> mems(mem_count);
+  for (auto& m : mems) m.stype = ZE_STRUCTURE_TYPE_DEVICE_MEMORY_PROPERTIES;
+  if (mem_count > 0) {
+    check(zeDeviceGetMemoryProperties(at.device, &mem_count, mems.data()), "zeDeviceGetMemoryProperties");
+  }
+  for (const auto& m : mems) info.global_mem_bytes += m.totalSize;
+  ze_device_module_properties_t module{};
+  module.stype = ZE_STRUCTURE_TYPE_DEVICE_MODULE_PROPERTIES;
+  check(zeDeviceGetModuleProperties(at.device, &module), "zeDeviceGetModuleProperties");
+  info.accepts_spirv = module.spirvVersionSupported != 0;
+  std::uint32_t ext_count = 0;
+  if (zeDriverGetExtensionProperties(at.driver, &ext_count, nullptr) == ZE_RESULT_SUCCESS && ext_count > 0) {
+    std::vector<ze_driver_extension_properties_t> exts(ext_count);
+    check(zeDriverGetExtensionProperties(at.driver, &ext_count, exts.data()), "zeDriverGetExtensionProperties");
+    for (const auto& e : exts) info.extensions.emplace_back(e.name);
+  }
+  if (props_out != nullptr) {
+    *props_out = props;
+    props_out->pNext = nullptr;
+  }
+  return info;
+}
+
+class ZeBuffer final : public Buffer {
+ public:
+  ZeBuffer(ze_context_handle_t context, ze_device_handle_t device, std::size_t bytes)
+      : Buffer(bytes), context_(context) {
+    ze_device_mem_alloc_desc_t desc{};
+    desc.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC;
+    check(zeMemAllocDevice(context, &desc, bytes == 0 ? 64 : bytes, 64, device, &ptr_), "zeMemAllocDevice",
+          std::to_string(bytes) + " bytes");
+  }
+  ~ZeBuffer() override {
+    if (ptr_ != nullptr) zeMemFree(context_, ptr_);
+  }
+  void* ptr() const { return ptr_; }
+
+ private:
+  ze_context_handle_t context_;
+  void* ptr_ = nullptr;
+};
+
+class ZeKernel final : public Kernel {
+ public:
+  ZeKernel(ze_module_handle_t module, std::string name) : name_(std::move(name)) {
+    ze_kernel_desc_t desc{};
+    desc.stype = ZE_STRUCTURE_TYPE_KERNEL_DESC;
+    desc.pKernelName = name_.c_str();
+    ze_kernel_handle_t k = nullptr;
+    check(zeKernelCreate(module, &desc, &k), "zeKernelCreate", name_);
+    kernel_ = KernelHandle(k);
+    ze_kernel_properties_t props{};
+    props.stype = ZE_STRUCTURE_TYPE_KERNEL_PROPERTIES;
+    check(zeKernelGetProperties(k, &props), "zeKernelGetProperties", name_);
+    required_ = {props.requiredGroupSizeX, props.requiredGroupSizeY, props.requiredGroupSizeZ};
+  }
+  std::string_view name() const override { return name_; }
+  void set_buffer(std::uint32_t index, const Buffer* buffer) override {
+    void* ptr = buffer ? static_cast<const ZeBuffer*>(buffer)->ptr() : nullptr;
+    check(zeKernelSetArgumentValue(kernel_.get(), index, sizeof(void*), &ptr), "zeKernelSetArgumentValue",
+          name_ + " argument " + std::to_string(index));
+  }
+  void set_bytes(std::uint32_t index, const void* data, std::size_t size) override {
+    check(zeKernelSetArgumentValue(kernel_.get(), index, size, data), "zeKernelSetArgumentValue",
+          name_ + " argument " + std::to_string(index));
+  }
+  // The group size comes from the kernel: its required size when it has one.
+  void use_group_size(Range3 local) {
+    if (required_.x != 0 && (required_.x != local.x || required_.y != local.y || required_.z != local.z)) {
+      throw Error("zeKernelSetGroupSize", kInvalidArgument,
+                  name_ + " requires group size " + std::to_string(required_.x) + "x" + std::to_string(required_.y) +
+                      "x" + std::to_string(required_.z) + ", launch asked for " + std::to_string(local.x) + "x" +
+                      std::to_string(local.y) + "x" + std::to_string(local.z));
+    }
+    if (local.x != group_.x || local.y != group_.y || local.z != group_.z) {
+      check(zeKernelSetGroupSize(kernel_.get(), static_cast<std::uint32_t>(local.x),
+                                 static_cast<std::uint32_t>(local.y), static_cast<std::uint32_t>(local.z)),
+            "zeKernelSetGroupSize", name_);
+      group_ = local;
+    }
+  }
+  ze_kernel_handle_t get() const { return kernel_.get(); }
+
+ private:
+  std::string name_;
+  KernelHandle kernel_;
+  Range3 required_{0, 0, 0};
+  Range3 group_{0, 0, 0};
+};
+
+struct ZeProgram {
+  const kernels::KernelBinary* binary = nullptr;
+  ModuleHandle module;
+  std::map<std::string, std::unique_ptr<ZeKernel>, std::less<>> kernels;
+};
+
+constexpr std::uint32_t kTimedEvents = 64;
+
+class ZeDevice;
+
+class ZeEvent final : public Event {
+ public:
+  ZeEvent(ZeDevice& device, std::uint32_t slot) : device_(device), slot_(slot) {}
+  ~ZeEvent() override;
+  double elapsed_ms() override;
+
+ private:
+  ZeDevice& device_;
+  std::uint32_t slot_;
+};
+
+class ZeDevice final : public Device {
+ public:
+  ZeDevice(const Located& at, DeviceInfo info) : device_(at.device), info_(std::move(info)) {
+    describe(at, info_.index, &props_);
+    ze_context_desc_t context_desc{};
+    context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
+    ze_context_handle_t context = nullptr;
+    check(zeContextCreate(at.driver, &context_desc, &context), "zeContextCreate");
+    context_ = ContextHandle(context);
+
+    ze_command_queue_desc_t queue_desc{};
+    queue_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
+    queue_desc.ordinal = compute_ordinal();
+    queue_desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
+    ze_command_list_handle_t list = nullptr;
+    check(zeCommandListCreateImmediate(context, device_, &queue_desc, &list), "zeCommandListCreateImmediate");
+    list_ = CommandListHandle(list);
+
+    // One pool for the finish() fence, one for kernel timestamps; made once.
+    ze_event_pool_desc_t fence_pool{};
+    fence_pool.stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC;
+    fence_pool.flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE;
+    fence_pool.count = 1;
+    fence_pool_ = make_pool(fence_pool);
+    fence_ = make_event(fence_pool_.get(), 0);
+    ze_event_pool_desc_t timed_pool = fence_pool;
+    timed_pool.flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP;
+    timed_pool.count = kTimedEvents;
+    timed_pool_ = make_pool(timed_pool);
+    for (std::uint32_t i = 0; i < kTimedEvents; ++i) {
+      timed_.push_back(make_event(timed_pool_.get(), i));
+      free_slots_.push_back(kTimedEvents - 1 - i);
+    }
+  }
+
+  ~ZeDevice() override {
+    if (list_.get() != nullptr) {
+      try {
+        finish();
+      } catch (const Error& e) {
+        log::warn(std::string("Level Zero device teardown: ") + e.what());
+      }
+    }
+    programs_.clear();  // kernels and modules before the context
+  }
+
+  const DeviceInfo& info() const override { return info_; }
+
+  std::unique_ptr<Buffer> allocate(std::size_t bytes) override {
+    return std::make_unique<ZeBuffer>(context_.get(), device_, bytes);
+  }
+
+  void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
+    check_range(dst, bytes, offset, "write");
+    if (bytes == 0) return;
+    auto* p = static_cast<char*>(static_cast<ZeBuffer&>(dst).ptr()) + offset;
+    check(zeCommandListAppendMemoryCopy(list_.get(), p, src, bytes, nullptr, 0, nullptr),
+          "zeCommandListAppendMemoryCopy");
+    finish();  // the host source may go away once we return
+  }
+
+  void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
+    check_range(src, bytes, offset, "read");
+    if (bytes == 0) return;
+    const auto* p = static_cast<const char*>(static_cast<const ZeBuffer&>(src).ptr()) + offset;
+    check(zeCommandListAppendMemoryCopy(list_.get(), dst, p, bytes, nullptr, 0, nullptr),
+          "zeCommandListAppendMemoryCopy");
+    finish();
+  }
+
+  Kernel& kernel(const ProgramKey& key, std::string_view name) override {
+    ZeProgram& p = program(key);
+    auto it = p.kernels.find(name);
+    if (it == p.kernels.end()) {
+      it = p.kernels.emplace(std::string(name), std::make_unique<ZeKernel>(p.module.get(), std::string(name))).first;
+    }
+    return *it->second;
+  }
+
+  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override {
+    const auto it = programs_.find(key);
+    return it == programs_.end() ? nullptr : it->second.binary;
+  }
+
+  std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) override {
+    auto& k = static_cast<ZeKernel&>(kernel);
+    k.use_group_size(local);
+    const ze_group_count_t count{static_cast<std::uint32_t>(groups.x), static_cast<std::uint32_t>(groups.y),
+                                 static_cast<std::uint32_t>(groups.z)};
+    std::unique_ptr<ZeEvent> event;
+    ze_event_handle_t signal = nullptr;
+    if (timed) {
+      if (free_slots_.empty()) {
+        throw Error("Device::launch", kOutOfResources,
+                    std::to_string(kTimedEvents) + " timed launches are outstanding; read or drop their events");
+      }
+      const std::uint32_t slot = free_slots_.back();
+      free_slots_.pop_back();
+      event = std::make_unique<ZeEvent>(*this, slot);
+      signal = timed_[slot].get();
+    }
+    check(zeCommandListAppendLaunchKernel(list_.get(), k.get(), &count, signal, 0, nullptr),
+          "zeCommandListAppendLaunchKernel", std::string(kernel.name()));
+    return event;
+  }
+
+  void finish() override {
+    check(zeCommandListAppendBarrier(list_.get(), fence_.get(), 0, nullptr), "zeCommandListAppendBarrier");
+    check(zeEventHostSynchronize(fence_.get(), UINT64_MAX), "zeEventHostSynchronize");
+    check(zeEventHostReset(fence_.get()), "zeEventHostReset");
+  }
+
+  double slot_elapsed_ms(std::uint32_t slot) {
+    ze_event_handle_t e = timed_[slot].get();
+    check(zeEventHostSynchronize(e, UINT64_MAX), "zeEventHostSynchronize");
+    ze_kernel_timestamp_result_t ts{};
+    check(zeEventQueryKernelTimestamp(e, &ts), "zeEventQueryKernelTimestamp");
+    const std::uint64_t mask = props_.kernelTimestampValidBits >= 64
+                                   ? ~std::uint64_t{0}
+                                   : (std::uint64_t{1} << props_.kernelTimestampValidBits) - 1;
+    const std::uint64_t ticks = (ts.context.kernelEnd - ts.context.kernelStart) & mask;
+    return static_cast<double>(ticks) * static_cast<double>(props_.timerResolution) * 1e-6;
+  }
+
+  void release_slot(std::uint32_t slot) {
+    zeEventHostReset(timed_[slot].get());
+    free_slots_.push_back(slot);
+  }
+
+ private:
+  std::uint32_t compute_ordinal() const {
+    std::uint32_t n = 0;
+    check(zeDeviceGetCommandQueueGroupProperties(device_, &n, nullptr), "zeDeviceGetCommandQueueGroupProperties");
+    std::vector<ze_command_queue_group_properties_t> groups(n);
+    for (auto& g : groups) g.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES;
+    if (n > 0) {
+      check(zeDeviceGetCommandQueueGroupProperties(device_, &n, groups.data()),
+            "zeDeviceGetCommandQueueGroupProperties");
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (groups[i].flags & ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE) return i;
+    }
+    return 0;
+  }
+
+  EventPoolHandle make_pool(const ze_event_pool_desc_t& desc) {
+    ze_event_pool_handle_t pool = nullptr;
+    check(zeEventPoolCreate(context_.get(), &desc, 1, const_cast<ze_device_handle_t*>(&device_), &pool),
+          "zeEventPoolCreate");
+    return EventPoolHandle(pool);
+  }
+
+  static EventHandle make_event(ze_event_pool_handle_t pool, std::uint32_t index) {
+    ze_event_desc_t desc{};
+    desc.stype = ZE_STRUCTURE_TYPE_EVENT_DESC;
+    desc.index = index;
+    desc.signal = ZE_EVENT_SCOPE_FLAG_HOST;
+    desc.wait = ZE_EVENT_SCOPE_FLAG_HOST;
+    ze_event_handle_t e = nullptr;
+    check(zeEventCreate(pool, &desc, &e), "zeEventCreate");
+    return EventHandle(e);
+  }
+
+  static void check_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
+    if (offset > b.bytes() || b.bytes() - offset < bytes) {
+      throw Error(std::string("Device::") + what, kInvalidArgument,
+                  std::to_string(bytes) + " bytes at offset " + std::to_string(offset) + " overrun a buffer of " +
+                      std::to_string(b.bytes()) + " bytes");
+    }
+  }
+
+  ZeProgram& program(const ProgramKey& key) {
+    if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+    const BinaryChoice choice = choose_binary(info_, key);
+    log::info("Level Zero " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
+              choice.reason);
+    ModuleHandle module = build_module(*choice.binary);
+    if (module.get() == nullptr && choice.binary->format == kernels::BinaryFormat::zebin) {
+      // A native binary the driver rejects (corrupt, or a stepping it cannot
+      // run) is not fatal while SPIR-V of the same program is embedded.
+      for (const auto& b : kernels::embedded_kernels()) {
+        if (b.program == key.program && b.variant == key.variant && b.dtype == key.dtype &&
+            b.format == kernels::BinaryFormat::spirv) {
+          log::warn("Level Zero " + info_.name + ": native zebin for " + key.program +
+                    " was rejected; falling back to SPIR-V");
+          auto [it, inserted] = programs_.emplace(key, ZeProgram{&b, build_module(b, true), {}});
+          return it->second;
+        }
+      }
+    }
+    if (module.get() == nullptr) module = build_module(*choice.binary, true);
+    auto [it, inserted] = programs_.emplace(key, ZeProgram{choice.binary, std::move(module), {}});
+    return it->second;
+  }
+
+  // Returns an empty handle on failure unless `throw_on_failure`, in which
+  // case the error carries the build log.
+  ModuleHandle build_module(const kernels::KernelBinary& bin, bool throw_on_failure = false) {
+    ze_module_desc_t desc{};
+    desc.stype = ZE_STRUCTURE_TYPE_MODULE_DESC;
+    desc.format = bin.format == kernels::BinaryFormat::zebin ? ZE_MODULE_FORMAT_NATIVE : ZE_MODULE_FORMAT_IL_SPIRV;
+    desc.inputSize = bin.bytes.size();
+    desc.pInputModule = bin.bytes.data();
+    desc.pBuildFlags = "";
+    ze_module_handle_t module = nullptr;
+    ze_module_build_log_handle_t log_handle = nullptr;
+    const ze_result_t r = zeModuleCreate(context_.get(), device_, &desc, &module, &log_handle);
+    BuildLogHandle build_log(log_handle);
+    if (r == ZE_RESULT_SUCCESS) return ModuleHandle(module);
+    if (!throw_on_failure) return {};
+    std::string text;
+    std::size_t size = 0;
+    if (log_handle != nullptr && zeModuleBuildLogGetString(log_handle, &size, nullptr) == ZE_RESULT_SUCCESS) {
+      text.resize(size);
+      zeModuleBuildLogGetString(log_handle, &size, text.data());
+    }
+    check(r, "zeModuleCreate",
+          std::string(bin.program) + "/" + std::string(bin.variant) + " " + std::string(kernels::format_name(bin.format)) +
+              " build log:\n" + text);
+    return {};
+  }
+
+  ze_device_handle_t device_;
+  DeviceInfo info_;
+  ze_device_properties_t props_{};
+  ContextHandle context_;
+  CommandListHandle list_;
+  EventPoolHandle fence_pool_;
+  EventHandle fence_;
+  EventPoolHandle timed_pool_;
+  std::vector<EventHandle> timed_;
+  std::vector<std::uint32_t> free_slots_;
+  std::map<ProgramKey, ZeProgram> programs_;
+};
+
+ZeEvent::~ZeEvent() { device_.release_slot(slot_); }
+double ZeEvent::elapsed_ms() { return device_.slot_elapsed_ms(slot_); }
+
+}  // namespace
+
+Availability availability() { return init_once(); }
+
+std::vector<DeviceInfo> enumerate() {
+  std::vector<DeviceInfo> out;
+  const auto all = locate_all();
+  for (std::size_t i = 0; i < all.size(); ++i) out.push_back(describe(all[i], static_cast<int>(i)));
+  return out;
+}
+
+std::unique_ptr<Device> open(int index) {
+  const auto all = locate_all();
+  if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
+    throw Error("ze::open", kNotFound,
+                "Level Zero device index " + std::to_string(index) + " does not exist; " +
+                    std::to_string(all.size()) + " device(s) found" +
+                    (init_once().available ? "" : " (" + init_once().reason + ")"));
+  }
+  return std::make_unique<ZeDevice>(all[index], describe(all[index], index));
+}
+
+}  // namespace zemla::rt::ze

@@ -1,0 +1,29 @@
+#pragma once
+// Level Zero backend: the product path on Intel GPUs. Immediate command list
+// for copies and launches, device USM allocations, native zebin for the
+// device's IP version (else SPIR-V), kernel timestamps from one event pool.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/device.hpp"
+
+namespace zemla::rt::ze {
+
+struct Availability {
+  bool available = false;
+  std::string reason;  // why not, when not: "zeInit: ZE_RESULT_ERROR_UNINITIALIZED ..."
+};
+
+// zeInit once per process; never calls further ze* functions after a failed
+// zeInit (the 1.8 loader crashes in zeDriverGet then).
+Availability availability();
+
+// Root devices, then each root device's sub-devices (tiles), per driver.
+// ZE_AFFINITY_MASK is applied by the driver before we see the list.
+std::vector<DeviceInfo> enumerate();
+
+std::unique_ptr<Device> open(int index);
+
+}  // namespace zemla::rt::ze

@@ -1,0 +1,58 @@
+// `zemla config`: sglang-style backend flags in, the resolved backends, the
+// corrected page size, the diagnostics, and the exit code a server should use.
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "host/backend_config.hpp"
+#include "tools/commands.hpp"
+
+namespace zemla::cli {
+
+void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
+  auto* cmd = app.add_subcommand(
+      "config",
+      "Validate sglang-style attention flags, e.g.\n"
+      "  zemla config -- --model-arch mla --attention-backend intel_xpu --page-size 48\n"
+      "Flags: --attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size,\n"
+      "--speculative-algorithm, --model-arch mla|mha, --chunked-prefill-size, --dtype.\n"
+      "Exit code 0: usable (warnings allowed); 2: rejected.");
+  cmd->allow_extras();
+  cmd->prefix_command();
+  cmd->callback([cmd, &global, &exit_code] {
+    const std::vector<std::string> flags = cmd->remaining();
+    const ValidatedConfig v = validate_config(parse_backend_flags(flags));
+    nlohmann::json diags = nlohmann::json::array();
+    for (const auto& d : v.diagnostics) {
+      diags.push_back({{"severity", d.severity == Severity::error ? "error" : "warning"},
+                       {"code", d.code},
+                       {"message", d.message}});
+    }
+    if (global.json) {
+      std::cout << nlohmann::json{{"model_arch", v.config.model_arch == ModelArch::mla ? "mla" : "mha"},
+                                  {"prefill_backend", v.backends.prefill},
+                                  {"decode_backend", v.backends.decode},
+                                  {"page_size", v.config.page_size},
+                                  {"dtype", dtype_name(v.config.dtype)},
+                                  {"ok", v.ok()},
+                                  {"exit_code", v.exit_code()},
+                                  {"diagnostics", diags}}
+                       .dump(2)
+                << '\n';
+    } else {
+      std::cout << "model:    " << (v.config.model_arch == ModelArch::mla ? "MLA" : "non-MLA") << '\n'
+                << "prefill:  " << v.backends.prefill << '\n'
+                << "decode:   " << v.backends.decode << '\n'
+                << "page size " << v.config.page_size << '\n'
+                << "dtype     " << dtype_name(v.config.dtype) << '\n';
+      for (const auto& d : v.diagnostics) {
+        std::cout << (d.severity == Severity::error ? "error" : "warning") << " [" << d.code << "]: " << d.message
+                  << '\n';
+      }
+      std::cout << (v.ok() ? "config OK" : "config REJECTED") << " (exit " << v.exit_code() << ")\n";
+    }
+    exit_code = v.exit_code();
+  });
+}
+
+}  // namespace zemla::cli

@@ -1,0 +1,165 @@
+// `zemla run mla-decode`: one decode step on a chosen device, optionally
+// checked against the host reference and timed on the device clock.
+
+#include <algorithm>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "host/compare.hpp"
+#include "host/reference.hpp"
+#include "runtime/ops/mla_runner.hpp"
+#include "runtime/select.hpp"
+#include "tools/commands.hpp"
+#include "tools/roofline.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::cli {
+
+namespace {
+
+struct RunFlags {
+  int batch = 32;
+  int heads = 16;
+  std::vector<std::int32_t> seqlens;
+  std::string seqlen_range = "1:8192";
+  int page_size = 64;
+  std::string dtype = "bf16";
+  int splits = -1;
+  std::string backend = "auto";
+  int device = -1;
+  std::uint64_t seed = 1;
+  bool check = true;
+  int iters = 0;
+  int warmup = 2;
+};
+
+std::vector<std::int32_t> make_seqlens(const RunFlags& f) {
+  if (!f.seqlens.empty()) return f.seqlens;
+  const auto colon = f.seqlen_range.find(':');
+  require(colon != std::string::npos, "run", "--seqlen-range '" + f.seqlen_range + "' must be LO:HI");
+  const int lo = std::stoi(f.seqlen_range.substr(0, colon));
+  const int hi = std::stoi(f.seqlen_range.substr(colon + 1));
+  require(lo >= 0 && hi >= lo, "run", "--seqlen-range " + f.seqlen_range + " must have 0 <= LO <= HI");
+  std::mt19937_64 rng(f.seed ^ 0x5eedull);
+  std::uniform_int_distribution<int> len(lo, hi);
+  std::vector<std::int32_t> out(f.batch);
+  for (auto& l : out) l = len(rng);
+  return out;
+}
+
+void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
+  RandomMlaSpec spec;
+  spec.dtype = parse_dtype(f.dtype);
+  spec.heads = f.heads;
+  spec.page_size = f.page_size;
+  spec.seqlens = make_seqlens(f);
+  spec.seed = f.seed;
+  const MlaProblem problem = make_random_problem(spec);
+
+  auto device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
+  const auto outcome = ops::run_mla_problem(*device, problem, {f.splits, f.iters > 0 ? f.warmup : 0, f.iters, true});
+
+  nlohmann::json report{{"device", device->info().name},
+                        {"backend", rt::backend_name(device->info().backend)},
+                        {"variant", outcome.variant},
+                        {"binary", outcome.binary},
+                        {"dtype", f.dtype},
+                        {"batch", problem.batch},
+                        {"heads", problem.heads},
+                        {"page_size", problem.page_size},
+                        {"max_seqlen", *std::max_element(problem.seqlens.begin(), problem.seqlens.end())},
+                        {"total_splits", outcome.plan.total_splits()},
+                        {"combine", outcome.plan.needs_combine}};
+  bool ok = true;
+  if (f.check) {
+    const auto ref = reference::mla_decode(problem);
+    const auto c = compare_with_reference(outcome.result, ref, problem.dtype, mla::kLatentDim, true);
+    report["check"] = {{"pass", c.pass},
+                       {"max_abs_error", c.max_abs_error},
+                       {"worst_row_error_over_tolerance", c.worst_row_ratio},
+                       {"one_minus_cos_sim", c.cosine_distance},
+                       {"max_lse_error", c.max_lse_error},
+                       {"failure", c.failure}};
+    ok = c.pass;
+  }
+  if (!outcome.timings.empty()) {
+    std::vector<double> total;
+    for (const auto& t : outcome.timings) total.push_back(t.split_ms + t.combine_ms);
+    std::sort(total.begin(), total.end());
+    const double ms = total[total.size() / 2];
+    const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
+    report["timing"] = {{"iters", f.iters},
+                        {"median_ms", ms},
+                        {"gbs", cost.bytes / ms * 1e-6},
+                        {"tflops", cost.flops / ms * 1e-9},
+                        {"bytes_formula", kStepCostFormula}};
+    if (const auto roof = known_roofline(device->info().name)) {
+      report["timing"]["roofline"] = {{"bandwidth_gbs", roof->bandwidth_gbs},
+                                      {"fp32_tflops", roof->fp32_tflops},
+                                      {"source", roof->source}};
+    }
+  }
+  if (global.json) {
+    std::cout << report.dump(2) << '\n';
+  } else {
+    std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
+              << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
+              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
+              << f.dtype << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits()
+              << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+    if (report.contains("check")) {
+      const auto& c = report["check"];
+      std::cout << "  check: " << (ok ? "PASS" : "FAIL") << "  max abs err " << c["max_abs_error"].get<double>()
+                << ", worst row err/tol " << c["worst_row_error_over_tolerance"].get<double>() << ", 1-cos "
+                << c["one_minus_cos_sim"].get<double>() << ", max lse err " << c["max_lse_error"].get<double>() << '\n';
+      if (!ok) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
+    }
+    if (report.contains("timing")) {
+      const auto& t = report["timing"];
+      std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << f.iters << "), "
+                << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
+      if (t.contains("roofline")) {
+        std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "
+                  << t["roofline"]["fp32_tflops"].get<double>() << " TFLOP/s]";
+      }
+      std::cout << '\n';
+    }
+  }
+  exit_code = ok ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
+  auto* run = app.add_subcommand("run", "Run one kernel step");
+  run->require_subcommand(1);
+  auto flags = std::make_shared<RunFlags>();
+  auto* mla = run->add_subcommand("mla-decode",
+                                  "One MLA decode step (DeepSeek-V3 shapes by default: H=16, B=32, lengths 1..8192, "
+                                  "page 64, bf16), checked against the host reference");
+  mla->add_option("--batch,-b", flags->batch, "Requests in the batch (ignored with --seqlens)")->capture_default_str();
+  mla->add_option("--heads", flags->heads, "Query heads (8, 16, 32, 64, 128, or any positive count)")
+      ->capture_default_str();
+  mla->add_option("--seqlens", flags->seqlens, "Cached tokens per request, comma separated: 8192,100,1")
+      ->delimiter(',');
+  mla->add_option("--seqlen-range", flags->seqlen_range, "Random lengths LO:HI, one per request")
+      ->capture_default_str();
+  mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str();
+  mla->add_option("--dtype", flags->dtype, "bf16 or fp16")->capture_default_str();
+  mla->add_option("--splits", flags->splits, "KV splits per request; -1 lets the planner choose")
+      ->capture_default_str();
+  mla->add_option("--backend", flags->backend, "auto, level_zero or opencl")->capture_default_str();
+  mla->add_option("--device", flags->device, "Device index within the backend (-1: best)")->capture_default_str();
+  mla->add_option("--seed", flags->seed, "Random seed for inputs and lengths")->capture_default_str();
+  mla->add_flag("--check,!--no-check", flags->check, "Compare with the fp64 host reference (default on)");
+  mla->add_option("--iters", flags->iters, "Timed iterations on the device clock (0: no timing)")
+      ->capture_default_str();
+  mla->add_option("--warmup", flags->warmup, "Untimed iterations before timing")->capture_default_str();
+  mla->callback([flags, &global, &exit_code] {
+    flags->batch = flags->seqlens.empty() ? flags->batch : static_cast<int>(flags->seqlens.size());
+    run_mla(*flags, global, exit_code);
+  });
+}
+
+}  // namespace zemla::cli

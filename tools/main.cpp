@@ -1,0 +1,43 @@
+// zemla: MLA paged decode attention on Intel GPUs (Level Zero), with an
+// OpenCL path for any other device. See `zemla --help`.
+
+#include <iostream>
+
+#include "tools/commands.hpp"
+#include "zemla/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "zemla: MLA (DeepSeek-style) paged decode attention for Intel GPUs over Level Zero.\n"
+      "With no subcommand it runs the default job: one checked DeepSeek-V3 decode step on the best device.\n\n"
+      "Exit codes: 0 ok, 1 numerical check failed, 2 bad input/config, 3 no suitable device, 4 device error.\n"
+      "Environment: ZEMLA_BACKEND (auto|level_zero|opencl), ZEMLA_DEVICE (index), ZEMLA_VARIANT\n"
+      "(portable|intel_sg), ZEMLA_LOG_LEVEL (error|warn|info|debug)."};
+  zemla::cli::Global global;
+  app.add_flag("--json", global.json, "Machine-readable JSON output");
+  app.require_subcommand(0, 1);
+  int exit_code = zemla::cli::kExitOk;
+  zemla::cli::add_kernels_command(app, global, exit_code);
+  zemla::cli::add_devices_command(app, global, exit_code);
+  zemla::cli::add_config_command(app, global, exit_code);
+  zemla::cli::add_run_command(app, global, exit_code);
+  try {
+    if (argc <= 1) {
+      // The default job: `zemla run mla-decode` with its defaults.
+      const char* run_args[] = {argv[0], "run", "mla-decode"};
+      app.parse(3, const_cast<char**>(run_args));
+    } else {
+      app.parse(argc, argv);
+    }
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : zemla::cli::kExitBadInput;
+  } catch (const zemla::Error& e) {
+    std::cerr << "zemla: " << e.what() << '\n';
+    const std::string& r = e.result_name();
+    if (r == zemla::kInvalidArgument || r == zemla::kUnsupported) return zemla::cli::kExitBadInput;
+    if (r == zemla::kNotFound) return zemla::cli::kExitNoDevice;
+    return zemla::cli::kExitDeviceError;
+  }
+  return exit_code;
+}
