@@ -13,7 +13,7 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* cmd = app.add_subcommand(
       "config",
       "Validate sglang-style attention flags, e.g.\n"
-      "  zemla config -- --model-arch mla --attention-backend intel_xpu --page-size 48\n"
+      "  zemla config --model-arch mla --attention-backend intel_xpu --page-size 48\n"
       "Flags: --attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size,\n"
       "--speculative-algorithm, --model-arch mla|mha, --chunked-prefill-size, --dtype.\n"
       "Exit code 0: usable (warnings allowed); 2: rejected.");

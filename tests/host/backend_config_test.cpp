@@ -1,0 +1,142 @@
+#include <gtest/gtest.h>
+
+#include "host/backend_config.hpp"
+#include "host/capability_registry.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+namespace {
+
+ValidatedConfig validate_flags(std::vector<std::string> flags) {
+  return validate_config(parse_backend_flags(flags));
+}
+
+const Diagnostic* find(const ValidatedConfig& v, const std::string& code) {
+  for (const auto& d : v.diagnostics) {
+    if (d.code == code) return &d;
+  }
+  return nullptr;
+}
+
+TEST(ResolveBackends, SpecificFlagsOverrideAttentionBackend) {
+  BackendConfig c;
+  c.attention_backend = "intel_xpu";
+  c.prefill_attention_backend = "triton";
+  EXPECT_EQ(resolve_backends(c).prefill, "triton");
+  EXPECT_EQ(resolve_backends(c).decode, "intel_xpu");
+  c.decode_attention_backend = "triton";
+  EXPECT_EQ(resolve_backends(c).decode, "triton");
+  BackendConfig none;
+  EXPECT_EQ(resolve_backends(none).decode, kDefaultAttentionBackend);
+}
+
+TEST(ValidateConfig, RejectsMlaPrefillOnIntelXpu) {
+  const auto v = validate_flags({"--model-arch", "mla", "--attention-backend", "intel_xpu"});
+  EXPECT_FALSE(v.ok());
+  EXPECT_EQ(v.exit_code(), 2);
+  const auto* d = find(v, "mla-prefill-unsupported");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("only supported on decode for MLA models"), std::string::npos);
+  EXPECT_NE(d->message.find("triton"), std::string::npos);
+}
+
+TEST(ValidateConfig, AcceptsTritonPrefillWithIntelXpuDecodeForMla) {
+  const auto v = validate_flags({"--attention-backend=intel_xpu", "--prefill-attention-backend=triton", "--page-size=64"});
+  EXPECT_TRUE(v.ok()) << (v.diagnostics.empty() ? "" : v.diagnostics[0].message);
+  EXPECT_TRUE(v.diagnostics.empty());
+  EXPECT_EQ(v.config.page_size, 64);
+}
+
+TEST(ValidateConfig, AllowsNonMlaPrefillOnIntelXpu) {
+  const auto v = validate_flags({"--model-arch", "mha", "--attention-backend", "intel_xpu", "--page-size", "64"});
+  EXPECT_TRUE(v.ok());
+}
+
+TEST(ValidateConfig, ForcesUnsupportedMlaPageSizeTo128WithAWarning) {
+  for (int ok : {16, 32, 64, 128}) {
+    const auto v = validate_flags({"--prefill-attention-backend", "triton", "--page-size", std::to_string(ok)});
+    EXPECT_EQ(v.config.page_size, ok);
+    EXPECT_EQ(find(v, "page-size-corrected"), nullptr);
+  }
+  const auto v = validate_flags({"--prefill-attention-backend", "triton", "--page-size", "48"});
+  EXPECT_TRUE(v.ok());  // a warning, not an error
+  EXPECT_EQ(v.config.page_size, 128);
+  const auto* d = find(v, "page-size-corrected");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->severity, Severity::warning);
+  EXPECT_NE(d->message.find("page size 48"), std::string::npos);
+  EXPECT_NE(d->message.find("16, 32, 64, 128"), std::string::npos);
+}
+
+TEST(ValidateConfig, ForcesUnsupportedNonMlaPageSizeTo128) {
+  const auto v = validate_flags({"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size", "32"});
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.config.page_size, 128);
+  const auto* d = find(v, "page-size-corrected");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("64, 128"), std::string::npos);
+  EXPECT_EQ(validate_flags({"--model-arch", "mha", "--page-size", "64"}).config.page_size, 64);
+}
+
+TEST(ValidateConfig, LeavesPageSizeAloneForTritonDecode) {
+  const auto v = validate_flags({"--attention-backend", "triton", "--page-size", "48"});
+  EXPECT_EQ(v.config.page_size, 48);
+  EXPECT_TRUE(v.diagnostics.empty());
+}
+
+TEST(ValidateConfig, RejectsSpeculativeDecodingWithMlaDecodeOnIntelXpuAtConfigTime) {
+  const auto v = validate_flags({"--prefill-attention-backend", "triton", "--speculative-algorithm", "EAGLE"});
+  EXPECT_FALSE(v.ok());
+  const auto* d = find(v, "speculative-mla-decode-unsupported");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("EAGLE"), std::string::npos);
+  // Non-MLA models and triton decode are unaffected.
+  EXPECT_TRUE(validate_flags({"--model-arch", "mha", "--page-size", "64", "--speculative-algorithm", "EAGLE"}).ok());
+  EXPECT_TRUE(validate_flags({"--attention-backend", "triton", "--speculative-algorithm", "EAGLE"}).ok());
+}
+
+TEST(ValidateConfig, RejectsUnknownBackendsListingKnownOnes) {
+  const auto v = validate_flags({"--decode-attention-backend", "flashinfer", "--prefill-attention-backend", "triton"});
+  const auto* d = find(v, "unknown-backend");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("'flashinfer'"), std::string::npos);
+  EXPECT_NE(d->message.find(known_backend_names()), std::string::npos);
+}
+
+TEST(ValidateConfig, RejectsUnknownSpeculativeAlgorithmAndBadPageSize) {
+  EXPECT_NE(find(validate_flags({"--attention-backend", "triton", "--speculative-algorithm", "MEDUSA"}),
+                 "unknown-speculative-algorithm"),
+            nullptr);
+  EXPECT_NE(find(validate_flags({"--attention-backend", "triton", "--page-size", "0"}), "invalid-page-size"), nullptr);
+}
+
+TEST(CapabilityRegistry, IsTheOnlySourceOfPageSizeRules) {
+  const auto* xpu = find_backend("intel_xpu");
+  ASSERT_NE(xpu, nullptr);
+  EXPECT_FALSE(xpu->mla_prefill);
+  EXPECT_EQ(std::vector<int>(xpu->mla_decode_page_sizes.begin(), xpu->mla_decode_page_sizes.end()),
+            (std::vector<int>{16, 32, 64, 128}));
+  EXPECT_EQ(std::vector<int>(xpu->mha_decode_page_sizes.begin(), xpu->mha_decode_page_sizes.end()),
+            (std::vector<int>{64, 128}));
+  EXPECT_EQ(find_backend("nope"), nullptr);
+}
+
+TEST(ParseBackendFlags, RejectsUnknownFlagsAndBadValuesByName) {
+  auto message = [](std::vector<std::string> flags) {
+    try {
+      parse_backend_flags(flags);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.result_name(), kInvalidArgument);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message({"--attention"}).find("--attention"), std::string::npos);
+  EXPECT_NE(message({"--page-size", "big"}).find("'big'"), std::string::npos);
+  EXPECT_NE(message({"--model-arch", "gqa"}).find("mla or mha"), std::string::npos);
+  EXPECT_NE(message({"--page-size"}).find("expects a value"), std::string::npos);
+  EXPECT_NE(message({"--bogus", "1"}).find("known flags"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zemla

@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "host/decode_planner.hpp"
+#include "host/grow_only.hpp"
+#include "host/mla_shape.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+namespace {
+
+// Every token of every request is covered exactly once, in tile-aligned splits.
+void expect_well_formed(const DecodePlan& plan, const std::vector<std::int32_t>& seqlens) {
+  ASSERT_EQ(plan.batch(), static_cast<int>(seqlens.size()));
+  for (int b = 0; b < plan.batch(); ++b) {
+    const int n = plan.splits_of(b);
+    ASSERT_GE(n, 1);
+    std::int32_t next = 0;
+    for (int j = 0; j < n; ++j) {
+      const auto& w = plan.work[plan.split_begin[b] + j];
+      EXPECT_EQ(w.request, b);
+      EXPECT_EQ(w.splits_of_request, n);
+      EXPECT_EQ(w.token_begin, next);
+      EXPECT_EQ(w.token_begin % mla::kTile, 0);
+      EXPECT_TRUE(w.token_end > w.token_begin || seqlens[b] == 0);
+      next = w.token_end;
+    }
+    EXPECT_EQ(next, seqlens[b]);
+  }
+}
+
+TEST(DecodePlanner, SplitsLongRequestAcrossComputeUnits) {
+  const std::vector<std::int32_t> lens{131072};
+  const auto plan = plan_decode({lens, 16, 64, -1});
+  expect_well_formed(plan, lens);
+  EXPECT_GE(plan.total_splits(), 32) << "batch 1 x 128K must spread over a 64-CU device";
+  EXPECT_LE(plan.total_splits(), planner::kMaxSplitsPerRequest);
+  EXPECT_TRUE(plan.needs_combine);
+}
+
+TEST(DecodePlanner, KeepsLargeShortBatchSingleSplitAndSkipsCombine) {
+  const std::vector<std::int32_t> lens(256, 100);
+  const auto plan = plan_decode({lens, 16, 64, -1});
+  expect_well_formed(plan, lens);
+  EXPECT_EQ(plan.total_splits(), 256);
+  EXPECT_FALSE(plan.needs_combine);
+}
+
+TEST(DecodePlanner, SplitsOnlyTheLongRequestInAMixedBatch) {
+  std::vector<std::int32_t> lens{32768, 5, 100, 200};
+  const auto plan = plan_decode({lens, 16, 132, -1});
+  expect_well_formed(plan, lens);
+  EXPECT_GT(plan.splits_of(0), 8);
+  EXPECT_EQ(plan.splits_of(1), 1);
+  EXPECT_EQ(plan.splits_of(2), 1);
+}
+
+TEST(DecodePlanner, HandlesAllZeroLengths) {
+  const std::vector<std::int32_t> lens(8, 0);
+  const auto plan = plan_decode({lens, 128, 64, -1});
+  expect_well_formed(plan, lens);
+  EXPECT_EQ(plan.total_splits(), 8);
+  EXPECT_FALSE(plan.needs_combine);
+  EXPECT_EQ(plan.head_blocks, 8);
+}
+
+TEST(DecodePlanner, HonoursExplicitSplitsUpToOnePerTile) {
+  const std::vector<std::int32_t> lens{1000, 20, 0};
+  const auto plan = plan_decode({lens, 24, 8, 7});
+  expect_well_formed(plan, lens);
+  EXPECT_EQ(plan.splits_of(0), 7);
+  EXPECT_EQ(plan.splits_of(1), 2);  // 20 tokens = 2 tiles
+  EXPECT_EQ(plan.splits_of(2), 1);
+  EXPECT_EQ(plan.head_blocks, 2);   // 24 heads: one full block and one partial
+}
+
+TEST(DecodePlanner, RejectsBadInputsNamingTheValue) {
+  const std::vector<std::int32_t> bad{10, -3};
+  try {
+    plan_decode({bad, 16, 8, -1});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cache_seqlens[1] = -3"), std::string::npos);
+  }
+  const std::vector<std::int32_t> ok{10};
+  EXPECT_THROW(plan_decode({ok, 16, 8, 0}), Error);
+  EXPECT_THROW(plan_decode({ok, 16, 0, -1}), Error);
+  EXPECT_THROW(plan_decode({ok, 0, 8, -1}), Error);
+  EXPECT_THROW(plan_decode({{}, 16, 8, -1}), Error);
+}
+
+TEST(WorkspaceBytes, IsNeverExceededByAnyPlanWithinItsLimits) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int batch = 1 + static_cast<int>(rng() % 300);
+    const int heads = 1 + static_cast<int>(rng() % 160);
+    const int cus = 1 + static_cast<int>(rng() % 256);
+    const int splits = (rng() % 3 == 0) ? 1 + static_cast<int>(rng() % 80) : -1;
+    const int max_len = static_cast<int>(rng() % (trial % 10 == 0 ? 200000 : 5000));
+    std::vector<std::int32_t> lens(1 + rng() % batch);
+    for (auto& l : lens) l = max_len == 0 ? 0 : static_cast<std::int32_t>(rng() % (max_len + 1));
+    const auto plan = plan_decode({lens, heads, cus, splits});
+    ASSERT_LE(plan.layout.total, workspace_bytes(max_len, batch, heads, cus, splits))
+        << "batch " << batch << " heads " << heads << " cus " << cus << " splits " << splits << " max_len " << max_len;
+  }
+}
+
+struct FakeBuffer {
+  std::size_t bytes;
+};
+
+TEST(GrowOnlyWorkspace, ReallocatesOnlyWhenThePlanNeedsMore) {
+  int allocations = 0;
+  GrowOnly<FakeBuffer> ws([&](std::size_t n) {
+    ++allocations;
+    return std::make_unique<FakeBuffer>(FakeBuffer{n});
+  });
+  ws.ensure(1000);
+  ws.ensure(500);
+  ws.ensure(1000);
+  EXPECT_EQ(ws.grow_count(), 1);
+  EXPECT_EQ(ws.ensure(4000).bytes, 4000u);
+  ws.ensure(10);
+  EXPECT_EQ(ws.grow_count(), 2);
+  EXPECT_EQ(allocations, 2);
+  EXPECT_EQ(ws.capacity(), 4000u);
+}
+
+}  // namespace
+}  // namespace zemla

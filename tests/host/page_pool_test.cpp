@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "host/page_pool.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+namespace {
+
+TEST(PagePool, AllocatesPagesAsRequestsGrowAndComputesSlots) {
+  PagePool pool(8, 16);
+  pool.add_request(7);
+  const auto first = pool.append_tokens(7, 17);  // 2 pages
+  ASSERT_EQ(first.size(), 17u);
+  EXPECT_EQ(pool.pages_of(7).size(), 2u);
+  const auto pages = pool.pages_of(7);
+  EXPECT_EQ(first[0], std::int64_t{pages[0]} * 16);
+  EXPECT_EQ(first[16], std::int64_t{pages[1]} * 16);
+  const auto next = pool.append_tokens(7, 1);
+  EXPECT_EQ(next[0], std::int64_t{pages[1]} * 16 + 1);
+  EXPECT_EQ(pool.length(7), 18);
+  EXPECT_EQ(pool.used_pages(), 2);
+}
+
+TEST(PagePool, ReusesFreedPagesSoOrderBecomesNonContiguous) {
+  PagePool pool(6, 16);
+  for (int id : {1, 2, 3}) {
+    pool.add_request(id);
+    pool.append_tokens(id, 16);
+  }
+  pool.release(2);  // frees the page between 1's and 3's
+  pool.add_request(4);
+  pool.append_tokens(4, 48);  // takes the freed one first, then fresh ones
+  const auto p = pool.pages_of(4);
+  EXPECT_EQ(p[0], 1);
+  EXPECT_EQ(p[1], 3);
+  const std::vector<PagePool::RequestId> ids{1, 4};
+  const auto table = pool.page_table(ids, 4);
+  EXPECT_EQ(table, (std::vector<std::int32_t>{0, -1, -1, -1, 1, 3, 4, -1}));
+  EXPECT_EQ(pool.seqlens(ids), (std::vector<std::int32_t>{16, 48}));
+}
+
+TEST(PagePool, RefusesToOverfillAndLeavesTheRequestUnchanged) {
+  PagePool pool(2, 16);
+  pool.add_request(1);
+  pool.append_tokens(1, 20);
+  try {
+    pool.append_tokens(1, 40);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kOutOfResources);
+    EXPECT_NE(std::string(e.what()).find("0 of 2 are free"), std::string::npos);
+  }
+  EXPECT_EQ(pool.length(1), 20);
+  EXPECT_EQ(pool.pages_of(1).size(), 2u);
+}
+
+TEST(PagePool, DetectsDoubleFreeAndUnknownRequests) {
+  PagePool pool(4, 16);
+  pool.add_request(9);
+  pool.release(9);
+  EXPECT_THROW(pool.release(9), Error);
+  EXPECT_THROW(pool.append_tokens(9, 1), Error);
+  pool.add_request(3);
+  EXPECT_THROW(pool.add_request(3), Error);
+  EXPECT_THROW(PagePool(0, 16), Error);
+}
+
+}  // namespace
+}  // namespace zemla

@@ -1,0 +1,64 @@
+#pragma once
+// One MLA decode numerics case and the check every kernel suite applies:
+// run on the test device, compare with the fp64 reference under the
+// DESIGN.md §6 tolerances, and require exact zeros / -inf for empty requests.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "host/compare.hpp"
+#include "host/reference.hpp"
+#include "kernels/device_fixture.hpp"
+#include "runtime/ops/mla_runner.hpp"
+
+namespace zemla {
+
+struct Case {
+  std::string name;
+  DType dtype;
+  int heads;
+  int page_size;
+  int splits;
+  std::vector<std::int32_t> seqlens;
+};
+
+inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
+// 0, 1, page-1, page, page+1 and a few pages: the page-boundary edges.
+inline std::vector<std::int32_t> edge_lengths(int ps) { return {0, 1, ps - 1, ps, ps + 1, 3 * ps + 5}; }
+
+inline void expect_matches_reference(const Case& c) {
+  RandomMlaSpec spec;
+  spec.dtype = c.dtype;
+  spec.heads = c.heads;
+  spec.page_size = c.page_size;
+  spec.seqlens = c.seqlens;
+  spec.seed = std::hash<std::string>{}(c.name);
+  const MlaProblem problem = make_random_problem(spec);
+
+  const auto outcome = ops::run_mla_problem(testing::test_device(), problem, {c.splits, 0, 0, true});
+  if (const auto v = testing::expected("ZEMLA_EXPECT_VARIANT"); !v.empty()) {
+    ASSERT_EQ(outcome.variant, v);
+  }
+  if (const auto f = testing::expected("ZEMLA_EXPECT_FORMAT"); !f.empty()) {
+    ASSERT_EQ(outcome.binary, f);
+  }
+  const auto ref = reference::mla_decode(problem);
+  const auto cmp = compare_with_reference(outcome.result, ref, c.dtype, mla::kLatentDim, true);
+  EXPECT_TRUE(cmp.pass) << cmp.failure << " (max abs err " << cmp.max_abs_error << ", 1-cos " << cmp.cosine_distance
+                        << ", splits " << outcome.plan.total_splits() << ")";
+  for (int b = 0; b < problem.batch; ++b) {
+    if (problem.seqlens[b] != 0) continue;
+    for (int h = 0; h < problem.heads; ++h) {
+      const std::size_t bh = std::size_t(b) * problem.heads + h;
+      EXPECT_TRUE(std::isinf(outcome.result.lse[bh]) && outcome.result.lse[bh] < 0) << "b " << b << " h " << h;
+      for (int d = 0; d < mla::kLatentDim; ++d) ASSERT_EQ(outcome.result.out[bh * mla::kLatentDim + d], 0.0f);
+    }
+  }
+}
+
+}  // namespace zemla

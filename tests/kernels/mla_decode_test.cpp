@@ -1,0 +1,118 @@
+// MLA decode numerics on a CPU OpenCL runtime against the fp64 reference,
+// with DESIGN.md §6 tolerances, over the matrix: every page size, H in
+// {16, 24, 128}, bf16 and fp16, splits in {auto, 1, 7, 64}, edge lengths
+// (0, 1, page-1, page, page+1), shuffled pages, and a 32K request beside short ones.
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "kernels/mla_cases.hpp"
+
+namespace zemla {
+namespace {
+
+std::vector<Case> matrix() {
+  std::vector<Case> cases;
+  const int split_choices[] = {-1, 1, 7, 64};
+  // Heads x splits, fully crossed, at DeepSeek's page size.
+  for (int heads : {16, 24, 128}) {
+    for (int splits : split_choices) {
+      cases.push_back({"H" + std::to_string(heads) + "_splits" + (splits < 0 ? "auto" : std::to_string(splits)),
+                       DType::bf16, heads, 64, splits, edge_lengths(64)});
+    }
+  }
+  // Every page size in both dtypes, rotating heads and splits.
+  int k = 0;
+  for (int ps : {16, 32, 64, 128}) {
+    for (DType dt : {DType::bf16, DType::f16}) {
+      const int heads = (k % 2 == 0) ? 16 : 24;
+      const int splits = split_choices[k % 4];
+      cases.push_back({"page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) + "_H" +
+                           std::to_string(heads),
+                       dt, heads, ps, splits, edge_lengths(ps)});
+      ++k;
+    }
+  }
+  // One long request next to short ones; and a batch of empty requests.
+  for (DType dt : {DType::bf16, DType::f16}) {
+    cases.push_back({"long32k_" + std::string(dtype_name(dt)), dt, 16, 64, -1, {32768 + 7, 3, 200, 0}});
+  }
+  cases.push_back({"all_empty", DType::bf16, 24, 32, -1, {0, 0, 0}});
+  return cases;
+}
+
+class MlaDecodeNumerics : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MlaDecodeNumerics, MatchesReferenceWithinTolerance) { expect_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeNumerics, ::testing::ValuesIn(matrix()),
+                         [](const auto& info) { return info.param.name; });
+
+// A wrong kernel must fail the check: perturb one cached value a request
+// reads and the comparison against the unperturbed reference must fail.
+TEST(MlaDecodeNumericsSelfCheck, DetectsACorruptedCacheValue) {
+  RandomMlaSpec spec;
+  spec.seqlens = {40};
+  spec.heads = 16;
+  MlaProblem problem = make_random_problem(spec);
+  const auto ref = reference::mla_decode(problem);
+  const int page = problem.page_table[0];
+  problem.kv_cache[(std::size_t(page) * problem.page_size + 3) * mla::kRowDim + 10] = float_to_bf16(40.0f);
+  const auto outcome = ops::run_mla_problem(testing::test_device(), problem, {-1, 0, 0, true});
+  EXPECT_FALSE(compare_with_reference(outcome.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
+// Strides are parameters: a padded, non-contiguous layout gives the same result.
+TEST(MlaDecodeStrides, PaddedLayoutsMatchTheDenseResult) {
+  RandomMlaSpec spec;
+  spec.seqlens = {70, 5};
+  spec.heads = 16;
+  spec.page_size = 32;
+  const MlaProblem p = make_random_problem(spec);
+  rt::Device& device = testing::test_device();
+  const auto dense = ops::run_mla_problem(device, p, {-1, 0, 0, true});
+
+  ops::MlaDecoder decoder(device, p.dtype);
+  const auto plan = decoder.plan(p.seqlens, p.heads, 3);
+  const std::int64_t q_sh = 600, q_sb = q_sh * p.heads + 40;  // q_nope rows padded
+  const std::int64_t kv_st = 584, kv_sp = kv_st * p.page_size + 64;
+  std::vector<std::uint16_t> q_nope(q_sb * p.batch, 0), kv(kv_sp * p.num_pages, 0);
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads; ++h)
+      for (int d = 0; d < 512; ++d) q_nope[b * q_sb + h * q_sh + d] = p.q_nope[(b * p.heads + h) * 512 + d];
+  for (int pg = 0; pg < p.num_pages; ++pg)
+    for (int t = 0; t < p.page_size; ++t)
+      for (int d = 0; d < 576; ++d) kv[pg * kv_sp + t * kv_st + d] = p.kv_cache[(pg * p.page_size + t) * 576 + d];
+  auto up = [&](const auto& v) {
+    auto b = device.allocate(v.size() * sizeof(v[0]));
+    device.write_vector(*b, v);
+    return b;
+  };
+  auto qn = up(q_nope), qr = up(p.q_rope), kvb = up(kv), table = up(p.page_table);
+  const std::int64_t out_sh = 520, out_sb = out_sh * p.heads + 8;
+  auto out = device.allocate(out_sb * p.batch * 2);
+  auto ws = device.allocate(plan.layout.total);
+  decoder.upload_plan(plan, *ws);
+  ops::MlaDecodeArgs a;
+  a.batch = p.batch, a.heads = p.heads, a.sm_scale = p.sm_scale;
+  a.num_pages = p.num_pages, a.page_size = p.page_size, a.max_pages = p.max_pages;
+  a.q_nope = qn.get(), a.q_rope = qr.get(), a.kv_cache = kvb.get(), a.page_table = table.get(), a.out = out.get();
+  a.set_contiguous_strides();
+  a.q_nope_stride_h = q_sh, a.q_nope_stride_b = q_sb;
+  a.kv_stride_token = kv_st, a.kv_stride_page = kv_sp;
+  a.out_stride_h = out_sh, a.out_stride_b = out_sb;
+  decoder.run(a, plan, *ws);
+  std::vector<std::uint16_t> got(out_sb * p.batch);
+  device.read(*out, got.data(), got.size() * 2);
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads; ++h)
+      for (int d = 0; d < 512; ++d) {
+        const float expect = dense.result.out[(b * p.heads + h) * 512 + d];
+        ASSERT_NEAR(bf16_to_float(got[b * out_sb + h * out_sh + d]), expect, 1e-2 * (1 + std::fabs(expect)))
+            << b << " " << h << " " << d;
+      }
+}
+
+}  // namespace
+}  // namespace zemla
