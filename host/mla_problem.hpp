@@ -38,6 +38,9 @@ struct RandomMlaSpec {
   std::vector<std::int32_t> seqlens;
   std::uint64_t seed = 1;
   int spare_pages = 3;  // pages no request uses, so a stray read finds garbage, not zeros
+  // Uniform values from a cheap generator instead of normal ones: for
+  // gigabyte-sized benchmark caches where only the speed matters.
+  bool fast_fill = false;
 };
 
 // Random, well-scaled inputs; every request's pages are drawn from one
