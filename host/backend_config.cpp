@@ -48,8 +48,7 @@ ValidatedConfig validate_config(const BackendConfig& input) {
   auto require_known = [&](const char* role, const std::string& name, const BackendCapabilities* caps) {
     if (caps == nullptr) {
       add(diags, Severity::error, "unknown-backend",
-          std::string(role) + " attention backend '" + name + "' is unknown; known backends: " +
-              known_backend_names());
+          std::string(role) + " attention backend '" + name + "' is unknown; known backends: " + known_backend_names());
     }
   };
   require_known("prefill", result.backends.prefill, prefill);
@@ -76,17 +75,17 @@ ValidatedConfig validate_config(const BackendConfig& input) {
   if (decode != nullptr) {
     if (!(mla ? decode->mla_decode : decode->mha_decode)) {
       add(diags, Severity::error, "decode-unsupported",
-          "decode attention backend '" + result.backends.decode + "' does not support " +
-              (mla ? "MLA" : "non-MLA") + " decode");
+          "decode attention backend '" + result.backends.decode + "' does not support " + (mla ? "MLA" : "non-MLA") +
+              " decode");
     }
     const auto sizes = mla ? decode->mla_decode_page_sizes : decode->mha_decode_page_sizes;
     if (input.page_size > 0 && !sizes.empty() &&
         std::find(sizes.begin(), sizes.end(), input.page_size) == sizes.end()) {
       result.config.page_size = decode->fallback_page_size;
       add(diags, Severity::warning, "page-size-corrected",
-          "page size " + std::to_string(input.page_size) + " is not supported by " +
-              result.backends.decode + " for " + (mla ? "MLA" : "non-MLA") + " decode (allowed: " +
-              list_ints(sizes) + "); using " + std::to_string(decode->fallback_page_size));
+          "page size " + std::to_string(input.page_size) + " is not supported by " + result.backends.decode + " for " +
+              (mla ? "MLA" : "non-MLA") + " decode (allowed: " + list_ints(sizes) + "); using " +
+              std::to_string(decode->fallback_page_size));
     }
     if (std::find(decode->dtypes.begin(), decode->dtypes.end(), input.dtype) == decode->dtypes.end()) {
       add(diags, Severity::error, "dtype-unsupported",
@@ -164,8 +163,7 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
       } else if (value == "mha") {
         config.model_arch = ModelArch::mha;
       } else {
-        throw Error("parse_backend_flags", kInvalidArgument,
-                    "--model-arch expects mla or mha, got '" + value + "'");
+        throw Error("parse_backend_flags", kInvalidArgument, "--model-arch expects mla or mha, got '" + value + "'");
       }
     } else {
       throw Error("parse_backend_flags", kInvalidArgument,

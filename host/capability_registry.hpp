@@ -13,16 +13,16 @@ namespace zemla {
 
 struct BackendCapabilities {
   std::string_view name;
-  bool executed_by_zemla;        // zemla runs its kernels; else a partner the server runs
+  bool executed_by_zemla;  // zemla runs its kernels; else a partner the server runs
   bool mla_decode;
   bool mla_prefill;
   bool mha_decode;
   bool mha_prefill;
   bool chunked_prefill;
-  bool speculative_mla_decode;   // multi-token (draft/verify) decode on MLA models
+  bool speculative_mla_decode;                 // multi-token (draft/verify) decode on MLA models
   std::span<const int> mla_decode_page_sizes;  // empty: any page size
   std::span<const int> mha_decode_page_sizes;  // empty: any page size
-  int fallback_page_size;        // what an unsupported page size is forced to
+  int fallback_page_size;                      // what an unsupported page size is forced to
   std::span<const DType> dtypes;
 };
 

@@ -18,10 +18,9 @@ struct Comparison {
   double cosine_distance = 0;  // 1 - cos_sim
   double max_lse_error = 0;
   bool pass = false;
-  std::string failure;         // first violated rule, with its index and values
+  std::string failure;  // first violated rule, with its index and values
 };
 
-Comparison compare_with_reference(const MlaResult& got, const MlaResult& ref, DType dtype, int row_len,
-                                  bool check_lse);
+Comparison compare_with_reference(const MlaResult& got, const MlaResult& ref, DType dtype, int row_len, bool check_lse);
 
 }  // namespace zemla

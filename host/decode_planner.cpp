@@ -68,8 +68,7 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   std::int64_t total_tokens = 0;
   for (std::int64_t b = 0; b < batch; ++b) {
     require(in.seqlens[b] >= 0, kCall,
-            "cache_seqlens[" + std::to_string(b) + "] = " + std::to_string(in.seqlens[b]) +
-                " is negative");
+            "cache_seqlens[" + std::to_string(b) + "] = " + std::to_string(in.seqlens[b]) + " is negative");
     total_tokens += in.seqlens[b];
   }
 
@@ -79,8 +78,7 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * in.compute_units;
   const bool batch_fills_device = batch * plan.head_blocks >= target;
   const std::int64_t chunk = std::max<std::int64_t>(
-      planner::kMinSplitTokens,
-      ceil_div(ceil_div(total_tokens * plan.head_blocks, target), mla::kTile) * mla::kTile);
+      planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), mla::kTile) * mla::kTile);
 
   plan.split_begin.reserve(batch + 1);
   plan.split_begin.push_back(0);
@@ -94,7 +92,8 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     }
     wanted = std::max<std::int64_t>(wanted, 1);
     // Tile-aligned split length; the real count can come out below `wanted`.
-    const std::int64_t split_len = std::max<std::int64_t>(mla::kTile, ceil_div(ceil_div(len, wanted), mla::kTile) * mla::kTile);
+    const std::int64_t split_len =
+        std::max<std::int64_t>(mla::kTile, ceil_div(ceil_div(len, wanted), mla::kTile) * mla::kTile);
     const std::int64_t splits = std::max<std::int64_t>(1, ceil_div(len, split_len));
     for (std::int64_t s = 0; s < splits; ++s) {
       plan.work.push_back({static_cast<std::int32_t>(b), static_cast<std::int32_t>(s * split_len),
@@ -108,13 +107,11 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   return plan;
 }
 
-std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units,
-                            int num_kv_splits) {
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits) {
   constexpr const char* call = "workspace_bytes";
   check_common(heads, compute_units, num_kv_splits, call);
   require(batch > 0, call, "batch " + std::to_string(batch) + " must be positive");
-  require(max_context_len >= 0, call,
-          "max_context_len " + std::to_string(max_context_len) + " must not be negative");
+  require(max_context_len >= 0, call, "max_context_len " + std::to_string(max_context_len) + " must not be negative");
   std::int64_t total_splits;
   if (num_kv_splits > 0) {
     total_splits = std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits);
@@ -124,8 +121,8 @@ std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, 
     // tokens, so there are at most target/head_blocks of them.
     const std::int64_t head_blocks = ceil_div(heads, mla::kHeadBlock);
     const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * compute_units;
-    total_splits = std::min(std::int64_t{batch} * auto_split_cap(max_context_len),
-                            batch + ceil_div(target, head_blocks));
+    total_splits =
+        std::min(std::int64_t{batch} * auto_split_cap(max_context_len), batch + ceil_div(target, head_blocks));
   }
   return WorkspaceLayout::make(total_splits, batch, heads).total;
 }

@@ -34,10 +34,10 @@ struct WorkspaceLayout {
 
 struct DecodePlan {
   int heads = 0;
-  int head_blocks = 0;                   // ceil(heads / head block)
-  std::vector<SplitWork> work;           // one row per split, requests in order
-  std::vector<std::int32_t> split_begin; // [batch + 1]: request b owns rows split_begin[b]..
-  bool needs_combine = false;            // some request has more than one split
+  int head_blocks = 0;                    // ceil(heads / head block)
+  std::vector<SplitWork> work;            // one row per split, requests in order
+  std::vector<std::int32_t> split_begin;  // [batch + 1]: request b owns rows split_begin[b]..
+  bool needs_combine = false;             // some request has more than one split
   WorkspaceLayout layout;
 
   int batch() const { return static_cast<int>(split_begin.size()) - 1; }
@@ -48,8 +48,8 @@ struct DecodePlan {
 struct PlannerInputs {
   std::span<const std::int32_t> seqlens;  // tokens in cache per request (0 allowed)
   int heads = 0;
-  int compute_units = 0;                  // SMs / Xe-cores of the device
-  int num_kv_splits = -1;                 // -1: planner decides; >0: honoured up to the lengths
+  int compute_units = 0;   // SMs / Xe-cores of the device
+  int num_kv_splits = -1;  // -1: planner decides; >0: honoured up to the lengths
 };
 
 DecodePlan plan_decode(const PlannerInputs& inputs);
@@ -57,8 +57,7 @@ DecodePlan plan_decode(const PlannerInputs& inputs);
 // Workspace bytes that suffice for any batch of up to `batch` requests no
 // longer than `max_context_len`: plan_decode never needs more (tested).
 // sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).
-std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units,
-                            int num_kv_splits);
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits);
 
 namespace planner {
 inline constexpr int kMinSplitTokens = 128;      // below this, reloading q costs more than it spreads

@@ -16,9 +16,7 @@ std::string_view dtype_name(DType dtype);
 // Accepts bf16/bfloat16 and f16/fp16/float16/half; throws zemla::Error otherwise.
 DType parse_dtype(std::string_view name);
 
-inline float bf16_to_float(std::uint16_t bits) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16);
-}
+inline float bf16_to_float(std::uint16_t bits) { return std::bit_cast<float>(static_cast<std::uint32_t>(bits) << 16); }
 
 inline std::uint16_t float_to_bf16(float x) {
   std::uint32_t u = std::bit_cast<std::uint32_t>(x);

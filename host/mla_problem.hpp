@@ -17,13 +17,13 @@ struct MlaProblem {
   int heads = 0;
   int page_size = 0;
   int num_pages = 0;
-  int max_pages = 0;   // page-table row width
+  int max_pages = 0;  // page-table row width
   float sm_scale = 0;
-  std::vector<std::uint16_t> q_nope;      // [batch, heads, 512]
-  std::vector<std::uint16_t> q_rope;      // [batch, heads, 64]
-  std::vector<std::uint16_t> kv_cache;    // [num_pages, page_size, 576]
-  std::vector<std::int32_t> page_table;   // [batch, max_pages]
-  std::vector<std::int32_t> seqlens;      // [batch]
+  std::vector<std::uint16_t> q_nope;     // [batch, heads, 512]
+  std::vector<std::uint16_t> q_rope;     // [batch, heads, 64]
+  std::vector<std::uint16_t> kv_cache;   // [num_pages, page_size, 576]
+  std::vector<std::int32_t> page_table;  // [batch, max_pages]
+  std::vector<std::int32_t> seqlens;     // [batch]
 };
 
 struct MlaResult {

@@ -37,9 +37,8 @@ std::vector<std::int64_t> PagePool::append_tokens(RequestId id, int count) {
   const std::size_t extra = pages_needed - r.pages.size();
   if (extra > free_.size()) {
     throw Error("PagePool::append_tokens", kOutOfResources,
-                "KV pool full: request " + std::to_string(id) + " needs " + std::to_string(extra) +
-                    " more pages, " + std::to_string(free_.size()) + " of " + std::to_string(num_pages_) +
-                    " are free");
+                "KV pool full: request " + std::to_string(id) + " needs " + std::to_string(extra) + " more pages, " +
+                    std::to_string(free_.size()) + " of " + std::to_string(num_pages_) + " are free");
   }
   for (std::size_t i = 0; i < extra; ++i) {
     r.pages.push_back(free_.back());
@@ -67,9 +66,7 @@ void PagePool::release(RequestId id) {
 
 std::int32_t PagePool::length(RequestId id) const { return get(id, "PagePool::length").length; }
 
-std::span<const std::int32_t> PagePool::pages_of(RequestId id) const {
-  return get(id, "PagePool::pages_of").pages;
-}
+std::span<const std::int32_t> PagePool::pages_of(RequestId id) const { return get(id, "PagePool::pages_of").pages; }
 
 int PagePool::max_pages_in_use(std::span<const RequestId> ids) const {
   std::size_t most = 0;

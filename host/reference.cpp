@@ -56,15 +56,17 @@ MlaResult mla_decode(const MlaProblem& p) {
     for (int t = 0; t < len; ++t) {
       const int page = p.page_table[std::size_t(b) * p.max_pages + t / p.page_size];
       require(page >= 0 && page < p.num_pages, "reference::mla_decode",
-              "page_table[" + std::to_string(b) + "][" + std::to_string(t / p.page_size) + "] = " +
-                  std::to_string(page) + " is outside [0, " + std::to_string(p.num_pages) + ")");
+              "page_table[" + std::to_string(b) + "][" + std::to_string(t / p.page_size) +
+                  "] = " + std::to_string(page) + " is outside [0, " + std::to_string(p.num_pages) + ")");
       const std::size_t row = (std::size_t(page) * p.page_size + t % p.page_size) * mla::kRowDim;
-      for (int d = 0; d < mla::kRowDim; ++d) latent[std::size_t(t) * mla::kRowDim + d] = to_float(p.dtype, p.kv_cache[row + d]);
+      for (int d = 0; d < mla::kRowDim; ++d)
+        latent[std::size_t(t) * mla::kRowDim + d] = to_float(p.dtype, p.kv_cache[row + d]);
     }
     for (int h = 0; h < p.heads; ++h) {
       const std::size_t bh = std::size_t(b) * p.heads + h;
       for (int d = 0; d < mla::kLatentDim; ++d) q[d] = to_float(p.dtype, p.q_nope[bh * mla::kLatentDim + d]);
-      for (int d = 0; d < mla::kRopeDim; ++d) q[mla::kLatentDim + d] = to_float(p.dtype, p.q_rope[bh * mla::kRopeDim + d]);
+      for (int d = 0; d < mla::kRopeDim; ++d)
+        q[mla::kLatentDim + d] = to_float(p.dtype, p.q_rope[bh * mla::kRopeDim + d]);
       double lse = kNegInf;
       const auto out = mla_absorbed_head(q, latent, len, p.sm_scale, &lse);
       for (int c = 0; c < mla::kLatentDim; ++c) r.out[bh * mla::kLatentDim + c] = static_cast<float>(out[c]);
@@ -82,8 +84,7 @@ std::vector<double> absorb_query(std::span<const double> w_uk, int head_dim, std
   return q;
 }
 
-std::vector<double> unabsorb_output(std::span<const double> w_uv, int head_dim,
-                                    std::span<const double> latent_out) {
+std::vector<double> unabsorb_output(std::span<const double> w_uv, int head_dim, std::span<const double> latent_out) {
   std::vector<double> out(head_dim, 0.0);
   for (int i = 0; i < head_dim; ++i) {
     for (int c = 0; c < mla::kLatentDim; ++c) out[i] += w_uv[std::size_t(i) * mla::kLatentDim + c] * latent_out[c];
@@ -137,7 +138,8 @@ MlaResult gqa_decode(const GqaProblem& p) {
       std::vector<double> scores(len);
       for (int t = 0; t < len; ++t) {
         double s = 0;
-        for (int d = 0; d < p.head_dim; ++d) s += double(to_float(p.dtype, p.q[qoff + d])) * to_float(p.dtype, p.k_cache[kv_at(t) + d]);
+        for (int d = 0; d < p.head_dim; ++d)
+          s += double(to_float(p.dtype, p.q[qoff + d])) * to_float(p.dtype, p.k_cache[kv_at(t) + d]);
         scores[t] = s * p.sm_scale;
       }
       std::vector<double> out(p.head_dim, 0.0);

@@ -18,17 +18,15 @@ MlaResult mla_decode(const MlaProblem& problem);
 // K = [W_UK c_kv ; k_rope], V = W_UV c_kv, then standard attention.
 // w_uk, w_uv: [head_dim, 512] row-major; q_nope: [head_dim]; q_rope: [64];
 // latent: [len, 576] (c_kv then k_rope). Returns [head_dim] output, head_dim = w_uv rows.
-std::vector<double> mla_naive_head(std::span<const double> w_uk, std::span<const double> w_uv,
-                                   int head_dim, std::span<const double> q_nope,
-                                   std::span<const double> q_rope, std::span<const double> latent,
-                                   int len, double sm_scale);
+std::vector<double> mla_naive_head(std::span<const double> w_uk, std::span<const double> w_uv, int head_dim,
+                                   std::span<const double> q_nope, std::span<const double> q_rope,
+                                   std::span<const double> latent, int len, double sm_scale);
 
 // The absorption identities the fast path rests on:
 //   q_absorbed = W_UK^T q_nope      ([512])
 //   out        = W_UV latent_out    ([head_dim])
 std::vector<double> absorb_query(std::span<const double> w_uk, int head_dim, std::span<const double> q_nope);
-std::vector<double> unabsorb_output(std::span<const double> w_uv, int head_dim,
-                                    std::span<const double> latent_out);
+std::vector<double> unabsorb_output(std::span<const double> w_uv, int head_dim, std::span<const double> latent_out);
 
 // Absorbed attention in fp64 for one head: q [576] against latent [len, 576].
 // Returns the 512-wide latent output; `lse` receives the natural-log LSE.

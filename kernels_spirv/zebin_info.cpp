@@ -50,7 +50,12 @@ std::uint64_t to_u64(std::string_view v) {
 }  // namespace
 
 std::string ze_info_text(std::span<const unsigned char> zebin) {
-  if (zebin.size() < 64 || std::memcmp(zebin.data(), "\x7f" "ELF", 4) != 0 || zebin[4] != 2) {
+  if (zebin.size() < 64 ||
+      std::memcmp(zebin.data(),
+                  "\x7f"
+                  "ELF",
+                  4) != 0 ||
+      zebin[4] != 2) {
     throw Error(kCall, kInvalidArgument, "not a 64-bit ELF file (zebin expected)");
   }
   const auto shoff = read_at<std::uint64_t>(zebin, 0x28);
@@ -107,9 +112,9 @@ std::vector<ZebinKernelInfo> read_zebin_info(std::span<const unsigned char> zebi
     if (kernels.empty()) continue;
     ZebinKernelInfo& k = kernels.back();
     if (indent <= 4) {  // a key of the kernel itself opens (or leaves) a block
-      block = body == "execution_env:"              ? Block::execution_env
+      block = body == "execution_env:"               ? Block::execution_env
               : body == "per_thread_memory_buffers:" ? Block::memory_buffers
-                                                      : Block::kernels;
+                                                     : Block::kernels;
       continue;
     }
     const std::size_t colon = body.find(':');

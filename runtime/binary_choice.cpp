@@ -6,9 +6,7 @@
 
 namespace zemla::rt {
 
-std::string_view backend_name(Backend backend) {
-  return backend == Backend::level_zero ? "level_zero" : "opencl";
-}
+std::string_view backend_name(Backend backend) { return backend == Backend::level_zero ? "level_zero" : "opencl"; }
 
 bool DeviceInfo::has_extension(std::string_view name) const {
   for (const auto& e : extensions) {
@@ -29,8 +27,7 @@ std::string choose_variant(const DeviceInfo& info) {
   if (info.backend == Backend::level_zero) return "intel_sg";
   bool sg16 = false;
   for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
-  const bool intel_sg = info.has_extension("cl_intel_subgroups") &&
-                        info.has_extension("cl_intel_subgroups_short") &&
+  const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
                         info.has_extension("cl_intel_required_subgroup_size") && sg16;
   return intel_sg ? "intel_sg" : "portable";
 }

@@ -22,13 +22,13 @@ std::string_view backend_name(Backend backend);
 
 struct DeviceInfo {
   Backend backend = Backend::opencl;
-  int index = 0;                      // position in its backend's device list
+  int index = 0;  // position in its backend's device list
   std::string name;
   std::string vendor;
-  std::string platform;               // OpenCL platform / Level Zero driver
+  std::string platform;  // OpenCL platform / Level Zero driver
   std::string driver_version;
   bool is_gpu = false;
-  int compute_units = 0;              // SMs / Xe-cores: what the planner fills
+  int compute_units = 0;  // SMs / Xe-cores: what the planner fills
   std::size_t max_work_group_size = 0;
   std::vector<std::uint32_t> sub_group_sizes;
   std::uint64_t local_mem_bytes = 0;
@@ -63,10 +63,8 @@ class Kernel {
   virtual void set_bytes(std::uint32_t index, const void* data, std::size_t size) = 0;
 
   template <typename T>
-    requires std::is_arithmetic_v<T>
-  void set_scalar(std::uint32_t index, T value) {
-    set_bytes(index, &value, sizeof(T));
-  }
+  requires std::is_arithmetic_v<T>
+  void set_scalar(std::uint32_t index, T value) { set_bytes(index, &value, sizeof(T)); }
 };
 
 // A launched kernel's device-clock time; waits for the kernel when asked.

@@ -86,8 +86,8 @@ std::unique_ptr<Device> open_device(const Selection& s) {
     }
   }
   // Best device: Level Zero GPU, then OpenCL GPU, then any OpenCL device.
-  for (auto [backend, want_gpu] : {std::pair{Backend::level_zero, true}, std::pair{Backend::opencl, true},
-                                   std::pair{Backend::opencl, false}}) {
+  for (auto [backend, want_gpu] :
+       {std::pair{Backend::level_zero, true}, std::pair{Backend::opencl, true}, std::pair{Backend::opencl, false}}) {
     for (const auto& r : reports) {
       if (r.backend != backend) continue;
       for (const auto& d : r.devices) {
@@ -98,7 +98,8 @@ std::unique_ptr<Device> open_device(const Selection& s) {
     }
   }
   std::string why;
-  for (const auto& r : reports) why += "\n  " + std::string(backend_name(r.backend)) + ": " + (r.available ? "no matching device" : r.reason);
+  for (const auto& r : reports)
+    why += "\n  " + std::string(backend_name(r.backend)) + ": " + (r.available ? "no matching device" : r.reason);
   throw Error("open_device", kNotFound, "no device found:" + why);
 }
 

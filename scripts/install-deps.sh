@@ -30,6 +30,7 @@ packages=(
   libcli11-dev libgtest-dev googletest nlohmann-json3-dev
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-c-headers pocl-opencl-icd clinfo
   python3 python3-venv dpkg-dev
+  clang libclang-rt-14-dev gnuplot-nox
 )
 say "Debian packages"
 export DEBIAN_FRONTEND=noninteractive
@@ -41,7 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get could not install: ${missing[*]}"
 fi
-for tool in ocloc iga64 clinfo cmake ninja g++; do
+for tool in ocloc iga64 clinfo cmake ninja g++ clang++ gnuplot; do
   command -v "$tool" >/dev/null || die "$tool is missing after installing the packages"
 done
 

@@ -58,8 +58,9 @@ plot csv using 0:6:xtic(sprintf('H%d B%d L%d', $1, $2, $3)) with boxes title 'ac
 
 void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
-  auto* cmd = app.add_subcommand("bench", "Sweep MLA decode over heads x batch x length and report achieved GB/s and "
-                                          "TFLOP/s against the device's rooflines");
+  auto* cmd = app.add_subcommand("bench",
+                                 "Sweep MLA decode over heads x batch x length and report achieved GB/s and "
+                                 "TFLOP/s against the device's rooflines");
   cmd->add_option("--heads", f->heads, "Head counts")->delimiter(',')->capture_default_str();
   cmd->add_option("--batch", f->batches, "Batch sizes")->delimiter(',')->capture_default_str();
   cmd->add_option("--seqlens", f->lengths, "Cached tokens per request (every request the same)")
@@ -70,8 +71,7 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   cmd->add_option("--splits", f->splits, "KV splits (-1: planner)")->capture_default_str();
   cmd->add_option("--iters", f->iters, "Timed iterations per case (median reported)")->capture_default_str();
   cmd->add_option("--warmup", f->warmup)->capture_default_str();
-  cmd->add_option("--max-tokens", f->max_tokens, "Skip cases with more cached tokens than this")
-      ->capture_default_str();
+  cmd->add_option("--max-tokens", f->max_tokens, "Skip cases with more cached tokens than this")->capture_default_str();
   cmd->add_option("--backend", f->backend)->capture_default_str();
   cmd->add_option("--device", f->device)->capture_default_str();
   cmd->add_option("--csv", f->csv, "Write the table as CSV");
@@ -91,7 +91,9 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
     std::string variant;
     for (std::size_t i = 0; i < cases.size(); ++i) {
       const auto [h, b, len] = cases[i];
-      if (tty) std::cerr << "\r[" << i + 1 << "/" << cases.size() << "] H" << h << " B" << b << " len " << len << "   " << std::flush;
+      if (tty)
+        std::cerr << "\r[" << i + 1 << "/" << cases.size() << "] H" << h << " B" << b << " len " << len << "   "
+                  << std::flush;
       RandomMlaSpec spec;
       spec.dtype = parse_dtype(f->dtype);
       spec.heads = h;
@@ -109,17 +111,26 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       const StepCost cost = mla_step_cost(out.plan, problem.seqlens);
       const double gbs = cost.bytes / med * 1e-6;
       const double tflops = cost.flops / med * 1e-9;
-      nlohmann::json r{{"heads", h}, {"batch", b}, {"seqlen", len}, {"splits", out.plan.total_splits()},
-                       {"median_ms", med}, {"min_ms", ms.front()}, {"gbs", gbs}, {"tflops", tflops},
-                       {"bytes", cost.bytes}, {"flops", cost.flops}};
-      std::vector<std::string> row{std::to_string(h), std::to_string(b), std::to_string(len),
-                                   std::to_string(out.plan.total_splits()), std::to_string(med).substr(0, 7),
-                                   std::to_string(gbs).substr(0, 7), "", std::to_string(tflops).substr(0, 6), "", ""};
+      nlohmann::json r{
+          {"heads", h},          {"batch", b},           {"seqlen", len}, {"splits", out.plan.total_splits()},
+          {"median_ms", med},    {"min_ms", ms.front()}, {"gbs", gbs},    {"tflops", tflops},
+          {"bytes", cost.bytes}, {"flops", cost.flops}};
+      std::vector<std::string> row{std::to_string(h),
+                                   std::to_string(b),
+                                   std::to_string(len),
+                                   std::to_string(out.plan.total_splits()),
+                                   std::to_string(med).substr(0, 7),
+                                   std::to_string(gbs).substr(0, 7),
+                                   "",
+                                   std::to_string(tflops).substr(0, 6),
+                                   "",
+                                   ""};
       if (roof) {
         const double bw_pct = 100 * gbs / roof->bandwidth_gbs;
         const double fp_pct = 100 * tflops / roof->fp32_tflops;
         // The binding roof: the larger of the two lower-bound times.
-        const double roof_ms = std::max(cost.bytes / (roof->bandwidth_gbs * 1e6), cost.flops / (roof->fp32_tflops * 1e9));
+        const double roof_ms =
+            std::max(cost.bytes / (roof->bandwidth_gbs * 1e6), cost.flops / (roof->fp32_tflops * 1e9));
         const double roof_pct = 100 * roof_ms / med;
         r["bw_pct"] = bw_pct;
         r["fp32_pct"] = fp_pct;
@@ -140,7 +151,9 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
                           {"iters", f->iters},
                           {"bytes_formula", kStepCostFormula},
                           {"cases", results}};
-    if (roof) report["roofline"] = {{"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
+    if (roof)
+      report["roofline"] = {
+          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
     if (global.json) {
       std::cout << report.dump(2) << '\n';
     } else {
@@ -157,8 +170,8 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       csv << "heads,batch,seqlen,splits,median_ms,gbs,tflops,bw_pct,fp32_pct,roof_pct\n";
       for (const auto& r : results) {
         csv << r["heads"] << ',' << r["batch"] << ',' << r["seqlen"] << ',' << r["splits"] << ',' << r["median_ms"]
-            << ',' << r["gbs"] << ',' << r["tflops"] << ',' << r.value("bw_pct", 0.0) << ','
-            << r.value("fp32_pct", 0.0) << ',' << r.value("roof_pct", 0.0) << '\n';
+            << ',' << r["gbs"] << ',' << r["tflops"] << ',' << r.value("bw_pct", 0.0) << ',' << r.value("fp32_pct", 0.0)
+            << ',' << r.value("roof_pct", 0.0) << '\n';
       }
     }
     if (!f->plot.empty()) {

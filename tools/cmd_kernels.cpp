@@ -18,10 +18,14 @@ void add_kernels_command(CLI::App& app, const Global& global, int& exit_code) {
     Table table({"program", "variant", "dtype", "target", "format", "bytes", "kernel", "simd", "grf", "slm", "scratch",
                  "dpas", "sha256"});
     for (const auto& b : kernels::embedded_kernels()) {
-      nlohmann::json row{{"program", b.program},   {"variant", b.variant},
-                         {"dtype", b.dtype},       {"target", b.target},
-                         {"format", kernels::format_name(b.format)}, {"bytes", b.bytes.size()},
-                         {"build_options", b.build_options}, {"sha256", b.sha256}};
+      nlohmann::json row{{"program", b.program},
+                         {"variant", b.variant},
+                         {"dtype", b.dtype},
+                         {"target", b.target},
+                         {"format", kernels::format_name(b.format)},
+                         {"bytes", b.bytes.size()},
+                         {"build_options", b.build_options},
+                         {"sha256", b.sha256}};
       const std::string hash(b.sha256.substr(0, 12));
       if (b.format != kernels::BinaryFormat::zebin) {
         table.add({std::string(b.program), std::string(b.variant), std::string(b.dtype), std::string(b.target),
@@ -41,10 +45,10 @@ void add_kernels_command(CLI::App& app, const Global& global, int& exit_code) {
                                   {"private_bytes", k.private_bytes},
                                   {"scratch_bytes", k.scratch_bytes},
                                   {"has_dpas", k.has_dpas}});
-        table.add({std::string(b.program), std::string(b.variant), std::string(b.dtype), std::string(b.target),
-                   "zebin", std::to_string(b.bytes.size()), k.name, std::to_string(k.simd_size),
-                   std::to_string(k.grf_count), std::to_string(k.slm_bytes),
-                   std::to_string(k.scratch_bytes + k.spill_bytes + k.private_bytes), k.has_dpas ? "yes" : "no", hash});
+        table.add({std::string(b.program), std::string(b.variant), std::string(b.dtype), std::string(b.target), "zebin",
+                   std::to_string(b.bytes.size()), k.name, std::to_string(k.simd_size), std::to_string(k.grf_count),
+                   std::to_string(k.slm_bytes), std::to_string(k.scratch_bytes + k.spill_bytes + k.private_bytes),
+                   k.has_dpas ? "yes" : "no", hash});
       }
       rows.push_back(row);
     }

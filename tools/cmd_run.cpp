@@ -95,9 +95,8 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
                         {"tflops", cost.flops / ms * 1e-9},
                         {"bytes_formula", kStepCostFormula}};
     if (const auto roof = known_roofline(device->info().name)) {
-      report["timing"]["roofline"] = {{"bandwidth_gbs", roof->bandwidth_gbs},
-                                      {"fp32_tflops", roof->fp32_tflops},
-                                      {"source", roof->source}};
+      report["timing"]["roofline"] = {
+          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
     }
   }
   if (global.json) {
@@ -105,9 +104,9 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   } else {
     std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
               << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
-              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
-              << f.dtype << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits()
-              << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " " << f.dtype
+              << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
+              << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
     if (report.contains("check")) {
       const auto& c = report["check"];
       std::cout << "  check: " << (ok ? "PASS" : "FAIL") << "  max abs err " << c["max_abs_error"].get<double>()

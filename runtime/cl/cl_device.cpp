@@ -132,8 +132,7 @@ class ClEvent final : public Event {
     cl_ulong start = 0, end = 0;
     check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_START, sizeof start, &start, nullptr),
           "clGetEventProfilingInfo");
-    check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof end, &end, nullptr),
-          "clGetEventProfilingInfo");
+    check(clGetEventProfilingInfo(e, CL_PROFILING_COMMAND_END, sizeof end, &end, nullptr), "clGetEventProfilingInfo");
     return static_cast<double>(end - start) * 1e-6;
   }
 
@@ -170,16 +169,16 @@ class ClDevice final : public Device {
   void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
     check_range(dst, bytes, offset, "write");
     if (bytes == 0) return;
-    check(clEnqueueWriteBuffer(queue_.get(), static_cast<ClBuffer&>(dst).mem(), CL_TRUE, offset, bytes, src, 0,
-                               nullptr, nullptr),
+    check(clEnqueueWriteBuffer(queue_.get(), static_cast<ClBuffer&>(dst).mem(), CL_TRUE, offset, bytes, src, 0, nullptr,
+                               nullptr),
           "clEnqueueWriteBuffer");
   }
 
   void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
     check_range(src, bytes, offset, "read");
     if (bytes == 0) return;
-    check(clEnqueueReadBuffer(queue_.get(), static_cast<const ClBuffer&>(src).mem(), CL_TRUE, offset, bytes, dst,
-                              0, nullptr, nullptr),
+    check(clEnqueueReadBuffer(queue_.get(), static_cast<const ClBuffer&>(src).mem(), CL_TRUE, offset, bytes, dst, 0,
+                              nullptr, nullptr),
           "clEnqueueReadBuffer");
   }
 
@@ -201,8 +200,8 @@ class ClDevice final : public Device {
     const std::size_t global[3] = {groups.x * local.x, groups.y * local.y, groups.z * local.z};
     const std::size_t local_size[3] = {local.x, local.y, local.z};
     cl_event event = nullptr;
-    check(clEnqueueNDRangeKernel(queue_.get(), static_cast<ClKernel&>(kernel).get(), 3, nullptr, global, local_size,
-                                 0, nullptr, timed ? &event : nullptr),
+    check(clEnqueueNDRangeKernel(queue_.get(), static_cast<ClKernel&>(kernel).get(), 3, nullptr, global, local_size, 0,
+                                 nullptr, timed ? &event : nullptr),
           "clEnqueueNDRangeKernel", std::string(kernel.name()));
     return timed ? std::make_unique<ClEvent>(event) : nullptr;
   }

@@ -29,11 +29,13 @@ void KvAppender::run(const KvAppendArgs& in) {
               a.rows_stride >= mla::kRowDim,
           kCall, "strides must hold a 576-value row per token and page_size rows per page");
   const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
-  require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
-                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + mla::kRowDim, 2),
+  require(a.kv_cache &&
+              static_cast<std::int64_t>(a.kv_cache->bytes()) >=
+                  need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + mla::kRowDim, 2),
           kCall, "kv_cache is null or smaller than num_pages x page_size rows");
-  require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + mla::kRowDim, 2),
-          kCall, "rows is null or holds fewer than num_rows rows");
+  require(
+      a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + mla::kRowDim, 2),
+      kCall, "rows is null or holds fewer than num_rows rows");
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
           "slots is null or holds fewer than num_rows int32 values");
 

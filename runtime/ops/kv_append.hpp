@@ -12,11 +12,11 @@ struct KvAppendArgs {
   rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, 576] (16-bit values)
   int num_pages = 0;
   int page_size = 0;
-  std::int64_t kv_stride_page = 0;   // elements; 0 = dense
-  std::int64_t kv_stride_token = 0;  // elements; 0 = dense
-  const rt::Buffer* rows = nullptr;  // [num_rows, 576]
-  std::int64_t rows_stride = 0;      // elements; 0 = dense
-  const rt::Buffer* slots = nullptr; // int32 [num_rows]
+  std::int64_t kv_stride_page = 0;    // elements; 0 = dense
+  std::int64_t kv_stride_token = 0;   // elements; 0 = dense
+  const rt::Buffer* rows = nullptr;   // [num_rows, 576]
+  std::int64_t rows_stride = 0;       // elements; 0 = dense
+  const rt::Buffer* slots = nullptr;  // int32 [num_rows]
   int num_rows = 0;
 };
 

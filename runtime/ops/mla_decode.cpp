@@ -30,8 +30,8 @@ std::int64_t span_bytes(std::int64_t d0, std::int64_t stride0, std::int64_t d1, 
 void require_buffer(const rt::Buffer* b, const char* name, std::int64_t need) {
   require(b != nullptr, kCall, std::string(name) + " is null; a device buffer is required");
   require(static_cast<std::int64_t>(b->bytes()) >= need, kCall,
-          std::string(name) + " holds " + s(static_cast<std::int64_t>(b->bytes())) + " bytes; its shape and strides need " +
-              s(need));
+          std::string(name) + " holds " + s(static_cast<std::int64_t>(b->bytes())) +
+              " bytes; its shape and strides need " + s(need));
 }
 
 }  // namespace
@@ -87,8 +87,8 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
 
   // Strides: outputs must not overlap; KV rows must be 16-byte aligned
   // because the intel_sg variant block-reads them.
-  require(a.q_nope_stride_h >= 0 && a.q_nope_stride_b >= 0 && a.q_rope_stride_h >= 0 && a.q_rope_stride_b >= 0,
-          kCall, "query strides must not be negative");
+  require(a.q_nope_stride_h >= 0 && a.q_nope_stride_b >= 0 && a.q_rope_stride_h >= 0 && a.q_rope_stride_b >= 0, kCall,
+          "query strides must not be negative");
   require(a.kv_stride_token >= mla::kRowDim && a.kv_stride_token % 8 == 0, kCall,
           "kv_stride_token " + s(a.kv_stride_token) + " must be >= 576 and a multiple of 8");
   require(a.kv_stride_page >= a.page_size * a.kv_stride_token && a.kv_stride_page % 8 == 0, kCall,
@@ -100,8 +100,10 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
           "out strides (" + s(a.out_stride_b) + ", " + s(a.out_stride_h) +
               ") overlap rows; need stride_h >= 512 and stride_b >= heads * stride_h");
 
-  require_buffer(a.q_nope, "q_nope", span_bytes(a.batch, a.q_nope_stride_b, a.heads, a.q_nope_stride_h, mla::kLatentDim, 2));
-  require_buffer(a.q_rope, "q_rope", span_bytes(a.batch, a.q_rope_stride_b, a.heads, a.q_rope_stride_h, mla::kRopeDim, 2));
+  require_buffer(a.q_nope, "q_nope",
+                 span_bytes(a.batch, a.q_nope_stride_b, a.heads, a.q_nope_stride_h, mla::kLatentDim, 2));
+  require_buffer(a.q_rope, "q_rope",
+                 span_bytes(a.batch, a.q_rope_stride_b, a.heads, a.q_rope_stride_h, mla::kRopeDim, 2));
   require_buffer(a.kv_cache, "kv_cache",
                  span_bytes(a.num_pages, a.kv_stride_page, a.page_size, a.kv_stride_token, mla::kRowDim, 2));
   require_buffer(a.page_table, "page_table", span_bytes(a.batch, a.page_table_stride, 1, 0, a.max_pages, 4));
@@ -155,9 +157,9 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
   k.set_buffer(i++, a.lse);
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, write_lse);
-  auto split_event = device_.launch(k, {static_cast<std::size_t>(plan.total_splits()),
-                                        static_cast<std::size_t>(plan.head_blocks), 1},
-                                    {kSplitGroup, 1, 1}, timed);
+  auto split_event =
+      device_.launch(k, {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1},
+                     {kSplitGroup, 1, 1}, timed);
 
   std::unique_ptr<rt::Event> combine_event;
   if (plan.needs_combine) {
@@ -173,8 +175,8 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
     c.set_buffer(i++, a.lse);
     c.set_scalar(i++, a.lse_stride_b);
     c.set_scalar(i++, write_lse);
-    combine_event = device_.launch(
-        c, {static_cast<std::size_t>(a.heads), static_cast<std::size_t>(a.batch), 1}, {kCombineGroup, 1, 1}, timed);
+    combine_event = device_.launch(c, {static_cast<std::size_t>(a.heads), static_cast<std::size_t>(a.batch), 1},
+                                   {kCombineGroup, 1, 1}, timed);
   }
   if (!timed) return std::nullopt;
   MlaDecodeTiming t;

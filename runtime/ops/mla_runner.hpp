@@ -14,8 +14,8 @@ namespace zemla::ops {
 
 struct MlaRunOptions {
   int num_kv_splits = -1;
-  int warmup = 0;   // untimed runs first
-  int iters = 1;    // timed runs (device clock); 0 = one untimed run
+  int warmup = 0;  // untimed runs first
+  int iters = 1;   // timed runs (device clock); 0 = one untimed run
   bool want_lse = true;
 };
 

@@ -465,8 +465,8 @@ class ZeDevice final : public Device {
       zeModuleBuildLogGetString(log_handle, &size, text.data());
     }
     check(r, "zeModuleCreate",
-          std::string(bin.program) + "/" + std::string(bin.variant) + " " + std::string(kernels::format_name(bin.format)) +
-              " build log:\n" + text);
+          std::string(bin.program) + "/" + std::string(bin.variant) + " " +
+              std::string(kernels::format_name(bin.format)) + " build log:\n" + text);
     return {};
   }
 
@@ -501,9 +501,8 @@ std::unique_ptr<Device> open(int index) {
   const auto all = locate_all();
   if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
     throw Error("ze::open", kNotFound,
-                "Level Zero device index " + std::to_string(index) + " does not exist; " +
-                    std::to_string(all.size()) + " device(s) found" +
-                    (init_once().available ? "" : " (" + init_once().reason + ")"));
+                "Level Zero device index " + std::to_string(index) + " does not exist; " + std::to_string(all.size()) +
+                    " device(s) found" + (init_once().available ? "" : " (" + init_once().reason + ")"));
   }
   return std::make_unique<ZeDevice>(all[index], describe(all[index], index));
 }

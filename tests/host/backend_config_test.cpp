@@ -1,15 +1,14 @@
+#include "host/backend_config.hpp"
+
 #include <gtest/gtest.h>
 
-#include "host/backend_config.hpp"
 #include "host/capability_registry.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {
 namespace {
 
-ValidatedConfig validate_flags(std::vector<std::string> flags) {
-  return validate_config(parse_backend_flags(flags));
-}
+ValidatedConfig validate_flags(std::vector<std::string> flags) { return validate_config(parse_backend_flags(flags)); }
 
 const Diagnostic* find(const ValidatedConfig& v, const std::string& code) {
   for (const auto& d : v.diagnostics) {
@@ -41,7 +40,8 @@ TEST(ValidateConfig, RejectsMlaPrefillOnIntelXpu) {
 }
 
 TEST(ValidateConfig, AcceptsTritonPrefillWithIntelXpuDecodeForMla) {
-  const auto v = validate_flags({"--attention-backend=intel_xpu", "--prefill-attention-backend=triton", "--page-size=64"});
+  const auto v =
+      validate_flags({"--attention-backend=intel_xpu", "--prefill-attention-backend=triton", "--page-size=64"});
   EXPECT_TRUE(v.ok()) << (v.diagnostics.empty() ? "" : v.diagnostics[0].message);
   EXPECT_TRUE(v.diagnostics.empty());
   EXPECT_EQ(v.config.page_size, 64);
@@ -69,7 +69,8 @@ TEST(ValidateConfig, ForcesUnsupportedMlaPageSizeTo128WithAWarning) {
 }
 
 TEST(ValidateConfig, ForcesUnsupportedNonMlaPageSizeTo128) {
-  const auto v = validate_flags({"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size", "32"});
+  const auto v =
+      validate_flags({"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size", "32"});
   EXPECT_TRUE(v.ok());
   EXPECT_EQ(v.config.page_size, 128);
   const auto* d = find(v, "page-size-corrected");

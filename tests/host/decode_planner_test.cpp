@@ -1,8 +1,9 @@
+#include "host/decode_planner.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "host/decode_planner.hpp"
 #include "host/grow_only.hpp"
 #include "host/mla_shape.hpp"
 #include "zemla/error.hpp"
@@ -72,7 +73,7 @@ TEST(DecodePlanner, HonoursExplicitSplitsUpToOnePerTile) {
   EXPECT_EQ(plan.splits_of(0), 7);
   EXPECT_EQ(plan.splits_of(1), 2);  // 20 tokens = 2 tiles
   EXPECT_EQ(plan.splits_of(2), 1);
-  EXPECT_EQ(plan.head_blocks, 2);   // 24 heads: one full block and one partial
+  EXPECT_EQ(plan.head_blocks, 2);  // 24 heads: one full block and one partial
 }
 
 TEST(DecodePlanner, RejectsBadInputsNamingTheValue) {

@@ -1,3 +1,5 @@
+#include "host/dtype.hpp"
+
 #include <gtest/gtest.h>
 
 #include <bit>
@@ -6,7 +8,6 @@
 #include <limits>
 #include <random>
 
-#include "host/dtype.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {
@@ -59,7 +60,7 @@ TEST(Bf16Conversion, RoundsToNearestEvenAndKeepsSpecials) {
   EXPECT_EQ(float_to_bf16(std::bit_cast<float>(0x3f818000u)), 0x3f82);
   EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::infinity()), 0x7f80);
   EXPECT_EQ(float_to_bf16(-std::numeric_limits<float>::infinity()), 0xff80);
-  EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::max()), 0x7f80);  // overflows to Inf
+  EXPECT_EQ(float_to_bf16(std::numeric_limits<float>::max()), 0x7f80);         // overflows to Inf
   const std::uint16_t nan = float_to_bf16(std::bit_cast<float>(0x7f800001u));  // signalling NaN payload in low bits
   EXPECT_TRUE(std::isnan(bf16_to_float(nan)));
   EXPECT_EQ(float_to_bf16(std::bit_cast<float>(0x00000001u)), 0x0000);  // tiny subnormal rounds to zero

@@ -1,6 +1,7 @@
+#include "host/page_pool.hpp"
+
 #include <gtest/gtest.h>
 
-#include "host/page_pool.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {

@@ -1,10 +1,11 @@
+#include "host/reference.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
 #include "host/compare.hpp"
-#include "host/reference.hpp"
 
 namespace zemla {
 namespace {

@@ -36,12 +36,12 @@ std::unique_ptr<rt::Device> level_zero_gpu(std::string& why) {
   return nullptr;
 }
 
-#define ZEMLA_NEED_GPU(device)                                      \
-  std::string why;                                                  \
-  auto device = level_zero_gpu(why);                                \
-  if (!device) {                                                    \
+#define ZEMLA_NEED_GPU(device)                                         \
+  std::string why;                                                     \
+  auto device = level_zero_gpu(why);                                   \
+  if (!device) {                                                       \
     if (hardware_required()) FAIL() << why << " (ZEMLA_REQUIRE_HW=1)"; \
-    GTEST_SKIP() << why;                                            \
+    GTEST_SKIP() << why;                                               \
   }
 
 TEST(HardwareValidation, MlaDecodeOnLevelZeroGpuMatchesReference) {
@@ -55,7 +55,8 @@ TEST(HardwareValidation, MlaDecodeOnLevelZeroGpuMatchesReference) {
       spec.seqlens = {8192, 1, 63, 64, 65, 0, 3000};
       const auto problem = make_random_problem(spec);
       const auto outcome = ops::run_mla_problem(*device, problem, {-1, 0, 0, true});
-      const auto cmp = compare_with_reference(outcome.result, reference::mla_decode(problem), dt, mla::kLatentDim, true);
+      const auto cmp =
+          compare_with_reference(outcome.result, reference::mla_decode(problem), dt, mla::kLatentDim, true);
       EXPECT_TRUE(cmp.pass) << dtype_name(dt) << " H" << heads << ": " << cmp.failure;
     }
   }

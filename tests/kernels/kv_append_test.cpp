@@ -1,3 +1,5 @@
+#include "runtime/ops/kv_append.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -5,7 +7,6 @@
 #include "host/mla_shape.hpp"
 #include "host/page_pool.hpp"
 #include "kernels/device_fixture.hpp"
-#include "runtime/ops/kv_append.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {

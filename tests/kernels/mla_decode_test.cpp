@@ -28,8 +28,7 @@ std::vector<Case> matrix() {
     for (DType dt : {DType::bf16, DType::f16}) {
       const int heads = (k % 2 == 0) ? 16 : 24;
       const int splits = split_choices[k % 4];
-      cases.push_back({"page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) + "_H" +
-                           std::to_string(heads),
+      cases.push_back({"page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) + "_H" + std::to_string(heads),
                        dt, heads, ps, splits, edge_lengths(ps)});
       ++k;
     }

@@ -14,10 +14,10 @@ enum class BinaryFormat { opencl_c, spirv, zebin };
 std::string_view format_name(BinaryFormat format);
 
 struct KernelBinary {
-  std::string_view program;        // "mla_decode", "kv_append"
-  std::string_view variant;        // "portable", "intel_sg", or "any"
-  std::string_view dtype;          // "bf16", "f16", or "any"
-  std::string_view target;         // "opencl-c", "spirv", or an ocloc device ("pvc")
+  std::string_view program;  // "mla_decode", "kv_append"
+  std::string_view variant;  // "portable", "intel_sg", or "any"
+  std::string_view dtype;    // "bf16", "f16", or "any"
+  std::string_view target;   // "opencl-c", "spirv", or an ocloc device ("pvc")
   BinaryFormat format;
   std::uint32_t ip_version;        // zebin only: the device IP version it is for
   std::string_view build_options;  // what ocloc got; the source path passes the same
