@@ -8,6 +8,14 @@ namespace zemla::rt {
 
 std::string_view backend_name(Backend backend) { return backend == Backend::level_zero ? "level_zero" : "opencl"; }
 
+void check_copy_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
+  if (offset > b.bytes() || b.bytes() - offset < bytes) {
+    throw Error(std::string("Device::") + what, kInvalidArgument,
+                std::to_string(bytes) + " bytes at offset " + std::to_string(offset) + " overrun a buffer of " +
+                    std::to_string(b.bytes()) + " bytes");
+  }
+}
+
 bool DeviceInfo::has_extension(std::string_view name) const {
   for (const auto& e : extensions) {
     if (e == name) return true;

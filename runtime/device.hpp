@@ -54,6 +54,10 @@ class Buffer {
   std::size_t bytes_;
 };
 
+// Throws zemla::Error unless [offset, offset + bytes) lies inside `b`: every
+// backend's copy checks this before touching the device.
+void check_copy_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what);
+
 class Kernel {
  public:
   virtual ~Kernel() = default;

@@ -6,6 +6,7 @@
 #include "runtime/binary_choice.hpp"
 #include "runtime/cl/cl_handle.hpp"
 #include "runtime/log.hpp"
+#include "runtime/program_cache.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::rt::cl {
@@ -140,11 +141,7 @@ class ClEvent final : public Event {
   EventHandle event_;
 };
 
-struct ClProgram {
-  const kernels::KernelBinary* binary = nullptr;
-  ProgramHandle program;
-  std::map<std::string, std::unique_ptr<ClKernel>, std::less<>> kernels;
-};
+using ClPrograms = ProgramCache<ProgramHandle, ClKernel>;
 
 class ClDevice final : public Device {
  public:
@@ -167,7 +164,7 @@ class ClDevice final : public Device {
   }
 
   void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
-    check_range(dst, bytes, offset, "write");
+    check_copy_range(dst, bytes, offset, "write");
     if (bytes == 0) return;
     check(clEnqueueWriteBuffer(queue_.get(), static_cast<ClBuffer&>(dst).mem(), CL_TRUE, offset, bytes, src, 0, nullptr,
                                nullptr),
@@ -175,7 +172,7 @@ class ClDevice final : public Device {
   }
 
   void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
-    check_range(src, bytes, offset, "read");
+    check_copy_range(src, bytes, offset, "read");
     if (bytes == 0) return;
     check(clEnqueueReadBuffer(queue_.get(), static_cast<const ClBuffer&>(src).mem(), CL_TRUE, offset, bytes, dst, 0,
                               nullptr, nullptr),
@@ -183,18 +180,12 @@ class ClDevice final : public Device {
   }
 
   Kernel& kernel(const ProgramKey& key, std::string_view name) override {
-    ClProgram& p = program(key);
-    auto it = p.kernels.find(name);
-    if (it == p.kernels.end()) {
-      it = p.kernels.emplace(std::string(name), std::make_unique<ClKernel>(p.program.get(), std::string(name))).first;
-    }
-    return *it->second;
+    return ClPrograms::kernel(program(key), name, [](const ProgramHandle& p, std::string n) {
+      return std::make_unique<ClKernel>(p.get(), std::move(n));
+    });
   }
 
-  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override {
-    const auto it = programs_.find(key);
-    return it == programs_.end() ? nullptr : it->second.binary;
-  }
+  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override { return programs_.binary(key); }
 
   std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) override {
     const std::size_t global[3] = {groups.x * local.x, groups.y * local.y, groups.z * local.z};
@@ -209,16 +200,8 @@ class ClDevice final : public Device {
   void finish() override { check(clFinish(queue_.get()), "clFinish"); }
 
  private:
-  static void check_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
-    if (offset > b.bytes() || b.bytes() - offset < bytes) {
-      throw Error(std::string("Device::") + what, kInvalidArgument,
-                  std::to_string(bytes) + " bytes at offset " + std::to_string(offset) + " overrun a buffer of " +
-                      std::to_string(b.bytes()) + " bytes");
-    }
-  }
-
-  ClProgram& program(const ProgramKey& key) {
-    if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+  ClPrograms::Entry& program(const ProgramKey& key) {
+    if (auto* cached = programs_.find(key)) return *cached;
     const BinaryChoice choice = choose_binary(info_, key);
     const auto& bin = *choice.binary;
     log::info("OpenCL " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
@@ -246,15 +229,14 @@ class ClDevice final : public Device {
       check(err, "clBuildProgram",
             key.program + "/" + key.variant + "/" + key.dtype + " (" + choice.reason + ") build log:\n" + build_log);
     }
-    auto [it, inserted] = programs_.emplace(key, ClProgram{&bin, std::move(program), {}});
-    return it->second;
+    return programs_.insert(key, &bin, std::move(program));
   }
 
   cl_device_id device_;
   DeviceInfo info_;
   ContextHandle context_;
   QueueHandle queue_;
-  std::map<ProgramKey, ClProgram> programs_;
+  ClPrograms programs_;
 };
 
 }  // namespace

@@ -1,37 +1,10 @@
 #pragma once
-// RAII ownership of one OpenCL object: released exactly once, movable.
-
-#include <utility>
+// The OpenCL objects zemla owns, as RAII handles.
 
 #include "runtime/cl/cl_error.hpp"
+#include "runtime/handle.hpp"
 
 namespace zemla::rt::cl {
-
-template <typename T, cl_int (*Release)(T)>
-class Handle {
- public:
-  Handle() = default;
-  explicit Handle(T h) : h_(h) {}
-  ~Handle() { reset(); }
-  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  Handle& operator=(Handle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-
-  T get() const { return h_; }
-  void reset() {
-    if (h_ != nullptr) Release(std::exchange(h_, nullptr));
-  }
-
- private:
-  T h_ = nullptr;
-};
 
 using ContextHandle = Handle<cl_context, clReleaseContext>;
 using QueueHandle = Handle<cl_command_queue, clReleaseCommandQueue>;

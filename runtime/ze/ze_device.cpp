@@ -6,7 +6,9 @@
 #include <utility>
 
 #include "runtime/binary_choice.hpp"
+#include "runtime/handle.hpp"
 #include "runtime/log.hpp"
+#include "runtime/program_cache.hpp"
 #include "runtime/ze/ze_error.hpp"
 #include "zemla/error.hpp"
 
@@ -22,31 +24,6 @@ struct IpVersionExt {
   std::uint32_t ipVersion;
 };
 constexpr auto kIpVersionStype = static_cast<ze_structure_type_t>(0x1000f);
-
-template <typename T, ze_result_t (*Destroy)(T)>
-class Handle {
- public:
-  Handle() = default;
-  explicit Handle(T h) : h_(h) {}
-  ~Handle() { reset(); }
-  Handle(Handle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  Handle& operator=(Handle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  T get() const { return h_; }
-  void reset() {
-    if (h_ != nullptr) Destroy(std::exchange(h_, nullptr));
-  }
-
- private:
-  T h_ = nullptr;
-};
 
 using ContextHandle = Handle<ze_context_handle_t, zeContextDestroy>;
 using CommandListHandle = Handle<ze_command_list_handle_t, zeCommandListDestroy>;
@@ -227,11 +204,7 @@ class ZeKernel final : public Kernel {
   Range3 group_{0, 0, 0};
 };
 
-struct ZeProgram {
-  const kernels::KernelBinary* binary = nullptr;
-  ModuleHandle module;
-  std::map<std::string, std::unique_ptr<ZeKernel>, std::less<>> kernels;
-};
+using ZePrograms = ProgramCache<ModuleHandle, ZeKernel>;
 
 constexpr std::uint32_t kTimedEvents = 64;
 
@@ -301,7 +274,7 @@ class ZeDevice final : public Device {
   }
 
   void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
-    check_range(dst, bytes, offset, "write");
+    check_copy_range(dst, bytes, offset, "write");
     if (bytes == 0) return;
     auto* p = static_cast<char*>(static_cast<ZeBuffer&>(dst).ptr()) + offset;
     check(zeCommandListAppendMemoryCopy(list_.get(), p, src, bytes, nullptr, 0, nullptr),
@@ -310,7 +283,7 @@ class ZeDevice final : public Device {
   }
 
   void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
-    check_range(src, bytes, offset, "read");
+    check_copy_range(src, bytes, offset, "read");
     if (bytes == 0) return;
     const auto* p = static_cast<const char*>(static_cast<const ZeBuffer&>(src).ptr()) + offset;
     check(zeCommandListAppendMemoryCopy(list_.get(), dst, p, bytes, nullptr, 0, nullptr),
@@ -319,18 +292,12 @@ class ZeDevice final : public Device {
   }
 
   Kernel& kernel(const ProgramKey& key, std::string_view name) override {
-    ZeProgram& p = program(key);
-    auto it = p.kernels.find(name);
-    if (it == p.kernels.end()) {
-      it = p.kernels.emplace(std::string(name), std::make_unique<ZeKernel>(p.module.get(), std::string(name))).first;
-    }
-    return *it->second;
+    return ZePrograms::kernel(program(key), name, [](const ModuleHandle& m, std::string n) {
+      return std::make_unique<ZeKernel>(m.get(), std::move(n));
+    });
   }
 
-  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override {
-    const auto it = programs_.find(key);
-    return it == programs_.end() ? nullptr : it->second.binary;
-  }
+  const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const override { return programs_.binary(key); }
 
   std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) override {
     auto& k = static_cast<ZeKernel&>(kernel);
@@ -411,16 +378,8 @@ class ZeDevice final : public Device {
     return EventHandle(e);
   }
 
-  static void check_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
-    if (offset > b.bytes() || b.bytes() - offset < bytes) {
-      throw Error(std::string("Device::") + what, kInvalidArgument,
-                  std::to_string(bytes) + " bytes at offset " + std::to_string(offset) + " overrun a buffer of " +
-                      std::to_string(b.bytes()) + " bytes");
-    }
-  }
-
-  ZeProgram& program(const ProgramKey& key) {
-    if (auto it = programs_.find(key); it != programs_.end()) return it->second;
+  ZePrograms::Entry& program(const ProgramKey& key) {
+    if (auto* cached = programs_.find(key)) return *cached;
     const BinaryChoice choice = choose_binary(info_, key);
     log::info("Level Zero " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
               choice.reason);
@@ -433,14 +392,12 @@ class ZeDevice final : public Device {
             b.format == kernels::BinaryFormat::spirv) {
           log::warn("Level Zero " + info_.name + ": native zebin for " + key.program +
                     " was rejected; falling back to SPIR-V");
-          auto [it, inserted] = programs_.emplace(key, ZeProgram{&b, build_module(b, true), {}});
-          return it->second;
+          return programs_.insert(key, &b, build_module(b, true));
         }
       }
     }
     if (module.get() == nullptr) module = build_module(*choice.binary, true);
-    auto [it, inserted] = programs_.emplace(key, ZeProgram{choice.binary, std::move(module), {}});
-    return it->second;
+    return programs_.insert(key, choice.binary, std::move(module));
   }
 
   // Returns an empty handle on failure unless `throw_on_failure`, in which
@@ -480,7 +437,7 @@ class ZeDevice final : public Device {
   EventPoolHandle timed_pool_;
   std::vector<EventHandle> timed_;
   std::vector<std::uint32_t> free_slots_;
-  std::map<ProgramKey, ZeProgram> programs_;
+  ZePrograms programs_;
 };
 
 ZeEvent::~ZeEvent() { device_.release_slot(slot_); }
