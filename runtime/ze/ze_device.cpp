@@ -223,8 +223,7 @@ class ZeEvent final : public Event {
 
 class ZeDevice final : public Device {
  public:
-  ZeDevice(const Located& at, DeviceInfo info) : device_(at.device), info_(std::move(info)) {
-    describe(at, info_.index, &props_);
+  ZeDevice(const Located& at, int index) : device_(at.device), info_(describe(at, index, &props_)) {
     ze_context_desc_t context_desc{};
     context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
     ze_context_handle_t context = nullptr;
@@ -428,8 +427,8 @@ class ZeDevice final : public Device {
   }
 
   ze_device_handle_t device_;
+  ze_device_properties_t props_{};  // before info_: describe() fills both
   DeviceInfo info_;
-  ze_device_properties_t props_{};
   ContextHandle context_;
   CommandListHandle list_;
   EventPoolHandle fence_pool_;
@@ -461,7 +460,7 @@ std::unique_ptr<Device> open(int index) {
                 "Level Zero device index " + std::to_string(index) + " does not exist; " + std::to_string(all.size()) +
                     " device(s) found" + (init_once().available ? "" : " (" + init_once().reason + ")"));
   }
-  return std::make_unique<ZeDevice>(all[index], describe(all[index], index));
+  return std::make_unique<ZeDevice>(all[index], index);
 }
 
 }  // namespace zemla::rt::ze
