@@ -31,6 +31,7 @@ packages=(
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-c-headers pocl-opencl-icd clinfo
   python3 python3-venv dpkg-dev
   clang libclang-rt-14-dev gnuplot-nox
+  python3-numpy oclgrind valgrind
 )
 say "Debian packages"
 export DEBIAN_FRONTEND=noninteractive

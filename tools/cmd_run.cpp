@@ -7,6 +7,7 @@
 #include <random>
 
 #include "host/compare.hpp"
+#include "host/mla_npy.hpp"
 #include "host/reference.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
@@ -24,7 +25,9 @@ struct RunFlags {
   std::vector<std::int32_t> seqlens;
   std::string seqlen_range = "1:8192";
   int page_size = 64;
-  std::string dtype = "bf16";
+  std::string dtype;  // empty: bf16, or what --load's files hold
+  std::string load_dir;
+  std::string save_dir;
   int splits = -1;
   std::string backend = "auto";
   int device = -1;
@@ -48,14 +51,42 @@ std::vector<std::int32_t> make_seqlens(const RunFlags& f) {
   return out;
 }
 
-void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
+MlaProblem make_problem(const RunFlags& f) {
+  if (!f.load_dir.empty()) {
+    return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
+  }
   RandomMlaSpec spec;
-  spec.dtype = parse_dtype(f.dtype);
+  spec.dtype = parse_dtype(f.dtype.empty() ? "bf16" : f.dtype);
   spec.heads = f.heads;
   spec.page_size = f.page_size;
   spec.seqlens = make_seqlens(f);
   spec.seed = f.seed;
-  const MlaProblem problem = make_random_problem(spec);
+  return make_random_problem(spec);
+}
+
+nlohmann::json check_report(const Comparison& c) {
+  return {{"pass", c.pass},
+          {"max_abs_error", c.max_abs_error},
+          {"worst_row_error_over_tolerance", c.worst_row_ratio},
+          {"one_minus_cos_sim", c.cosine_distance},
+          {"max_lse_error", c.max_lse_error},
+          {"failure", c.failure}};
+}
+
+void print_check(const char* label, const nlohmann::json& c) {
+  const bool pass = c["pass"].get<bool>();
+  std::cout << "  " << label << ": " << (pass ? "PASS" : "FAIL") << "  max abs err " << c["max_abs_error"].get<double>()
+            << ", worst row err/tol " << c["worst_row_error_over_tolerance"].get<double>() << ", 1-cos "
+            << c["one_minus_cos_sim"].get<double>() << ", max lse err " << c["max_lse_error"].get<double>() << '\n';
+  if (!pass) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
+}
+
+void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
+  const MlaProblem problem = make_problem(f);
+  // Read the expected result before any device work, so a malformed out.npy
+  // fails fast.
+  bool expected_has_lse = false;
+  const auto expected = f.load_dir.empty() ? std::nullopt : load_mla_expected(f.load_dir, problem, expected_has_lse);
 
   auto device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
   const auto outcome = ops::run_mla_problem(*device, problem, {f.splits, f.iters > 0 ? f.warmup : 0, f.iters, true});
@@ -64,7 +95,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
                         {"backend", rt::backend_name(device->info().backend)},
                         {"variant", outcome.variant},
                         {"binary", outcome.binary},
-                        {"dtype", f.dtype},
+                        {"dtype", dtype_name(problem.dtype)},
                         {"batch", problem.batch},
                         {"heads", problem.heads},
                         {"page_size", problem.page_size},
@@ -75,13 +106,21 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   if (f.check) {
     const auto ref = reference::mla_decode(problem);
     const auto c = compare_with_reference(outcome.result, ref, problem.dtype, mla::kLatentDim, true);
-    report["check"] = {{"pass", c.pass},
-                       {"max_abs_error", c.max_abs_error},
-                       {"worst_row_error_over_tolerance", c.worst_row_ratio},
-                       {"one_minus_cos_sim", c.cosine_distance},
-                       {"max_lse_error", c.max_lse_error},
-                       {"failure", c.failure}};
+    report["check"] = check_report(c);
     ok = c.pass;
+    if (expected) {
+      // The loaded out.npy/lse.npy (another implementation's answer) is held
+      // to the same contract as the fp64 reference.
+      const auto e =
+          compare_with_reference(outcome.result, *expected, problem.dtype, mla::kLatentDim, expected_has_lse);
+      report["check_expected"] = check_report(e);
+      ok = ok && e.pass;
+    }
+  }
+  if (!f.save_dir.empty()) {
+    save_mla_problem(f.save_dir, problem);
+    save_mla_result(f.save_dir, problem, outcome.result);
+    report["saved_to"] = f.save_dir;
   }
   if (!outcome.timings.empty()) {
     std::vector<double> total;
@@ -104,16 +143,12 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   } else {
     std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
               << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
-              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " " << f.dtype
-              << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
-              << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
-    if (report.contains("check")) {
-      const auto& c = report["check"];
-      std::cout << "  check: " << (ok ? "PASS" : "FAIL") << "  max abs err " << c["max_abs_error"].get<double>()
-                << ", worst row err/tol " << c["worst_row_error_over_tolerance"].get<double>() << ", 1-cos "
-                << c["one_minus_cos_sim"].get<double>() << ", max lse err " << c["max_lse_error"].get<double>() << '\n';
-      if (!ok) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
-    }
+              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
+              << dtype_name(problem.dtype) << ", max len " << report["max_seqlen"] << ", "
+              << outcome.plan.total_splits() << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+    if (report.contains("check")) print_check("check", report["check"]);
+    if (report.contains("check_expected")) print_check("check vs out.npy", report["check_expected"]);
+    if (report.contains("saved_to")) std::cout << "  saved inputs, out.npy and lse.npy to " << f.save_dir << '\n';
     if (report.contains("timing")) {
       const auto& t = report["timing"];
       std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << f.iters << "), "
@@ -137,15 +172,25 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* mla = run->add_subcommand("mla-decode",
                                   "One MLA decode step (DeepSeek-V3 shapes by default: H=16, B=32, lengths 1..8192, "
                                   "page 64, bf16), checked against the host reference");
-  mla->add_option("--batch,-b", flags->batch, "Requests in the batch (ignored with --seqlens)")->capture_default_str();
-  mla->add_option("--heads", flags->heads, "Query heads (8, 16, 32, 64, 128, or any positive count)")
-      ->capture_default_str();
-  mla->add_option("--seqlens", flags->seqlens, "Cached tokens per request, comma separated: 8192,100,1")
-      ->delimiter(',');
-  mla->add_option("--seqlen-range", flags->seqlen_range, "Random lengths LO:HI, one per request")
-      ->capture_default_str();
-  mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str();
-  mla->add_option("--dtype", flags->dtype, "bf16 or fp16")->capture_default_str();
+  std::vector<CLI::Option*> shape_flags;
+  shape_flags.push_back(mla->add_option("--batch,-b", flags->batch, "Requests in the batch (ignored with --seqlens)")
+                            ->capture_default_str());
+  shape_flags.push_back(
+      mla->add_option("--heads", flags->heads, "Query heads (8, 16, 32, 64, 128, or any positive count)")
+          ->capture_default_str());
+  shape_flags.push_back(
+      mla->add_option("--seqlens", flags->seqlens, "Cached tokens per request, comma separated: 8192,100,1")
+          ->delimiter(','));
+  shape_flags.push_back(mla->add_option("--seqlen-range", flags->seqlen_range, "Random lengths LO:HI, one per request")
+                            ->capture_default_str());
+  shape_flags.push_back(
+      mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str());
+  mla->add_option("--dtype", flags->dtype, "bf16 or fp16 (default bf16, or what --load's kv_cache holds)");
+  auto* load = mla->add_option("--load", flags->load_dir,
+                               "Read the step from DIR: q_nope.npy, q_rope.npy, kv_cache.npy, page_table.npy, "
+                               "cache_seqlens.npy, optional sm_scale.npy; an out.npy (and lse.npy) there is checked "
+                               "too. Shapes, heads and page size come from the files");
+  mla->add_option("--save", flags->save_dir, "Write the inputs and out.npy, lse.npy (float32) to DIR");
   mla->add_option("--splits", flags->splits, "KV splits per request; -1 lets the planner choose")
       ->capture_default_str();
   mla->add_option("--backend", flags->backend, "auto, level_zero or opencl")->capture_default_str();
@@ -155,6 +200,7 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   mla->add_option("--iters", flags->iters, "Timed iterations on the device clock (0: no timing)")
       ->capture_default_str();
   mla->add_option("--warmup", flags->warmup, "Untimed iterations before timing")->capture_default_str();
+  for (auto* opt : shape_flags) opt->excludes(load);
   mla->callback([flags, &global, &exit_code] {
     flags->batch = flags->seqlens.empty() ? flags->batch : static_cast<int>(flags->seqlens.size());
     run_mla(*flags, global, exit_code);

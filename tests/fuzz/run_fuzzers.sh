@@ -8,12 +8,18 @@ out="${FUZZ_BUILD_DIR:-$root/build/fuzz}"
 seconds="${FUZZ_SECONDS:-60}"
 mkdir -p "$out"
 command -v clang++ >/dev/null || { echo "run_fuzzers: clang++ is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
-host_sources=("$root"/host/{error,dtype,capability_registry,backend_config}.cpp)
-clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$root" -I"$root/include" -I"$root/host" \
-  "$root/tests/fuzz/fuzz_backend_flags.cpp" "${host_sources[@]}" -o "$out/fuzz_backend_flags"
-scratch=$(mktemp -d)
-cp "$root"/tests/fuzz/corpus/backend_flags/* "$scratch"/
-echo "fuzz_backend_flags: ${seconds}s"
-"$out/fuzz_backend_flags" -max_total_time="$seconds" -print_final_stats=1 "$scratch" 2>&1 | tail -n 4
-rm -rf "$scratch"
+host_sources=("$root"/host/{error,dtype,capability_registry,backend_config,npy}.cpp)
+# target name -> its corpus dir under tests/fuzz/corpus
+targets=(backend_flags npy)
+for t in "${targets[@]}"; do
+  clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -I"$root" -I"$root/include" -I"$root/host" \
+    "$root/tests/fuzz/fuzz_$t.cpp" "${host_sources[@]}" -o "$out/fuzz_$t"
+done
+for t in "${targets[@]}"; do
+  scratch=$(mktemp -d)
+  cp "$root"/tests/fuzz/corpus/"$t"/* "$scratch"/
+  echo "fuzz_$t: ${seconds}s"
+  "$out/fuzz_$t" -max_total_time="$seconds" -print_final_stats=1 "$scratch" 2>&1 | tail -n 4
+  rm -rf "$scratch"
+done

@@ -1,0 +1,32 @@
+#pragma once
+// An MLA decode step as a directory of .npy files, the layout `zemla run
+// mla-decode --load/--save` reads and writes:
+//   q_nope.npy [B,H,512]  q_rope.npy [B,H,64]  kv_cache.npy [pages,page_size,576]
+//   page_table.npy [B,max_pages] int  cache_seqlens.npy [B] int
+//   sm_scale.npy () float32, optional (default 1/sqrt(192))
+//   out.npy [B,H,512] float32 and lse.npy [B,H] float32: outputs, and when
+//   present in a loaded directory, the expected result to check against.
+// Tensors are float32 (each value exactly representable in the run dtype),
+// float16, or uint16 holding bf16 bits. Every error names the file.
+
+#include <filesystem>
+#include <optional>
+
+#include "mla_problem.hpp"
+
+namespace zemla {
+
+// `dtype`: the run dtype; without one it follows kv_cache.npy (float16 ->
+// fp16, anything else -> bf16).
+MlaProblem load_mla_problem(const std::filesystem::path& dir, std::optional<DType> dtype);
+
+// out.npy (and lse.npy if present) from `dir`, checked against the problem's
+// shape; nullopt when the directory has no out.npy.
+std::optional<MlaResult> load_mla_expected(const std::filesystem::path& dir, const MlaProblem& problem, bool& has_lse);
+
+// Inputs in the run dtype's own bits (uint16 bf16 or float16) so a reload is
+// exact; creates `dir` if needed.
+void save_mla_problem(const std::filesystem::path& dir, const MlaProblem& problem);
+void save_mla_result(const std::filesystem::path& dir, const MlaProblem& problem, const MlaResult& result);
+
+}  // namespace zemla

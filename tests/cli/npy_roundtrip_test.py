@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""`zemla run mla-decode --load/--save` end to end, with NumPy on the other side.
+
+NumPy writes the input files and computes its own float64 reference, so both
+the file format and the numbers are checked by code that shares nothing with
+zemla. Then deliberately wrong inputs must fail with the right exit code and
+a message naming the file.
+
+usage: npy_roundtrip_test.py ZEMLA_BINARY WORK_DIR
+"""
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+LATENT, ROPE = 512, 64
+
+
+def bf16_exact(x):
+    """float32 values with the low 16 bits cleared: exactly representable in bf16."""
+    return (np.asarray(x, np.float32).view(np.uint32) & 0xFFFF0000).view(np.float32)
+
+
+def make_step(rng, batch_lens, heads, page_size, spare_pages=2):
+    pages_needed = [(n + page_size - 1) // page_size for n in batch_lens]
+    num_pages = sum(pages_needed) + spare_pages
+    max_pages = max(1, max(pages_needed))
+    order = rng.permutation(num_pages)
+    table = np.full((len(batch_lens), max_pages), -1, np.int64)  # int64: NumPy's default int
+    k = 0
+    for b, n in enumerate(pages_needed):
+        table[b, :n] = order[k:k + n]
+        k += n
+    return {
+        "q_nope": bf16_exact(rng.standard_normal((len(batch_lens), heads, LATENT))),
+        "q_rope": bf16_exact(rng.standard_normal((len(batch_lens), heads, ROPE))),
+        "kv_cache": bf16_exact(rng.standard_normal((num_pages, page_size, LATENT + ROPE))),
+        "page_table": table,
+        "cache_seqlens": np.asarray(batch_lens, np.int32),
+        "sm_scale": np.float32(0.0625),
+    }
+
+
+def write_step(step, d):
+    d.mkdir(parents=True, exist_ok=True)
+    for name, arr in step.items():
+        np.save(d / f"{name}.npy", np.asarray(arr))
+
+
+def reference(step):
+    """Absorbed MLA decode in float64: out [B,H,512], natural-log lse [B,H]."""
+    q = np.concatenate([step["q_nope"], step["q_rope"]], axis=-1).astype(np.float64)
+    kv = step["kv_cache"].astype(np.float64)
+    page_size = kv.shape[1]
+    batch, heads = q.shape[:2]
+    out = np.zeros((batch, heads, LATENT))
+    lse = np.full((batch, heads), -np.inf)
+    for b, n in enumerate(step["cache_seqlens"]):
+        if n == 0:
+            continue
+        rows = np.concatenate([kv[p] for p in step["page_table"][b, : (n + page_size - 1) // page_size]])[:n]
+        s = q[b] @ rows.T * float(step["sm_scale"])
+        m = s.max(axis=1, keepdims=True)
+        p = np.exp(s - m)
+        out[b] = (p @ rows[:, :LATENT]) / p.sum(axis=1, keepdims=True)
+        lse[b] = (m[:, 0] + np.log(p.sum(axis=1)))
+    return out, lse
+
+
+def zemla(binary, *args):
+    r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
+    print(f"$ zemla {' '.join(args)}  -> exit {r.returncode}")
+    return r
+
+
+def expect(cond, what, r=None):
+    if not cond:
+        detail = f"\n--- stdout\n{r.stdout}\n--- stderr\n{r.stderr}" if r is not None else ""
+        sys.exit(f"FAIL: {what}{detail}")
+    print(f"  ok: {what}")
+
+
+def check_against_numpy(step, d, unit_roundoff):
+    out, lse = np.load(d / "out.npy"), np.load(d / "lse.npy")
+    expect(out.dtype == np.float32 and out.shape == step["q_nope"].shape, f"out.npy is float32 {out.shape}")
+    expect(lse.dtype == np.float32 and lse.shape == step["q_nope"].shape[:2], f"lse.npy is float32 {lse.shape}")
+    ref_out, ref_lse = reference(step)
+    # DESIGN.md section 6: per row |err| <= 4u max|ref|; LSE within 1e-3; -inf exactly where empty.
+    row_err = np.abs(out - ref_out).max(axis=-1)
+    row_tol = 4 * unit_roundoff * np.abs(ref_out).max(axis=-1)
+    expect(bool(np.all(row_err <= row_tol)), f"out rows within 4u*max|ref| of NumPy (worst ratio "
+           f"{float(np.max(np.where(row_tol > 0, row_err / np.maximum(row_tol, 1e-30), row_err))):.3f})")
+    finite = np.isfinite(ref_lse)
+    expect(bool(np.all(np.isneginf(lse[~finite]))), "empty requests have lse -inf")
+    expect(bool(np.all(np.abs(lse[finite] - ref_lse[finite]) < 1e-3)), "lse within 1e-3 of NumPy")
+
+
+def main():
+    binary, work = sys.argv[1], pathlib.Path(sys.argv[2])
+    shutil.rmtree(work, ignore_errors=True)
+    rng = np.random.default_rng(7)
+
+    # 1. float32 inputs written by NumPy -> zemla -> float32 outputs read by NumPy.
+    step = make_step(rng, [40, 0, 17, 16], heads=6, page_size=16)
+    write_step(step, work / "in")
+    r = zemla(binary, "--json", "run", "mla-decode", "--load", str(work / "in"), "--save", str(work / "out"))
+    expect(r.returncode == EXIT_OK, "bf16 step from float32 files runs and passes its check", r)
+    report = json.loads(r.stdout)
+    expect(report["heads"] == 6 and report["page_size"] == 16 and report["batch"] == 4,
+           "heads, page size and batch come from the files")
+    check_against_numpy(step, work / "out", 2.0 ** -8)
+
+    # 2. What --save wrote reloads exactly and matches its own out.npy.
+    saved_q = np.load(work / "out" / "q_nope.npy")
+    expect(saved_q.dtype == np.uint16, "bf16 inputs are saved as uint16 bf16 bits")
+    expect(np.array_equal((saved_q.astype(np.uint32) << 16).view(np.float32), step["q_nope"]),
+           "saved q_nope holds exactly the loaded values")
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "out"))
+    expect(r.returncode == EXIT_OK and "check vs out.npy: PASS" in r.stdout, "saved directory reloads and passes", r)
+
+    # 3. A wrong expected output fails the check (exit 1).
+    wrong = work / "wrong_out"
+    shutil.copytree(work / "out", wrong)
+    out = np.load(wrong / "out.npy")
+    out[2, 3, :] *= 1.05
+    np.save(wrong / "out.npy", out)
+    r = zemla(binary, "run", "mla-decode", "--load", str(wrong))
+    expect(r.returncode == EXIT_CHECK_FAILED and "check vs out.npy: FAIL" in r.stdout,
+           "a 5% wrong row in out.npy fails with exit 1", r)
+
+    # 4. float16 files run in fp16 without --dtype.
+    # Full fp16 mantissas this time, not bf16-exact values.
+    half = dict(step)
+    for k in ("q_nope", "q_rope", "kv_cache"):
+        half[k] = rng.standard_normal(step[k].shape).astype(np.float16)
+    write_step(half, work / "half")
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "half"), "--save", str(work / "half_out"))
+    expect(r.returncode == EXIT_OK and " f16," in r.stdout, "float16 files run in fp16", r)
+    half64 = {k: (v.astype(np.float32) if v.dtype == np.float16 else v) for k, v in half.items()}
+    check_against_numpy(half64, work / "half_out", 2.0 ** -11)
+
+    # 5. Bad inputs: exit 2 and a message naming the file and the value.
+    def bad(name, mutate, needle):
+        d = work / f"bad_{name}"
+        shutil.copytree(work / "in", d)
+        mutate(d)
+        r = zemla(binary, "run", "mla-decode", "--load", str(d))
+        expect(r.returncode == EXIT_BAD_INPUT and needle in r.stderr, f"{name}: exit 2 naming '{needle}'", r)
+
+    def page_out_of_range(d):
+        t = np.load(d / "page_table.npy")
+        t[0, 1] = 999
+        np.save(d / "page_table.npy", t)
+
+    def not_bf16(d):
+        q = np.load(d / "q_nope.npy")
+        q[1, 2, 3] = 0.1
+        np.save(d / "q_nope.npy", q)
+
+    def truncated(d):
+        data = (d / "kv_cache.npy").read_bytes()
+        (d / "kv_cache.npy").write_bytes(data[:-10])
+
+    def heads_mismatch(d):
+        np.save(d / "q_rope.npy", np.zeros((4, 5, ROPE), np.float32))
+
+    def too_long(d):
+        np.save(d / "cache_seqlens.npy", np.asarray([40, 0, 17, 10_000], np.int32))
+
+    def fortran(d):
+        np.save(d / "q_nope.npy", np.asfortranarray(np.load(d / "q_nope.npy")))
+
+    bad("page_out_of_range", page_out_of_range, "page_table.npy: element [0, 1] = 999")
+    bad("not_bf16", not_bf16, "q_nope.npy: element [1, 2, 3]")
+    bad("truncated", truncated, "kv_cache.npy")
+    bad("heads_mismatch", heads_mismatch, "q_rope.npy: has shape (4, 5, 64)")
+    bad("too_long", too_long, "cache_seqlens.npy: element [3] = 10000")
+    bad("fortran_order", fortran, "q_nope.npy: is in Fortran order")
+    bad("missing", lambda d: (d / "kv_cache.npy").unlink(), "kv_cache.npy: missing")
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main()

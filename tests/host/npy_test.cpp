@@ -1,0 +1,103 @@
+// The .npy reader and writer: round trips, NumPy's header spellings, and a
+// clear error for each way a file can be malformed.
+
+#include "host/npy.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "zemla/error.hpp"
+
+namespace zemla::npy {
+namespace {
+
+std::vector<unsigned char> file_with_header(const std::string& header, std::size_t data_bytes, int version = 1) {
+  std::vector<unsigned char> out = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(version), 0};
+  const auto len = header.size();
+  out.push_back(len & 0xff);
+  out.push_back((len >> 8) & 0xff);
+  if (version > 1) {
+    out.push_back(0);
+    out.push_back(0);
+  }
+  out.insert(out.end(), header.begin(), header.end());
+  out.resize(out.size() + data_bytes, 0);
+  return out;
+}
+
+std::string error_of(const std::vector<unsigned char>& bytes) {
+  try {
+    parse(bytes, "t.npy");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kInvalidArgument);
+    return e.detail();
+  }
+  return "no error";
+}
+
+TEST(Npy, RoundTripsEveryElementTypeAndShape) {
+  const std::vector<std::int32_t> values = {1, -2, 3, 2147483647, -5, 6};
+  for (const auto& shape : {std::vector<std::int64_t>{6}, {2, 3}, {1, 2, 3}}) {
+    const Array a = make<std::int32_t>(Elem::i32, shape, values);
+    const auto bytes = serialize(a);
+    EXPECT_EQ((bytes.size() - values.size() * 4) % 64, 0u) << "data must start 64-byte aligned";
+    const Array b = parse(bytes, "t.npy");
+    EXPECT_EQ(b.elem, Elem::i32);
+    EXPECT_EQ(b.shape, shape);
+    EXPECT_EQ(b.data, a.data);
+  }
+  const float scalar = 0.5f;
+  const Array s = parse(serialize(make<float>(Elem::f32, {}, std::span<const float>(&scalar, 1))), "s.npy");
+  EXPECT_TRUE(s.shape.empty());
+  EXPECT_EQ(s.elements(), 1);
+  EXPECT_EQ(s.shape_string(), "()");
+}
+
+TEST(Npy, ReadsNumpySpellings) {
+  // Double quotes, key order, no trailing comma, native '=' order, version 2.
+  const auto a =
+      parse(file_with_header("{\"shape\": (3,), \"fortran_order\": False, \"descr\": \"=u2\"}\n", 6, 2), "t.npy");
+  EXPECT_EQ(a.elem, Elem::u16);
+  EXPECT_EQ(a.shape, std::vector<std::int64_t>{3});
+  const auto empty = parse(file_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (0, 4), }", 0), "e");
+  EXPECT_EQ(empty.elements(), 0);
+}
+
+TEST(Npy, RejectsMalformedFilesNamingThem) {
+  const std::string ok_header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }";
+  EXPECT_NE(error_of({'N', 'U', 'M', 'P', 'Y'}).find("t.npy: is not a .npy file"), std::string::npos);
+  EXPECT_NE(error_of(file_with_header(ok_header, 16, 7)).find("version 7"), std::string::npos);
+  EXPECT_NE(error_of(file_with_header(ok_header, 15)).find("the file's 15 bytes"), std::string::npos);
+  EXPECT_NE(error_of(file_with_header(ok_header, 17)).find("the file holds 17"), std::string::npos);
+  EXPECT_NE(error_of(file_with_header("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 2), }", 16))
+                .find("dtype '>f4' is not supported"),
+            std::string::npos);
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16))
+                .find("Fortran order"),
+            std::string::npos);
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'shape': (2, 2), }", 16)).find("lacks"), std::string::npos);
+  EXPECT_NE(
+      error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, x), }", 16)).find("non-integer"),
+      std::string::npos);
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2)", 16))
+                .find("header ends early"),
+            std::string::npos);
+  // A shape whose product overflows must be refused, not wrapped around.
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, "
+                                      "4294967296, 4294967296), }",
+                                      16))
+                .find("needs more data"),
+            std::string::npos);
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': "
+                                      "(99999999999999999999,), }",
+                                      16))
+                .find("overflows"),
+            std::string::npos);
+  auto short_header = file_with_header(ok_header, 0);
+  short_header[8] = 0xff;  // header length past the end
+  EXPECT_NE(error_of(short_header).find("ends inside the header"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zemla::npy
