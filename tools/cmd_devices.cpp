@@ -7,6 +7,7 @@
 #include "runtime/binary_choice.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
+#include "tools/device_json.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
@@ -14,33 +15,6 @@ namespace zemla::cli {
 namespace {
 
 std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
-
-nlohmann::json describe(const rt::DeviceInfo& d) {
-  nlohmann::json j{{"index", d.index},
-                   {"name", d.name},
-                   {"vendor", d.vendor},
-                   {"platform", d.platform},
-                   {"driver_version", d.driver_version},
-                   {"type", d.is_gpu ? "gpu" : "other"},
-                   {"compute_units", d.compute_units},
-                   {"max_work_group_size", d.max_work_group_size},
-                   {"sub_group_sizes", d.sub_group_sizes},
-                   {"local_mem_bytes", d.local_mem_bytes},
-                   {"global_mem_bytes", d.global_mem_bytes},
-                   {"accepts_spirv", d.accepts_spirv}};
-  if (d.ip_version) j["ip_version"] = kernels::ip_version_string(*d.ip_version);
-  try {
-    const std::string variant = rt::choose_variant(d);
-    const auto choice = rt::choose_binary(d, {"mla_decode", variant, "bf16"});
-    j["mla_decode_variant"] = variant;
-    j["binary"] = {{"format", kernels::format_name(choice.binary->format)},
-                   {"target", choice.binary->target},
-                   {"reason", choice.reason}};
-  } catch (const Error& e) {
-    j["binary"] = {{"error", e.what()}};
-  }
-  return j;
-}
 
 }  // namespace
 
@@ -54,7 +28,7 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
                        {"available", report.available},
                        {"devices", nlohmann::json::array()}};
       if (!report.reason.empty()) b["reason"] = report.reason;
-      for (const auto& d : report.devices) b["devices"].push_back(describe(d));
+      for (const auto& d : report.devices) b["devices"].push_back(describe_device(d));
       out.push_back(b);
     }
     if (global.json) {

@@ -23,5 +23,6 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code);
 void add_config_command(CLI::App& app, const Global& global, int& exit_code);
 void add_run_command(CLI::App& app, const Global& global, int& exit_code);
 void add_bench_command(CLI::App& app, const Global& global, int& exit_code);
+void add_validate_command(CLI::App& app, const Global& global, int& exit_code);
 
 }  // namespace zemla::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   zemla::cli::add_config_command(app, global, exit_code);
   zemla::cli::add_run_command(app, global, exit_code);
   zemla::cli::add_bench_command(app, global, exit_code);
+  zemla::cli::add_validate_command(app, global, exit_code);
   try {
     if (argc <= 1) {
       // The default job: `zemla run mla-decode` with its defaults.

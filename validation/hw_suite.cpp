@@ -1,0 +1,198 @@
+#include "hw_suite.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "host/compare.hpp"
+#include "host/mla_shape.hpp"
+#include "host/page_pool.hpp"
+#include "host/reference.hpp"
+#include "runtime/ops/kv_append.hpp"
+#include "runtime/ops/mla_runner.hpp"
+#include "runtime/select.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::validation {
+
+namespace {
+
+using Status = CheckOutcome::Status;
+
+// Long and short requests, page-boundary lengths and an empty one: the
+// cases where split planning, masking and the combine stage can go wrong.
+const std::vector<std::int32_t> kMixedLengths = {8192, 1, 63, 64, 65, 0, 3000};
+
+CheckOutcome mla_numerics(rt::Device& device, DType dtype, int heads) {
+  RandomMlaSpec spec;
+  spec.dtype = dtype;
+  spec.heads = heads;
+  spec.page_size = 64;
+  spec.seqlens = kMixedLengths;
+  spec.seed = 17 + heads;
+  const auto problem = make_random_problem(spec);
+  const auto outcome = ops::run_mla_problem(device, problem, {-1, 0, 0, true});
+  const auto c = compare_with_reference(outcome.result, reference::mla_decode(problem), dtype, mla::kLatentDim, true);
+  std::ostringstream os;
+  os << outcome.variant << " variant from " << outcome.binary << ", " << outcome.plan.total_splits()
+     << " splits: worst row err/tol " << c.worst_row_ratio << ", 1-cos " << c.cosine_distance << ", max lse err "
+     << c.max_lse_error;
+  if (!c.pass) os << "; " << c.failure;
+  return {c.pass ? Status::pass : Status::fail, os.str()};
+}
+
+CheckOutcome kv_append_exact(rt::Device& device) {
+  const int num_pages = 8, page_size = 64;
+  PagePool pool(num_pages, page_size);
+  pool.add_request(1);
+  pool.add_request(2);
+  pool.append_tokens(1, 60);
+  std::vector<std::int64_t> slots64 = pool.append_tokens(1, 10);  // crosses a page boundary
+  const auto more = pool.append_tokens(2, 3);
+  slots64.insert(slots64.end(), more.begin(), more.end());
+  const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
+  const int n = static_cast<int>(slots.size());
+
+  std::mt19937 rng(5);
+  std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * mla::kRowDim);
+  for (auto& v : cache) v = static_cast<std::uint16_t>(rng());
+  std::vector<std::uint16_t> rows(std::size_t(n) * mla::kRowDim);
+  for (auto& v : rows) v = static_cast<std::uint16_t>(rng());
+  auto cache_buf = device.allocate(cache.size() * 2);
+  device.write_vector(*cache_buf, cache);
+  auto rows_buf = device.allocate(rows.size() * 2);
+  device.write_vector(*rows_buf, rows);
+  auto slots_buf = device.allocate(slots.size() * 4);
+  device.write_vector(*slots_buf, slots);
+  ops::KvAppender(device).run({cache_buf.get(), num_pages, page_size, 0, 0, rows_buf.get(), 0, slots_buf.get(), n});
+  std::vector<std::uint16_t> got(cache.size());
+  device.read(*cache_buf, got.data(), got.size() * 2);
+
+  auto expect = cache;
+  for (int r = 0; r < n; ++r) {
+    std::copy_n(rows.begin() + std::ptrdiff_t(r) * mla::kRowDim, mla::kRowDim,
+                expect.begin() + std::ptrdiff_t(slots[r]) * mla::kRowDim);
+  }
+  std::size_t wrong = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) wrong += got[i] != expect[i];
+  return {wrong == 0 ? Status::pass : Status::fail,
+          std::to_string(n) + " rows into " + std::to_string(num_pages) + " pages: " + std::to_string(wrong) + " of " +
+              std::to_string(got.size()) + " cache values differ from the expected bits"};
+}
+
+CheckOutcome native_binary(rt::Device& device) {
+  if (device.info().backend != rt::Backend::level_zero) {
+    return {Status::skip, "native zebins load only through Level Zero; this device is on OpenCL"};
+  }
+  RandomMlaSpec spec;
+  spec.seqlens = {100};
+  const auto outcome = ops::run_mla_problem(device, make_random_problem(spec), {-1, 0, 0, true});
+  const bool native = outcome.binary.rfind("zebin", 0) == 0;
+  return {native ? Status::pass : Status::fail,
+          "ran from " + outcome.binary +
+              (native ? "" : "; no embedded native binary matches this GPU's IP version (see `zemla kernels`)")};
+}
+
+// A refused call must name the bad value, and the device must stay usable.
+CheckOutcome recovers_from_bad_arguments(rt::Device& device) {
+  RandomMlaSpec spec;
+  spec.seqlens = {200, 5};
+  auto problem = make_random_problem(spec);
+  auto bad = problem;
+  bad.page_size = 48;
+  std::string message;
+  try {
+    ops::run_mla_problem(device, bad, {-1, 0, 0, true});
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  if (message.find("page_size 48") == std::string::npos) {
+    return {Status::fail, "page_size 48 was not refused by name (got: '" + message + "')"};
+  }
+  const auto outcome = ops::run_mla_problem(device, problem, {-1, 0, 0, true});
+  const auto c =
+      compare_with_reference(outcome.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
+  return {c.pass ? Status::pass : Status::fail,
+          "refused with: " + message + "; the next valid step " + (c.pass ? "passed" : "failed: " + c.failure)};
+}
+
+// The CLI's default job, timed on the device clock: a figure for the report,
+// and a check that timing works and the result is still right.
+CheckOutcome timed_default_step(rt::Device& device) {
+  RandomMlaSpec spec;
+  spec.heads = 16;
+  spec.page_size = 64;
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> len(1, 8192);
+  for (int b = 0; b < 32; ++b) spec.seqlens.push_back(len(rng));
+  spec.fast_fill = true;
+  const auto problem = make_random_problem(spec);
+  const auto outcome = ops::run_mla_problem(device, problem, {-1, 2, 10, true});
+  std::vector<double> ms;
+  for (const auto& t : outcome.timings) ms.push_back(t.split_ms + t.combine_ms);
+  std::sort(ms.begin(), ms.end());
+  const auto c =
+      compare_with_reference(outcome.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
+  std::int64_t tokens = 0;
+  for (auto l : problem.seqlens) tokens += l;
+  const double median = ms.empty() ? 0 : ms[ms.size() / 2];
+  const double kv_gb = double(tokens) * mla::kRowDim * 2 * 1e-9;
+  std::ostringstream os;
+  os << "DeepSeek-V3 step B=32 H=16 bf16, " << tokens << " cached tokens: median " << median << " ms of 10, KV read "
+     << (median > 0 ? kv_gb / (median * 1e-3) : 0) << " GB/s";
+  if (!c.pass) os << "; numerics: " << c.failure;
+  return {c.pass && median > 0 ? Status::pass : Status::fail, os.str()};
+}
+
+}  // namespace
+
+std::vector<Check> hardware_checks() {
+  std::vector<Check> checks;
+  for (DType dt : {DType::bf16, DType::f16}) {
+    for (int heads : {16, 128, 24}) {
+      checks.push_back({"mla_decode_" + std::string(dtype_name(dt)) + "_h" + std::to_string(heads),
+                        [dt, heads](rt::Device& d) { return mla_numerics(d, dt, heads); }});
+    }
+  }
+  checks.push_back({"kv_append_bit_exact", kv_append_exact});
+  checks.push_back({"native_binary_loaded", native_binary});
+  checks.push_back({"recovers_from_bad_arguments", recovers_from_bad_arguments});
+  checks.push_back({"timed_default_step", timed_default_step});
+  return checks;
+}
+
+std::unique_ptr<rt::Device> find_level_zero_gpu(std::string& why) {
+  for (const auto& r : rt::survey()) {
+    if (r.backend != rt::Backend::level_zero) continue;
+    if (!r.built || !r.available) {
+      why = "no Level Zero GPU: " + r.reason;
+      return nullptr;
+    }
+    for (const auto& d : r.devices) {
+      // The loader's null driver (used by the call-sequence tests) is not hardware.
+      if (d.is_gpu && d.name != "Null Device") return rt::open_device({"level_zero", d.index});
+    }
+  }
+  why = "no Level Zero GPU: the driver lists no GPU device";
+  return nullptr;
+}
+
+bool hardware_required() {
+  const char* v = std::getenv("ZEMLA_REQUIRE_HW");
+  return v != nullptr && std::string(v) == "1";
+}
+
+std::string status_name(CheckOutcome::Status s) {
+  switch (s) {
+    case Status::pass:
+      return "PASS";
+    case Status::fail:
+      return "FAIL";
+    case Status::skip:
+      return "SKIP";
+  }
+  return "?";
+}
+
+}  // namespace zemla::validation

@@ -1,0 +1,38 @@
+#pragma once
+// The hardware validation suite: the checks an Intel GPU owner runs to learn
+// whether zemla is right (and how fast) on their card. `ctest -L hw` runs
+// each check as a test; `zemla validate` runs the same list and writes a
+// report. Both find the device with find_level_zero_gpu().
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/device.hpp"
+
+namespace zemla::validation {
+
+struct CheckOutcome {
+  enum class Status { pass, fail, skip } status = Status::pass;
+  std::string detail;  // what was compared and how close; or why skipped
+};
+
+struct Check {
+  std::string name;
+  std::function<CheckOutcome(rt::Device&)> run;
+};
+
+// Every check, in the order they run. Numerics first, then the binary the
+// runtime chose, fault handling, and last a timed default decode step.
+std::vector<Check> hardware_checks();
+
+// The first Level Zero GPU, or nullptr with `why` saying what is missing.
+std::unique_ptr<rt::Device> find_level_zero_gpu(std::string& why);
+
+// ZEMLA_REQUIRE_HW=1: a run without a GPU is a failure, not a skip.
+bool hardware_required();
+
+std::string status_name(CheckOutcome::Status s);
+
+}  // namespace zemla::validation
