@@ -61,7 +61,9 @@ std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, 
 
 namespace planner {
 inline constexpr int kMinSplitTokens = 128;      // below this, reloading q costs more than it spreads
-inline constexpr int kMaxSplitsPerRequest = 64;  // bounds the combine stage's serial loop
+// Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
+// combine stage reads each split once, which stays small next to its KV.
+inline constexpr int kMaxSplitsPerRequest = 256;
 inline constexpr int kWorkGroupsPerComputeUnit = 4;
 }  // namespace planner
 

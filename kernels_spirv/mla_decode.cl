@@ -45,14 +45,33 @@ inline float2 load2_as_float(__local const ushort* p) {
 #endif
 }
 
-inline float dot_row(__local const ushort* q, __local const ushort* k) {
-  float8 acc = (float8)(0.0f);
-  for (int v = 0; v < MLA_VEC8_PER_ROW; ++v) {
-    acc = fma(load8_as_float(q + v * 8), load8_as_float(k + v * 8), acc);
-  }
-  float4 a = acc.lo + acc.hi;
-  float2 b = a.lo + a.hi;
-  return b.x + b.y;
+inline float dot8_acc(float8 a, float8 b, float acc) {
+  acc = fma(a.s0, b.s0, acc);
+  acc = fma(a.s1, b.s1, acc);
+  acc = fma(a.s2, b.s2, acc);
+  acc = fma(a.s3, b.s3, acc);
+  acc = fma(a.s4, b.s4, acc);
+  acc = fma(a.s5, b.s5, acc);
+  acc = fma(a.s6, b.s6, acc);
+  return fma(a.s7, b.s7, acc);
+}
+
+// Where one tile of a request's tokens lives: a page id outside the pool or
+// a page index past the table's width gives zero valid rows, never a read.
+typedef struct {
+  __global const ushort* rows;
+  int valid_rows;
+} TileSource;
+
+inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_page, long kv_stride_token,
+                              int num_pages, int page_size, __global const int* pages, int max_pages, int t0,
+                              int token_end) {
+  const int page_index = t0 / page_size;
+  const int page = page_index < max_pages ? pages[page_index] : -1;
+  TileSource src;
+  src.valid_rows = (page >= 0 && page < num_pages) ? min(TILE, token_end - t0) : 0;
+  src.rows = kv_cache + (long)max(page, 0) * kv_stride_page + (long)(t0 % page_size) * kv_stride_token;
+  return src;
 }
 
 ZEMLA_KERNEL_ATTRS
@@ -64,11 +83,16 @@ __kernel void mla_decode_split(
     __global float* workspace, long ws_lse_offset, long ws_work_offset, int num_heads,
     float scale_log2, __global ushort* out, long out_stride_b, long out_stride_h,
     __global float* lse, long lse_stride_b, int write_lse) {
-  __local ushort q_tile[HEAD_BLOCK * MLA_DQK];
+  // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
+  __local ushort q_tile[HEAD_BLOCK * KV_PITCH];
   __local ushort kv_tile[TILE * KV_PITCH];
-  __local float p_tile[HEAD_BLOCK * TILE];
+  __local float partial[SCORE_CHUNKS * WG_SIZE];  // [chunk][head][token]
+  // float4 arrays so the float4 reads of a row are aligned.
+  __local float4 p_tile4[TILE * HEAD_BLOCK / 4];  // [token][head]: P.V reads one token's heads at once
+  __local float4 scratch4[WG_SIZE / 4];
   __local float alpha_tile[HEAD_BLOCK];
-  __local float scratch[WG_SIZE];
+  __local float* p_tile = (__local float*)p_tile4;
+  __local float* scratch = (__local float*)scratch4;
 
   const int lid = get_local_id(0);
   const int split = get_group_id(0);
@@ -80,6 +104,17 @@ __kernel void mla_decode_split(
   const int token_begin = job.y;
   const int token_end = job.z;
   const int num_splits = job.w;
+  __global const int* pages = page_table + req * page_table_stride;
+
+  // With ZEMLA_PREFETCH the next tile's global load is issued before this
+  // tile's math, so its latency hides behind it (at the cost of the
+  // registers that hold it); the first load starts before anything else.
+  KvRegs next;
+  TileSource src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages,
+                               max_pages, token_begin, token_end);
+#if ZEMLA_PREFETCH
+  if (token_begin < token_end) kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
+#endif
 
   // Query rows of this head block; heads past num_heads are zeros.
   for (int i = lid; i < HEAD_BLOCK * MLA_VEC8_PER_ROW; i += WG_SIZE) {
@@ -92,68 +127,105 @@ __kernel void mla_decode_split(
               ? vload8(vec, q_nope + req * q_nope_stride_b + head * q_nope_stride_h)
               : vload8(vec - MLA_NOPE_VEC8, q_rope + req * q_rope_stride_b + head * q_rope_stride_h);
     }
-    vstore8(v, vec, q_tile + h * MLA_DQK);
+    vstore8(v, vec, q_tile + h * KV_PITCH);
   }
 
-  // Score role: this item owns (score_head, score_token) of each tile.
+  // Score-block role: SCORE_HEADS x SCORE_TOKENS scores over one chunk.
+  const int chunk = lid / ((HEAD_BLOCK / SCORE_HEADS) * (TILE / SCORE_TOKENS));
+  const int block_head = ((lid / (TILE / SCORE_TOKENS)) % (HEAD_BLOCK / SCORE_HEADS)) * SCORE_HEADS;
+  const int block_token = (lid % (TILE / SCORE_TOKENS)) * SCORE_TOKENS;
+  __local const ushort* q_block = q_tile + block_head * KV_PITCH + chunk * SCORE_CHUNK_DIMS;
+  __local const ushort* k_block = kv_tile + block_token * KV_PITCH + chunk * SCORE_CHUNK_DIMS;
+
+  // Softmax role: this item owns score (score_head, score_token). Every item
+  // of a head row sees the same running max, so the running sum can stay
+  // per item (scaled by the same alphas) and be added up once at the end.
   const int score_head = lid / TILE;
   const int score_token = lid % TILE;
   float m_run = -INFINITY;  // running max (log2 domain) of score_head
-  float l_run = 0.0f;       // running sum of exp2(s - m_run)
+  float l_part = 0.0f;      // this item's share of the running sum of exp2(s - m_run)
 
-  // Output role: this item owns columns [col0, col0 + COLS_PER_ITEM) of V for
-  // every head of the block.
+  // Output role: columns [col0, col0 + COLS_PER_ITEM) of V for every head.
   const int col0 = lid * COLS_PER_ITEM;
   float2 acc[HEAD_BLOCK];
   for (int h = 0; h < HEAD_BLOCK; ++h) acc[h] = (float2)(0.0f);
 
-  __global const int* pages = page_table + req * page_table_stride;
   for (int t0 = token_begin; t0 < token_end; t0 += TILE) {
-    const int page_index = t0 / page_size;
-    const int page = page_index < max_pages ? pages[page_index] : -1;
-    const int valid_rows = (page >= 0 && page < num_pages) ? min(TILE, token_end - t0) : 0;
-    __global const ushort* rows =
-        kv_cache + (long)max(page, 0) * kv_stride_page + (long)(t0 % page_size) * kv_stride_token;
+    const int valid_rows = src.valid_rows;
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile is fully consumed (and q_tile written)
+#if !ZEMLA_PREFETCH
+    kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
+#endif
+    kv_stash(kv_tile, &next);
+    if (t0 + TILE < token_end) {
+      src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages,
+                        t0 + TILE, token_end);
+#if ZEMLA_PREFETCH
+      kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
+#endif
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
 
-    barrier(CLK_LOCAL_MEM_FENCE);  // previous tile fully consumed (and q_tile written)
-    load_kv_tile(kv_tile, rows, kv_stride_token, valid_rows);
+    float sb[SCORE_HEADS][SCORE_TOKENS];
+    for (int h = 0; h < SCORE_HEADS; ++h) {
+      for (int t = 0; t < SCORE_TOKENS; ++t) sb[h][t] = 0.0f;
+    }
+    for (int d = 0; d < SCORE_CHUNK_DIMS; d += 8) {
+      float8 k[SCORE_TOKENS];
+      for (int t = 0; t < SCORE_TOKENS; ++t) k[t] = load8_as_float(k_block + t * KV_PITCH + d);
+      for (int h = 0; h < SCORE_HEADS; ++h) {
+        const float8 q = load8_as_float(q_block + h * KV_PITCH + d);
+        for (int t = 0; t < SCORE_TOKENS; ++t) sb[h][t] = dot8_acc(q, k[t], sb[h][t]);
+      }
+    }
+    for (int h = 0; h < SCORE_HEADS; ++h) {
+      for (int t = 0; t < SCORE_TOKENS; ++t) {
+        partial[chunk * WG_SIZE + (block_head + h) * TILE + block_token + t] = sb[h][t];
+      }
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float s = -INFINITY;
     if (score_token < valid_rows) {
-      s = dot_row(q_tile + score_head * MLA_DQK, kv_tile + score_token * KV_PITCH) * scale_log2;
+      float sum = 0.0f;
+      for (int c = 0; c < SCORE_CHUNKS; ++c) sum += partial[c * WG_SIZE + lid];
+      s = sum * scale_log2;
     }
     const float m_new = fmax(m_run, tile_row_max(s, scratch));
     // All-masked so far: keep alpha = 1 and p = 0 instead of exp2(-inf + inf).
     const float alpha = m_new == -INFINITY ? 1.0f : exp2(m_run - m_new);
     const float p = s == -INFINITY ? 0.0f : exp2(s - m_new);
-    l_run = l_run * alpha + tile_row_sum(p, scratch);
+    l_part = l_part * alpha + p;
     m_run = m_new;
-    p_tile[lid] = p;
+    p_tile[score_token * HEAD_BLOCK + score_head] = p;
     if (score_token == 0) alpha_tile[score_head] = alpha;
     barrier(CLK_LOCAL_MEM_FENCE);
 
     for (int h = 0; h < HEAD_BLOCK; ++h) acc[h] *= alpha_tile[h];
-    for (int t = 0; t < TILE; t += 4) {
-      const float2 v0 = load2_as_float(kv_tile + (t + 0) * KV_PITCH + col0);
-      const float2 v1 = load2_as_float(kv_tile + (t + 1) * KV_PITCH + col0);
-      const float2 v2 = load2_as_float(kv_tile + (t + 2) * KV_PITCH + col0);
-      const float2 v3 = load2_as_float(kv_tile + (t + 3) * KV_PITCH + col0);
-      for (int h = 0; h < HEAD_BLOCK; ++h) {
-        const float4 ph = vload4(0, p_tile + h * TILE + t);
-        acc[h] = fma(ph.x, v0, acc[h]);
-        acc[h] = fma(ph.y, v1, acc[h]);
-        acc[h] = fma(ph.z, v2, acc[h]);
-        acc[h] = fma(ph.w, v3, acc[h]);
+    for (int t = 0; t < TILE; ++t) {
+      const float2 v = load2_as_float(kv_tile + t * KV_PITCH + col0);
+      __local const float4* pt = p_tile4 + t * (HEAD_BLOCK / 4);
+      for (int h4 = 0; h4 < HEAD_BLOCK / 4; ++h4) {
+        const float4 ph = pt[h4];
+        acc[4 * h4 + 0] = fma(ph.x, v, acc[4 * h4 + 0]);
+        acc[4 * h4 + 1] = fma(ph.y, v, acc[4 * h4 + 1]);
+        acc[4 * h4 + 2] = fma(ph.z, v, acc[4 * h4 + 2]);
+        acc[4 * h4 + 3] = fma(ph.w, v, acc[4 * h4 + 3]);
       }
     }
   }
 
-  // Hand each head's softmax state from its score items to the output items.
+  // Hand each head's softmax state to the output items: the row's sum is the
+  // sum of its items' shares.
   __local float l_final[HEAD_BLOCK];
   __local float m_final[HEAD_BLOCK];
+  barrier(CLK_LOCAL_MEM_FENCE);
+  scratch[lid] = l_part;
+  barrier(CLK_LOCAL_MEM_FENCE);
   if (score_token == 0) {
-    l_final[score_head] = l_run;
+    float l = 0.0f;
+    for (int t = 0; t < TILE; ++t) l += scratch[lid + t];
+    l_final[score_head] = l;
     m_final[score_head] = m_run;
   }
   barrier(CLK_LOCAL_MEM_FENCE);

@@ -1,5 +1,6 @@
 #include "runtime/cl/cl_device.hpp"
 
+#include <cstdlib>
 #include <map>
 #include <sstream>
 
@@ -219,15 +220,24 @@ class ClDevice final : public Device {
       check(err, "clCreateProgramWithSource", key.program);
     }
     // SPIR-V carries its macros already; source gets the same -D options ocloc got.
-    const std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
+    std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
+    // A tuning knob for source builds on a vendor's driver (say
+    // -cl-nv-verbose, -cl-nv-maxrregcount=64, -DSCORE_TOKENS=4): appended
+    // last so it can override the embedded defaults.
+    if (const char* extra = std::getenv("ZEMLA_CL_BUILD_OPTIONS");
+        extra && bin.format != kernels::BinaryFormat::spirv) {
+      options += std::string(" ") + extra;
+      log::warn("OpenCL build options extended by ZEMLA_CL_BUILD_OPTIONS: " + options);
+    }
     err = clBuildProgram(program.get(), 1, &device_, options.c_str(), nullptr, nullptr);
-    if (err != CL_SUCCESS) {
-      std::size_t size = 0;
-      clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
-      std::string build_log(size, '\0');
-      clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, size, build_log.data(), nullptr);
-      check(err, "clBuildProgram",
-            key.program + "/" + key.variant + "/" + key.dtype + " (" + choice.reason + ") build log:\n" + build_log);
+    std::size_t size = 0;
+    clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
+    std::string build_log(size, '\0');
+    clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, size, build_log.data(), nullptr);
+    check(err, "clBuildProgram",
+          key.program + "/" + key.variant + "/" + key.dtype + " (" + choice.reason + ") build log:\n" + build_log);
+    if (build_log.find_first_not_of(" \n\r\t\0", 0) != std::string::npos) {
+      log::info(key.program + "/" + key.variant + "/" + key.dtype + " build log:\n" + build_log);
     }
     return programs_.insert(key, &bin, std::move(program));
   }
