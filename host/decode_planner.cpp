@@ -19,8 +19,9 @@ std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t{255}; }
 void check_common(int heads, int compute_units, int num_kv_splits, const char* call) {
   require(heads > 0, call, "heads " + std::to_string(heads) + " must be positive");
   require(compute_units > 0, call, "compute_units " + std::to_string(compute_units) + " must be positive");
-  require(num_kv_splits == -1 || num_kv_splits > 0, call,
-          "num_kv_splits " + std::to_string(num_kv_splits) + " must be -1 (auto) or positive");
+  require(num_kv_splits == -1 || (num_kv_splits > 0 && num_kv_splits <= planner::kMaxSplitsPerRequest), call,
+          "num_kv_splits " + std::to_string(num_kv_splits) + " must be -1 (auto) or in [1, " +
+              std::to_string(planner::kMaxSplitsPerRequest) + "]");
 }
 
 // Splits request `len` may take under an explicit num_kv_splits: one per tile at most.

@@ -6,7 +6,7 @@
 #include <numbers>
 #include <string>
 
-#include "host/capability_registry.hpp"
+#include "host/mla_decode_checks.hpp"
 #include "host/mla_shape.hpp"
 #include "runtime/binary_choice.hpp"
 #include "zemla/error.hpp"
@@ -19,19 +19,8 @@ constexpr const char* kCall = "mla_decode";
 constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the kernels' reqd size
 constexpr std::size_t kCombineGroup = 128;
 
-std::string s(std::int64_t v) { return std::to_string(v); }
-
-// Bytes a strided [d0, d1, inner] view reaches: the last element's end.
-std::int64_t span_bytes(std::int64_t d0, std::int64_t stride0, std::int64_t d1, std::int64_t stride1,
-                        std::int64_t inner, std::int64_t elem) {
-  return ((d0 - 1) * stride0 + (d1 - 1) * stride1 + inner) * elem;
-}
-
-void require_buffer(const rt::Buffer* b, const char* name, std::int64_t need) {
-  require(b != nullptr, kCall, std::string(name) + " is null; a device buffer is required");
-  require(static_cast<std::int64_t>(b->bytes()) >= need, kCall,
-          std::string(name) + " holds " + s(static_cast<std::int64_t>(b->bytes())) +
-              " bytes; its shape and strides need " + s(need));
+std::int64_t bytes_of(const rt::Buffer* b) {
+  return b == nullptr ? MlaDecodeGeometry::kNoBuffer : static_cast<std::int64_t>(b->bytes());
 }
 
 }  // namespace
@@ -62,8 +51,8 @@ DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, in
 
 void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const {
   require(workspace.bytes() >= plan.layout.total, kCall,
-          "workspace holds " + s(static_cast<std::int64_t>(workspace.bytes())) + " bytes; the plan needs " +
-              s(static_cast<std::int64_t>(plan.layout.total)));
+          "workspace holds " + std::to_string(workspace.bytes()) + " bytes; the plan needs " +
+              std::to_string(plan.layout.total));
   // The two tables are adjacent in the layout: one copy covers both.
   std::vector<unsigned char> tables(plan.layout.total - plan.layout.work, 0);
   std::memcpy(tables.data(), plan.work.data(), plan.work.size() * sizeof(SplitWork));
@@ -73,54 +62,32 @@ void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) cons
 }
 
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
-  require(a.batch > 0, kCall, "batch " + s(a.batch) + " must be positive");
-  require(a.heads > 0, kCall, "heads " + s(a.heads) + " must be positive");
-  require(a.batch == plan.batch(), kCall, "batch " + s(a.batch) + " differs from the plan's " + s(plan.batch()));
-  require(a.heads == plan.heads, kCall, "heads " + s(a.heads) + " differs from the plan's " + s(plan.heads));
-  require(std::isfinite(a.sm_scale) && a.sm_scale > 0, kCall,
-          "sm_scale " + std::to_string(a.sm_scale) + " must be a positive finite number");
-  const auto sizes = find_backend("intel_xpu")->mla_decode_page_sizes;
-  require(std::find(sizes.begin(), sizes.end(), a.page_size) != sizes.end(), kCall,
-          "page_size " + s(a.page_size) + " is not an MLA decode page size (16, 32, 64 or 128)");
-  require(a.num_pages > 0, kCall, "num_pages " + s(a.num_pages) + " must be positive");
-  require(a.max_pages > 0, kCall, "max_pages " + s(a.max_pages) + " must be positive");
-
-  // Strides: outputs must not overlap; KV rows must be 16-byte aligned
-  // because the intel_sg variant block-reads them.
-  require(a.q_nope_stride_h >= 0 && a.q_nope_stride_b >= 0 && a.q_rope_stride_h >= 0 && a.q_rope_stride_b >= 0, kCall,
-          "query strides must not be negative");
-  require(a.kv_stride_token >= mla::kRowDim && a.kv_stride_token % 8 == 0, kCall,
-          "kv_stride_token " + s(a.kv_stride_token) + " must be >= 576 and a multiple of 8");
-  require(a.kv_stride_page >= a.page_size * a.kv_stride_token && a.kv_stride_page % 8 == 0, kCall,
-          "kv_stride_page " + s(a.kv_stride_page) + " must be >= page_size * kv_stride_token (" +
-              s(a.page_size * a.kv_stride_token) + ") and a multiple of 8");
-  require(a.page_table_stride >= a.max_pages, kCall,
-          "page_table_stride " + s(a.page_table_stride) + " must be >= max_pages " + s(a.max_pages));
-  require(a.out_stride_h >= mla::kLatentDim && a.out_stride_b >= a.heads * a.out_stride_h, kCall,
-          "out strides (" + s(a.out_stride_b) + ", " + s(a.out_stride_h) +
-              ") overlap rows; need stride_h >= 512 and stride_b >= heads * stride_h");
-
-  require_buffer(a.q_nope, "q_nope",
-                 span_bytes(a.batch, a.q_nope_stride_b, a.heads, a.q_nope_stride_h, mla::kLatentDim, 2));
-  require_buffer(a.q_rope, "q_rope",
-                 span_bytes(a.batch, a.q_rope_stride_b, a.heads, a.q_rope_stride_h, mla::kRopeDim, 2));
-  require_buffer(a.kv_cache, "kv_cache",
-                 span_bytes(a.num_pages, a.kv_stride_page, a.page_size, a.kv_stride_token, mla::kRowDim, 2));
-  require_buffer(a.page_table, "page_table", span_bytes(a.batch, a.page_table_stride, 1, 0, a.max_pages, 4));
-  require_buffer(a.out, "out", span_bytes(a.batch, a.out_stride_b, a.heads, a.out_stride_h, mla::kLatentDim, 2));
-  if (a.lse != nullptr) {
-    require(a.lse_stride_b >= a.heads, kCall, "lse_stride_b " + s(a.lse_stride_b) + " must be >= heads " + s(a.heads));
-    require_buffer(a.lse, "lse", span_bytes(a.batch, a.lse_stride_b, 1, 0, a.heads, 4));
-  }
-  require(workspace.bytes() >= plan.layout.total, kCall,
-          "workspace holds " + s(static_cast<std::int64_t>(workspace.bytes())) + " bytes; the plan needs " +
-              s(static_cast<std::int64_t>(plan.layout.total)));
-  const std::int64_t capacity = std::int64_t{a.max_pages} * a.page_size;
-  for (int r = 0; r < plan.batch(); ++r) {
-    const auto& last = plan.work[plan.split_begin[r + 1] - 1];
-    require(last.token_end <= capacity, kCall,
-            "cache_seqlens[" + s(r) + "] = " + s(last.token_end) + " exceeds max_pages * page_size = " + s(capacity));
-  }
+  MlaDecodeGeometry g;
+  g.batch = a.batch;
+  g.heads = a.heads;
+  g.sm_scale = a.sm_scale;
+  g.num_pages = a.num_pages;
+  g.page_size = a.page_size;
+  g.max_pages = a.max_pages;
+  g.q_nope_stride_b = a.q_nope_stride_b;
+  g.q_nope_stride_h = a.q_nope_stride_h;
+  g.q_rope_stride_b = a.q_rope_stride_b;
+  g.q_rope_stride_h = a.q_rope_stride_h;
+  g.kv_stride_page = a.kv_stride_page;
+  g.kv_stride_token = a.kv_stride_token;
+  g.page_table_stride = a.page_table_stride;
+  g.out_stride_b = a.out_stride_b;
+  g.out_stride_h = a.out_stride_h;
+  g.lse_stride_b = a.lse_stride_b;
+  g.q_nope_bytes = bytes_of(a.q_nope);
+  g.q_rope_bytes = bytes_of(a.q_rope);
+  g.kv_cache_bytes = bytes_of(a.kv_cache);
+  g.page_table_bytes = bytes_of(a.page_table);
+  g.out_bytes = bytes_of(a.out);
+  g.lse_bytes = bytes_of(a.lse);
+  g.workspace_bytes = bytes_of(&workspace);
+  check_mla_decode(g, plan);
+  if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
 }
 
 std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,

@@ -37,6 +37,10 @@ struct MlaDecodeArgs {
   std::int64_t out_stride_b = 0, out_stride_h = 0;
   rt::Buffer* lse = nullptr;  // optional fp32 [batch, heads]
   std::int64_t lse_stride_b = 0;
+  // Optional host copy of the page table, [batch, page_table_stride]: when
+  // given, every page a request reads is checked to be in [0, num_pages)
+  // (O(pages used) per call). Without it a bad page is masked by the kernels.
+  std::span<const std::int32_t> host_page_table;
 
   // Dense row-major strides for every tensor.
   void set_contiguous_strides();

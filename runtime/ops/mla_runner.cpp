@@ -41,6 +41,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   args.page_table = table.get();
   args.out = out.get();
   args.lse = options.want_lse ? lse.get() : nullptr;
+  if (options.check_page_table) args.host_page_table = p.page_table;
   args.set_contiguous_strides();
 
   for (int i = 0; i < options.warmup; ++i) decoder.run(args, outcome.plan, *workspace);

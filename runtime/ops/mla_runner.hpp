@@ -17,6 +17,7 @@ struct MlaRunOptions {
   int warmup = 0;  // untimed runs first
   int iters = 1;   // timed runs (device clock); 0 = one untimed run
   bool want_lse = true;
+  bool check_page_table = true;  // full host check of the page ids each request reads
 };
 
 struct MlaRunOutcome {

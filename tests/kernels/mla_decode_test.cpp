@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "kernels/mla_cases.hpp"
+#include "zemla/error.hpp"
 
 namespace zemla {
 namespace {
@@ -111,6 +112,55 @@ TEST(MlaDecodeStrides, PaddedLayoutsMatchTheDenseResult) {
         strided.out[(b * p.heads + h) * 512 + d] = bf16_to_float(got[b * out_sb + h * out_sh + d]);
   const auto cmp = compare_with_reference(strided, reference::mla_decode(p), p.dtype, mla::kLatentDim, false);
   EXPECT_TRUE(cmp.pass) << cmp.failure;
+}
+
+}  // namespace
+}  // namespace zemla
+
+namespace zemla {
+namespace {
+
+// Bounds safety with the host page-table check off: a page id outside the
+// pool is masked by the kernels, so corrupting a request's last pages is the
+// same as shortening it to the start of the first corrupt page. Requests
+// around it are untouched, which they would not be if a read or write strayed.
+TEST(MlaDecodeBounds, CorruptPageIdsAreMaskedWhenTheHostCheckIsOff) {
+  RandomMlaSpec spec;
+  spec.seqlens = {100, 150, 128, 10, 77};
+  spec.heads = 16;
+  spec.page_size = 64;
+  MlaProblem corrupt = make_random_problem(spec);
+  const auto cell = [&](int b, int i) -> std::int32_t& { return corrupt.page_table[b * corrupt.max_pages + i]; };
+  cell(1, 2) = 999999;   // past the pool
+  cell(2, 1) = -7;       // negative
+  cell(3, 0) = 1 << 30;  // the whole request
+  MlaProblem masked = corrupt;
+  masked.seqlens = {100, 128, 64, 0, 77};
+  const auto ref = reference::mla_decode(masked);
+  for (int splits : {-1, 1, 4}) {
+    const auto outcome = ops::run_mla_problem(testing::test_device(), corrupt, {splits, 0, 0, true, false});
+    const auto cmp = compare_with_reference(outcome.result, ref, DType::bf16, mla::kLatentDim, true);
+    EXPECT_TRUE(cmp.pass) << "splits " << splits << ": " << cmp.failure;
+  }
+}
+
+// With the check on (the default), the same table is refused before launch,
+// naming the entry.
+TEST(MlaDecodeBounds, HostCheckNamesTheCorruptPageTableEntry) {
+  RandomMlaSpec spec;
+  spec.seqlens = {100, 150};
+  MlaProblem p = make_random_problem(spec);
+  p.page_table[1 * p.max_pages + 2] = 999999;
+  try {
+    ops::run_mla_problem(testing::test_device(), p, {-1, 0, 0, true});
+    FAIL() << "a page id past the pool was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kInvalidArgument);
+    EXPECT_NE(
+        e.detail().find("page_table[1, 2] = 999999 is outside [0, num_pages = " + std::to_string(p.num_pages) + ")"),
+        std::string::npos)
+        << e.detail();
+  }
 }
 
 }  // namespace

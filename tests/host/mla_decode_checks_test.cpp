@@ -1,0 +1,170 @@
+// One test per rule of the decode-argument check (issue 9, item 1): start
+// from a valid call, break one thing, and require the exact message that
+// names the argument, the index and the value.
+
+#include "host/mla_decode_checks.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "host/dtype.hpp"
+#include "host/mla_shape.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla {
+namespace {
+
+struct ValidCall {
+  std::vector<std::int32_t> seqlens = {100, 0, 300};
+  DecodePlan plan;
+  MlaDecodeGeometry g;
+  std::vector<std::int32_t> table;
+
+  ValidCall() {
+    plan = plan_decode({seqlens, 16, 8, -1});
+    g.batch = 3;
+    g.heads = 16;
+    g.sm_scale = 0.07f;
+    g.num_pages = 10;
+    g.page_size = 64;
+    g.max_pages = 5;
+    g.q_nope_stride_h = mla::kLatentDim;
+    g.q_nope_stride_b = 16 * mla::kLatentDim;
+    g.q_rope_stride_h = mla::kRopeDim;
+    g.q_rope_stride_b = 16 * mla::kRopeDim;
+    g.kv_stride_token = mla::kRowDim;
+    g.kv_stride_page = 64 * mla::kRowDim;
+    g.page_table_stride = 5;
+    g.out_stride_h = mla::kLatentDim;
+    g.out_stride_b = 16 * mla::kLatentDim;
+    g.lse_stride_b = 16;
+    g.q_nope_bytes = 3 * 16 * mla::kLatentDim * 2;
+    g.q_rope_bytes = 3 * 16 * mla::kRopeDim * 2;
+    g.kv_cache_bytes = std::int64_t{10} * 64 * mla::kRowDim * 2;
+    g.page_table_bytes = 3 * 5 * 4;
+    g.out_bytes = g.q_nope_bytes;
+    g.lse_bytes = 3 * 16 * 4;
+    g.workspace_bytes = static_cast<std::int64_t>(plan.layout.total);
+    table = {0, 1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 3, 4, 5, 6};
+  }
+};
+
+// The message of the error `breaking` causes, or "accepted".
+std::string error_after(const std::function<void(ValidCall&)>& breaking) {
+  ValidCall c;
+  breaking(c);
+  try {
+    check_mla_decode(c.g, c.plan);
+    check_page_table(c.g, c.plan, c.table);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kInvalidArgument);
+    return e.detail();
+  }
+  return "accepted";
+}
+
+TEST(MlaDecodeChecks, AValidCallPasses) {
+  EXPECT_EQ(error_after([](ValidCall&) {}), "accepted");
+}
+
+TEST(MlaDecodeChecks, ShapesMustAgreeWithThePlan) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.batch = 4; }), "batch 4 differs from the plan's 3");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.heads = 0; }), "heads 0 must be positive");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.heads = 8; }), "heads 8 differs from the plan's 16");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.max_pages = 0; }), "max_pages 0 must be positive");
+}
+
+TEST(MlaDecodeChecks, StridesMustBeConsistent) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_stride_token = 570; }), "kv_stride_token 570 must be in [576, 2^40]");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_stride_token = 580; }),
+            "kv_stride_token 580 must be a multiple of 8");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_stride_page = 1000; }),
+            "kv_stride_page 1000 must be in [36864, 2^40]");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.out_stride_b = 512; }), "out_stride_b 512 must be in [8192, 2^40]");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_nope_stride_h = -1; }), "q_nope_stride_h -1 must be in [0, 2^40]");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.page_table_stride = 4; }), "page_table_stride 4 must be in [5, 2^40]");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.lse_stride_b = 15; }), "lse_stride_b 15 must be in [16, 2^40]");
+}
+
+TEST(MlaDecodeChecks, DtypeMustBeSupported) {
+  try {
+    parse_dtype("fp8");
+    FAIL() << "fp8 accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.detail().find("fp8"), std::string::npos) << e.detail();
+  }
+}
+
+TEST(MlaDecodeChecks, PageSizeMustBeAnMlaDecodePageSize) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.page_size = 48; }),
+            "page_size 48 is not an MLA decode page size (16, 32, 64 or 128)");
+}
+
+TEST(MlaDecodeChecks, SeqlensMustFitThePageTable) {
+  EXPECT_EQ(error_after([](ValidCall& c) {
+              c.seqlens[2] = 321;
+              c.plan = plan_decode({c.seqlens, 16, 8, -1});
+              c.g.workspace_bytes = static_cast<std::int64_t>(c.plan.layout.total);
+            }),
+            "cache_seqlens[2] = 321 exceeds max_pages * page_size = 320");
+  ValidCall c;
+  c.seqlens[1] = -3;
+  try {
+    plan_decode({c.seqlens, 16, 8, -1});
+    FAIL() << "a negative length was planned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.detail(), "cache_seqlens[1] = -3 is negative");
+  }
+}
+
+TEST(MlaDecodeChecks, PageTableEntriesMustBeInThePool) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.table[1] = 10; }),
+            "page_table[0, 1] = 10 is outside [0, num_pages = 10) and request 0 reads that page");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.table[14] = -1; }),
+            "page_table[2, 4] = -1 is outside [0, num_pages = 10) and request 2 reads that page");
+  // Entries past a request's length are not read, so they may hold anything.
+  EXPECT_EQ(error_after([](ValidCall& c) { c.table[2] = 12345; }), "accepted");
+}
+
+TEST(MlaDecodeChecks, WorkspaceMustHoldThePlan) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.workspace_bytes = 100; }),
+            "workspace holds 100 bytes; its shape and strides need " + std::to_string(ValidCall().plan.layout.total));
+}
+
+TEST(MlaDecodeChecks, NumKvSplitsMustBeSane) {
+  ValidCall c;
+  for (int bad : {0, -2, 257}) {
+    try {
+      plan_decode({c.seqlens, 16, 8, bad});
+      FAIL() << "num_kv_splits " << bad << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.detail(), "num_kv_splits " + std::to_string(bad) + " must be -1 (auto) or in [1, 256]");
+    }
+  }
+}
+
+TEST(MlaDecodeChecks, BuffersMustExistAndBeLargeEnough) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_nope_bytes = MlaDecodeGeometry::kNoBuffer; }),
+            "q_nope is null; a device buffer is required");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_cache_bytes -= 2; }),
+            "kv_cache holds 737278 bytes; its shape and strides need 737280");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.out_bytes = 10; }),
+            "out holds 10 bytes; its shape and strides need 49152");
+  // lse is optional: absent is fine, present must be large enough.
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.lse_bytes = MlaDecodeGeometry::kNoBuffer; }), "accepted");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.lse_bytes = 4; }), "lse holds 4 bytes; its shape and strides need 192");
+}
+
+TEST(MlaDecodeChecks, SmScaleMustBePositiveAndFinite) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.sm_scale = std::nanf(""); }),
+            "sm_scale nan must be a positive finite number");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.sm_scale = -1; }),
+            "sm_scale -1.000000 must be a positive finite number");
+}
+
+}  // namespace
+}  // namespace zemla
