@@ -60,7 +60,7 @@ DecodePlan plan_decode(const PlannerInputs& inputs);
 std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits);
 
 namespace planner {
-inline constexpr int kMinSplitTokens = 128;      // below this, reloading q costs more than it spreads
+inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs more than it spreads
 // Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
 // combine stage reads each split once, which stays small next to its KV.
 inline constexpr int kMaxSplitsPerRequest = 256;

@@ -14,11 +14,25 @@
 
 namespace zemla::testing {
 
+// The device lives until gtest's global tear-down, inside main: releasing
+// OpenCL objects from a static destructor runs after the runtime's own
+// statics are gone (under oclgrind that corrupts the heap at exit).
+inline std::unique_ptr<rt::Device>& device_holder() {
+  static std::unique_ptr<rt::Device> device;
+  return device;
+}
+
+class DeviceRelease : public ::testing::Environment {
+ public:
+  void TearDown() override { device_holder().reset(); }
+};
+
 inline rt::Device& test_device() {
-  static std::unique_ptr<rt::Device> device = [] {
-    auto d = rt::open_device(rt::selection_from_env({"opencl", 0}));
-    return d;
-  }();
+  auto& device = device_holder();
+  if (!device) {
+    device = rt::open_device(rt::selection_from_env({"opencl", 0}));
+    ::testing::AddGlobalTestEnvironment(new DeviceRelease);
+  }
   return *device;
 }
 

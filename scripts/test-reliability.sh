@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The reliability jobs (issue 9), run by .ci/run after scripts/test.sh (which
+# installs the dependencies and leaves the main build in build/):
+#   1. oclgrind: the kernels' memory-bounds, data-race and API checks on small
+#      cases, through the kernel test binary; any oclgrind report fails.
+#   2. valgrind --leak-check=full on a CLI decode step: no definite leak from
+#      zemla code.
+#   3. ASan + UBSan (with -D_GLIBCXX_ASSERTIONS) build of everything, and the
+#      whole test suite except the slow sweep.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+deps=/opt/zemla-deps
+# Only the null driver or none: Debian's Intel GPU driver dlopens with
+# RTLD_DEEPBIND, which the sanitizer runtime refuses, and there is no GPU here.
+export ZE_ENABLE_ALT_DRIVERS="$deps/ze-null/no-other-driver.so"
+
+echo "== oclgrind (memcheck, data races, API)"
+log=$(mktemp)
+# Small cases only: oclgrind interprets every work-item. 64 KiB local memory,
+# as Intel GPUs give a work-group (oclgrind's default is 32 KiB).
+OCL_ICD_VENDORS="$deps/icd-pocl" oclgrind --check-api --data-races --local-mem-size 65536 --num-threads 2 \
+  --log "$log" build/tests/zemla_kernel_tests_pocl \
+  --gtest_filter='MlaDecodeBounds.*:KvAppend.*:MlaDecodeStrides.*:*/page16_*:*/all_empty'
+if [ -s "$log" ]; then
+  echo "oclgrind reported errors:" >&2
+  cat "$log" >&2
+  exit 1
+fi
+echo "oclgrind: no errors"
+
+echo "== valgrind --leak-check=full on zemla run mla-decode"
+vglog=$(mktemp)
+OCL_ICD_VENDORS="$deps/icd-pocl" valgrind --leak-check=full --show-leak-kinds=definite --log-file="$vglog" \
+  build/tools/zemla run mla-decode --seqlens 300,1 --heads 16
+python3 scripts/check_valgrind_leaks.py "$vglog"
+
+echo "== ASan + UBSan + _GLIBCXX_ASSERTIONS build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DZEMLA_SANITIZE=ON -DZEMLA_WERROR=ON -DZEMLA_AOT=ON \
+  -DCMAKE_CXX_FLAGS="-O1 -D_GLIBCXX_ASSERTIONS"
+cmake --build build-asan -j2
+# Tests that name no OpenCL runtime get PoCL: Debian's Intel GPU OpenCL driver
+# also dlopens with RTLD_DEEPBIND. Leaks inside the CPU runtimes are
+# suppressed (tests/sanitizers/lsan.supp); any other leak fails.
+OCL_ICD_VENDORS="$deps/icd-pocl" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+  LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0" \
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j2 -LE slow
