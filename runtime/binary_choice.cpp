@@ -66,4 +66,14 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
   throw Error("choose_binary", kNotFound, what + ": no embedded kernel of that name/variant/dtype");
 }
 
+const kernels::KernelBinary* spirv_fallback(const ProgramKey& key) {
+  for (const auto& b : kernels::embedded_kernels()) {
+    if (b.program == key.program && b.variant == key.variant && b.dtype == key.dtype &&
+        b.format == kernels::BinaryFormat::spirv) {
+      return &b;
+    }
+  }
+  return nullptr;
+}
+
 }  // namespace zemla::rt

@@ -23,4 +23,9 @@ struct BinaryChoice {
 // Throws zemla::Error (ZEMLA_ERROR_NOT_FOUND) when nothing fits.
 BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key);
 
+// What Level Zero loads after the driver rejects the chosen native zebin
+// (corrupt, or a stepping it cannot run): the SPIR-V of the same program,
+// or nullptr when none is embedded (ZEMLA_AOT=OFF).
+const kernels::KernelBinary* spirv_fallback(const ProgramKey& key);
+
 }  // namespace zemla::rt

@@ -384,15 +384,12 @@ class ZeDevice final : public Device {
               choice.reason);
     ModuleHandle module = build_module(*choice.binary);
     if (module.get() == nullptr && choice.binary->format == kernels::BinaryFormat::zebin) {
-      // A native binary the driver rejects (corrupt, or a stepping it cannot
-      // run) is not fatal while SPIR-V of the same program is embedded.
-      for (const auto& b : kernels::embedded_kernels()) {
-        if (b.program == key.program && b.variant == key.variant && b.dtype == key.dtype &&
-            b.format == kernels::BinaryFormat::spirv) {
-          log::warn("Level Zero " + info_.name + ": native zebin for " + key.program +
-                    " was rejected; falling back to SPIR-V");
-          return programs_.insert(key, &b, build_module(b, true));
-        }
+      // A native binary the driver rejects is not fatal while SPIR-V of the
+      // same program is embedded.
+      if (const auto* spirv = spirv_fallback(key)) {
+        log::warn("Level Zero " + info_.name + ": native zebin for " + key.program +
+                  " was rejected; falling back to SPIR-V");
+        return programs_.insert(key, spirv, build_module(*spirv, true));
       }
     }
     if (module.get() == nullptr) module = build_module(*choice.binary, true);
