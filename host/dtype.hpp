@@ -8,9 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include "zemla/types.hpp"
+
 namespace zemla {
 
-enum class DType { bf16, f16 };
 
 std::string_view dtype_name(DType dtype);
 // Accepts bf16/bfloat16 and f16/fp16/float16/half; throws zemla::Error otherwise.

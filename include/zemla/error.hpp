@@ -6,9 +6,11 @@
 #include <stdexcept>
 #include <string>
 
+#include "zemla/export.hpp"
+
 namespace zemla {
 
-class Error : public std::runtime_error {
+class ZEMLA_API Error : public std::runtime_error {
  public:
   Error(std::string call, std::string result_name, std::string detail);
 

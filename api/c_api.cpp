@@ -1,0 +1,201 @@
+// The C API over the C++ one: every entry point catches, maps the result
+// name to a zemla_status and keeps the message per thread.
+
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "zemla/zemla.h"
+#include "zemla/zemla.hpp"
+
+struct zemla_runtime {
+  zemla::Runtime runtime;
+};
+struct zemla_tensor {
+  zemla::Tensor tensor;
+};
+struct zemla_mla_cache {
+  zemla::MlaCache cache;
+};
+struct zemla_mla_step {
+  zemla::MlaStep step;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+zemla_status status_of(const std::string& result) {
+  if (result == zemla::kInvalidArgument) return ZEMLA_STATUS_INVALID_ARGUMENT;
+  if (result == zemla::kUnsupported) return ZEMLA_STATUS_UNSUPPORTED;
+  if (result == zemla::kNotFound) return ZEMLA_STATUS_NOT_FOUND;
+  if (result == zemla::kOutOfResources) return ZEMLA_STATUS_OUT_OF_RESOURCES;
+  return ZEMLA_STATUS_DEVICE_ERROR;  // CL_* and ZE_RESULT_* come from the driver
+}
+
+template <typename F>
+zemla_status guarded(F&& f) {
+  try {
+    f();
+    last_error.clear();
+    return ZEMLA_STATUS_SUCCESS;
+  } catch (const zemla::Error& e) {
+    last_error = e.what();
+    return status_of(e.result_name());
+  } catch (const std::bad_alloc&) {
+    last_error = "host memory exhausted";
+    return ZEMLA_STATUS_OUT_OF_RESOURCES;
+  } catch (const std::exception& e) {
+    last_error = e.what();
+    return ZEMLA_STATUS_INTERNAL;
+  }
+}
+
+zemla_status null_argument(const char* call, const char* name) {
+  last_error = std::string(call) + ": " + name + " is NULL";
+  return ZEMLA_STATUS_INVALID_ARGUMENT;
+}
+
+#define ZEMLA_NOT_NULL(call, p) \
+  if ((p) == nullptr) return null_argument(call, #p)
+
+}  // namespace
+
+extern "C" {
+
+const char* zemla_status_string(zemla_status s) {
+  switch (s) {
+    case ZEMLA_STATUS_SUCCESS:
+      return "ZEMLA_STATUS_SUCCESS";
+    case ZEMLA_STATUS_INVALID_ARGUMENT:
+      return "ZEMLA_STATUS_INVALID_ARGUMENT";
+    case ZEMLA_STATUS_UNSUPPORTED:
+      return "ZEMLA_STATUS_UNSUPPORTED";
+    case ZEMLA_STATUS_NOT_FOUND:
+      return "ZEMLA_STATUS_NOT_FOUND";
+    case ZEMLA_STATUS_OUT_OF_RESOURCES:
+      return "ZEMLA_STATUS_OUT_OF_RESOURCES";
+    case ZEMLA_STATUS_DEVICE_ERROR:
+      return "ZEMLA_STATUS_DEVICE_ERROR";
+    case ZEMLA_STATUS_INTERNAL:
+      return "ZEMLA_STATUS_INTERNAL";
+  }
+  return "ZEMLA_STATUS_UNKNOWN";
+}
+
+const char* zemla_last_error(void) { return last_error.c_str(); }
+
+zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime** out) {
+  ZEMLA_NOT_NULL("zemla_runtime_create", out);
+  *out = nullptr;
+  return guarded([&] { *out = new zemla_runtime{zemla::Runtime({backend ? backend : "auto", device})}; });
+}
+
+void zemla_runtime_destroy(zemla_runtime* runtime) { delete runtime; }
+
+zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size) {
+  ZEMLA_NOT_NULL("zemla_runtime_device_name", runtime);
+  ZEMLA_NOT_NULL("zemla_runtime_device_name", name);
+  return guarded([&] {
+    zemla::require(size > 0, "zemla_runtime_device_name", "size is 0");
+    const std::string n = runtime->runtime.device().name;
+    std::strncpy(name, n.c_str(), size - 1);
+    name[size - 1] = '\0';
+  });
+}
+
+zemla_status zemla_runtime_synchronize(zemla_runtime* runtime) {
+  ZEMLA_NOT_NULL("zemla_runtime_synchronize", runtime);
+  return guarded([&] { runtime->runtime.synchronize(); });
+}
+
+zemla_status zemla_tensor_create(zemla_runtime* runtime, size_t bytes, zemla_tensor** out) {
+  ZEMLA_NOT_NULL("zemla_tensor_create", runtime);
+  ZEMLA_NOT_NULL("zemla_tensor_create", out);
+  *out = nullptr;
+  return guarded([&] { *out = new zemla_tensor{runtime->runtime.allocate(bytes)}; });
+}
+
+void zemla_tensor_destroy(zemla_tensor* tensor) { delete tensor; }
+
+zemla_status zemla_tensor_upload(zemla_tensor* tensor, const void* host, size_t bytes, size_t offset) {
+  ZEMLA_NOT_NULL("zemla_tensor_upload", tensor);
+  ZEMLA_NOT_NULL("zemla_tensor_upload", host);
+  return guarded([&] { tensor->tensor.upload(host, bytes, offset); });
+}
+
+zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_t bytes, size_t offset) {
+  ZEMLA_NOT_NULL("zemla_tensor_download", tensor);
+  ZEMLA_NOT_NULL("zemla_tensor_download", host);
+  return guarded([&] { tensor->tensor.download(host, bytes, offset); });
+}
+
+zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                    int num_layers, int num_pages, zemla_mla_cache** out) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_create", runtime);
+  ZEMLA_NOT_NULL("zemla_mla_cache_create", out);
+  *out = nullptr;
+  if (num_flags > 0 && server_flags == nullptr) return null_argument("zemla_mla_cache_create", "server_flags");
+  return guarded([&] {
+    zemla::MlaCacheOptions o;
+    for (int i = 0; i < num_flags; ++i) {
+      zemla::require(server_flags[i] != nullptr, "zemla_mla_cache_create",
+                     "server_flags[" + std::to_string(i) + "] is NULL");
+      o.server_flags.emplace_back(server_flags[i]);
+    }
+    o.num_layers = num_layers;
+    o.num_pages = num_pages;
+    *out = new zemla_mla_cache{zemla::MlaCache(runtime->runtime, o)};
+  });
+}
+
+void zemla_mla_cache_destroy(zemla_mla_cache* cache) { delete cache; }
+
+zemla_status zemla_mla_cache_add_request(zemla_mla_cache* cache, int64_t id) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_add_request", cache);
+  return guarded([&] { cache->cache.add_request(id); });
+}
+
+zemla_status zemla_mla_cache_release_request(zemla_mla_cache* cache, int64_t id) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_release_request", cache);
+  return guarded([&] { cache->cache.release_request(id); });
+}
+
+zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache, int* out) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_free_pages", cache);
+  ZEMLA_NOT_NULL("zemla_mla_cache_free_pages", out);
+  return guarded([&] { *out = cache->cache.free_pages(); });
+}
+
+zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
+                                  zemla_mla_step** out) {
+  ZEMLA_NOT_NULL("zemla_mla_step_begin", cache);
+  ZEMLA_NOT_NULL("zemla_mla_step_begin", requests);
+  ZEMLA_NOT_NULL("zemla_mla_step_begin", out);
+  *out = nullptr;
+  return guarded([&] {
+    zemla::require(count > 0, "zemla_mla_step_begin", "count " + std::to_string(count) + " must be positive");
+    *out = new zemla_mla_step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, heads)};
+  });
+}
+
+void zemla_mla_step_destroy(zemla_mla_step* step) { delete step; }
+
+zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows) {
+  ZEMLA_NOT_NULL("zemla_mla_step_append", step);
+  ZEMLA_NOT_NULL("zemla_mla_step_append", rows);
+  return guarded([&] { step->step.append(layer, rows->tensor); });
+}
+
+zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_tensor* q_nope,
+                                   const zemla_tensor* q_rope, zemla_tensor* out, zemla_tensor* lse, float sm_scale) {
+  ZEMLA_NOT_NULL("zemla_mla_step_decode", step);
+  ZEMLA_NOT_NULL("zemla_mla_step_decode", q_nope);
+  ZEMLA_NOT_NULL("zemla_mla_step_decode", q_rope);
+  ZEMLA_NOT_NULL("zemla_mla_step_decode", out);
+  return guarded([&] {
+    step->step.decode(layer, q_nope->tensor, q_rope->tensor, out->tensor, lse ? &lse->tensor : nullptr, sm_scale);
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,52 @@
+// zemla::Runtime and zemla::Tensor: the public face of rt::Device/rt::Buffer.
+
+#include "api/impl.hpp"
+#include "runtime/binary_choice.hpp"
+#include "runtime/select.hpp"
+
+namespace zemla {
+
+Runtime::Runtime(const DeviceSelection& selection)
+    : impl_(std::make_unique<Impl>(rt::open_device(rt::selection_from_env({selection.backend, selection.index})))) {}
+Runtime::~Runtime() = default;
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+
+DeviceDescription Runtime::device() const {
+  const auto& info = impl_->device->info();
+  return {info.name, std::string(rt::backend_name(info.backend)), rt::choose_variant(info), info.compute_units,
+          info.global_mem_bytes};
+}
+
+Tensor Runtime::allocate(std::size_t bytes) {
+  Tensor t;
+  t.impl_ = std::make_unique<Tensor::Impl>(Tensor::Impl{impl_->device.get(), impl_->device->allocate(bytes)});
+  return t;
+}
+
+void Runtime::synchronize() { impl_->device->finish(); }
+
+Tensor::Tensor() = default;
+Tensor::~Tensor() = default;
+Tensor::Tensor(Tensor&&) noexcept = default;
+Tensor& Tensor::operator=(Tensor&&) noexcept = default;
+
+std::size_t Tensor::bytes() const { return impl_ ? impl_->buffer->bytes() : 0; }
+
+void Tensor::upload(const void* host, std::size_t bytes, std::size_t offset) {
+  require(impl_ != nullptr, "Tensor::upload", "the tensor is empty (moved from or default-constructed)");
+  impl_->device->write(*impl_->buffer, host, bytes, offset);
+}
+
+void Tensor::download(void* host, std::size_t bytes, std::size_t offset) const {
+  require(impl_ != nullptr, "Tensor::download", "the tensor is empty (moved from or default-constructed)");
+  impl_->device->read(*impl_->buffer, host, bytes, offset);
+}
+
+const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name) {
+  if (t == nullptr) return nullptr;
+  require(t->impl() != nullptr, call, std::string(name) + " is an empty tensor");
+  return t->impl()->buffer.get();
+}
+
+}  // namespace zemla

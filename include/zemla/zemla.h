@@ -1,0 +1,80 @@
+/* zemla's C API: the embedding surface of zemla.hpp for servers written in C
+ * or behind an FFI. Opaque handles, status codes, no exceptions across the
+ * boundary.
+ *
+ * Every function returns a zemla_status; on failure the calling thread's
+ * zemla_last_error() holds the message (the failing call, the API's own result
+ * name, and the bad value). Thread safety: a runtime and every handle made
+ * from it belong to one thread at a time; zemla_status_string and
+ * zemla_last_error are safe from any thread (the message is per thread). */
+#ifndef ZEMLA_H
+#define ZEMLA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZEMLA_C_API __attribute__((visibility("default")))
+
+typedef enum zemla_status {
+  ZEMLA_STATUS_SUCCESS = 0,
+  ZEMLA_STATUS_INVALID_ARGUMENT = 1, /* a bad value; the message names it */
+  ZEMLA_STATUS_UNSUPPORTED = 2,
+  ZEMLA_STATUS_NOT_FOUND = 3, /* no such device or kernel */
+  ZEMLA_STATUS_OUT_OF_RESOURCES = 4,
+  ZEMLA_STATUS_DEVICE_ERROR = 5, /* the driver failed (CL_* / ZE_RESULT_* in the message) */
+  ZEMLA_STATUS_INTERNAL = 6
+} zemla_status;
+
+typedef enum zemla_dtype { ZEMLA_DTYPE_BF16 = 0, ZEMLA_DTYPE_FP16 = 1 } zemla_dtype;
+
+typedef struct zemla_runtime zemla_runtime;
+typedef struct zemla_tensor zemla_tensor;
+typedef struct zemla_mla_cache zemla_mla_cache;
+typedef struct zemla_mla_step zemla_mla_step;
+
+ZEMLA_C_API const char* zemla_status_string(zemla_status status);
+/* The last failure's message on this thread ("" if none). Valid until the next call. */
+ZEMLA_C_API const char* zemla_last_error(void);
+
+/* backend: "auto", "level_zero" or "opencl" (NULL = auto); device: index or -1. */
+ZEMLA_C_API zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime** out);
+ZEMLA_C_API void zemla_runtime_destroy(zemla_runtime* runtime);
+/* The device's name, NUL-terminated, truncated to `size` bytes. */
+ZEMLA_C_API zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size);
+ZEMLA_C_API zemla_status zemla_runtime_synchronize(zemla_runtime* runtime);
+
+ZEMLA_C_API zemla_status zemla_tensor_create(zemla_runtime* runtime, size_t bytes, zemla_tensor** out);
+ZEMLA_C_API void zemla_tensor_destroy(zemla_tensor* tensor);
+ZEMLA_C_API zemla_status zemla_tensor_upload(zemla_tensor* tensor, const void* host, size_t bytes, size_t offset);
+ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_t bytes, size_t offset);
+
+/* server_flags: sglang-style flags, e.g. {"--decode-attention-backend", "intel_xpu",
+ * "--prefill-attention-backend", "triton", "--page-size", "64"}; validated like `zemla config`. */
+ZEMLA_C_API zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags,
+                                                int num_flags, int num_layers, int num_pages,
+                                                zemla_mla_cache** out);
+ZEMLA_C_API void zemla_mla_cache_destroy(zemla_mla_cache* cache);
+ZEMLA_C_API zemla_status zemla_mla_cache_add_request(zemla_mla_cache* cache, int64_t id);
+ZEMLA_C_API zemla_status zemla_mla_cache_release_request(zemla_mla_cache* cache, int64_t id);
+ZEMLA_C_API zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache, int* out);
+
+/* One decode step for `count` requests (one new token each); see MlaCache::begin_step. */
+ZEMLA_C_API zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
+                                             zemla_mla_step** out);
+ZEMLA_C_API void zemla_mla_step_destroy(zemla_mla_step* step);
+/* rows: [count, 576] in the cache dtype. */
+ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows);
+/* q_nope [count, heads, 512], q_rope [count, heads, 64] -> out [count, heads, 512]; lse fp32 [count, heads] or NULL. */
+ZEMLA_C_API zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_tensor* q_nope,
+                                              const zemla_tensor* q_rope, zemla_tensor* out, zemla_tensor* lse,
+                                              float sm_scale);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ZEMLA_H */

@@ -1,0 +1,201 @@
+#pragma once
+// zemla's public C++ API: MLA (DeepSeek-style) paged decode attention for an
+// inference server that embeds it.
+//
+//   zemla::Runtime rt;                                   // best device
+//   zemla::MlaCache cache(rt, {{"--decode-attention-backend", "intel_xpu",
+//                               "--prefill-attention-backend", "triton",
+//                               "--page-size", "64"}, /*layers*/ 61, /*pages*/ 4096});
+//   cache.add_request(7);
+//   auto step = cache.begin_step(ids, heads);            // once per decode step
+//   for (int layer = 0; layer < 61; ++layer) {
+//     step.append(layer, new_latent_rows);               // kv_append
+//     step.decode(layer, q_nope, q_rope, out, &lse, sm_scale);
+//   }
+//   cache.release_request(7);                            // pages back to the pool
+//
+// Planning (split-KV work, page table, workspace) happens once in
+// begin_step and is reused by every layer, as FlashMLA separates
+// get_mla_metadata from flash_mla_with_kvcache.
+//
+// Errors are zemla::Error carrying the failing call, the API's own result
+// name (ZEMLA_ERROR_*, CL_*, ZE_RESULT_*) and a message naming the bad value.
+// Thread safety: one Runtime and everything made from it belong to one
+// thread at a time; distinct Runtimes may be used from different threads.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "zemla/error.hpp"
+#include "zemla/export.hpp"
+#include "zemla/types.hpp"
+
+namespace zemla {
+
+struct DeviceSelection {
+  std::string backend = "auto";  // auto | level_zero | opencl
+  int index = -1;                // within the backend; -1 = best
+};
+
+struct DeviceDescription {
+  std::string name;
+  std::string backend;  // "level_zero" or "opencl"
+  std::string variant;  // kernel variant it runs: "intel_sg" or "portable"
+  int compute_units = 0;
+  std::uint64_t global_mem_bytes = 0;
+};
+
+class Tensor;
+
+class ZEMLA_API Runtime {
+ public:
+  explicit Runtime(const DeviceSelection& selection = {});
+  ~Runtime();
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+
+  DeviceDescription device() const;
+  // Device memory; contents undefined until written.
+  Tensor allocate(std::size_t bytes);
+  // Waits for every enqueued operation.
+  void synchronize();
+
+  struct Impl;
+  Impl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// A device buffer. Tensors are plain bytes: the API documents each
+// argument's shape and element type.
+class ZEMLA_API Tensor {
+ public:
+  Tensor();
+  ~Tensor();
+  Tensor(Tensor&&) noexcept;
+  Tensor& operator=(Tensor&&) noexcept;
+
+  std::size_t bytes() const;
+  void upload(const void* host, std::size_t bytes, std::size_t offset = 0);
+  void download(void* host, std::size_t bytes, std::size_t offset = 0) const;
+
+  struct Impl;
+  Impl* impl() const { return impl_.get(); }
+
+ private:
+  friend class Runtime;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct MlaCacheOptions {
+  // sglang-style server flags; validated by the same rules as `zemla config`
+  // (an invalid config throws, naming the diagnostic). The page size and
+  // dtype come from them (--page-size, --dtype).
+  std::vector<std::string> server_flags;
+  int num_layers = 1;
+  int num_pages = 0;  // per layer
+};
+
+struct MlaStepPlan {
+  int batch = 0;
+  int heads = 0;
+  int total_splits = 0;
+  bool needs_combine = false;
+  std::size_t workspace_bytes = 0;
+  std::vector<std::int32_t> seqlens;  // per request, including this step's token
+};
+
+struct MlaTiming {
+  double split_ms = 0;
+  double combine_ms = 0;
+};
+
+class MlaStep;
+class MlaPrefill;
+
+// A paged latent cache for every layer, the pool that hands its pages to
+// requests, and the decode kernels.
+class ZEMLA_API MlaCache {
+ public:
+  MlaCache(Runtime& runtime, const MlaCacheOptions& options);
+  ~MlaCache();
+  MlaCache(MlaCache&&) noexcept;
+  MlaCache& operator=(MlaCache&&) noexcept;
+
+  int page_size() const;
+  DType dtype() const;
+  int num_layers() const;
+  int num_pages() const;
+  int free_pages() const;
+
+  void add_request(std::int64_t id);
+  // Returns the request's pages to the pool. Unknown ids throw.
+  void release_request(std::int64_t id);
+  std::int64_t length(std::int64_t id) const;
+
+  // Starts a decode step: reserves one new token for each request (its slot
+  // is where append() writes), builds the page table and plans the split-KV
+  // work once for all layers. A pool too full for the new tokens throws and
+  // leaves every request unchanged. One step at a time per cache.
+  MlaStep begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits = -1);
+
+  // Reserves `tokens` more tokens of one request (a prompt, whose latent
+  // rows another backend computed) for MlaPrefill::append to fill, layer by
+  // layer. Same all-or-nothing rule as begin_step.
+  MlaPrefill begin_prefill(std::int64_t request, int tokens);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZEMLA_API MlaStep {
+ public:
+  ~MlaStep();
+  MlaStep(MlaStep&&) noexcept;
+  MlaStep& operator=(MlaStep&&) noexcept;
+
+  const MlaStepPlan& plan() const;
+  // rows: [batch, 576] of the cache dtype (c_kv then k_rope), one new token
+  // per request, written into `layer`'s cache at this step's slots.
+  void append(int layer, const Tensor& rows);
+  // q_nope [batch, heads, 512], q_rope [batch, heads, 64] (cache dtype) ->
+  // out [batch, heads, 512] (cache dtype), lse [batch, heads] fp32 (optional).
+  // With `timed`, waits and returns device times.
+  std::optional<MlaTiming> decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse,
+                                  float sm_scale, bool timed = false);
+
+  struct Impl;
+
+ private:
+  friend class MlaCache;
+  explicit MlaStep(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZEMLA_API MlaPrefill {
+ public:
+  ~MlaPrefill();
+  MlaPrefill(MlaPrefill&&) noexcept;
+  MlaPrefill& operator=(MlaPrefill&&) noexcept;
+
+  int tokens() const;
+  // rows: [tokens, 576] of the cache dtype, written into `layer`'s cache.
+  void append(int layer, const Tensor& rows);
+
+  struct Impl;
+
+ private:
+  friend class MlaCache;
+  explicit MlaPrefill(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zemla

@@ -1,0 +1,159 @@
+/* The C API from C: a 40-step decode of one growing request (crossing two
+ * page boundaries) with 2 heads, each step checked against a plain fp64
+ * attention over the host's copy of the cache (per head max |err| <=
+ * 4 * 2^-8 * max |ref|, the DESIGN.md bf16 row tolerance); then error paths:
+ * status codes, their names, and messages that name the bad value. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zemla/zemla.h"
+
+enum { HEADS = 2, ROW = 576, LATENT = 512, ROPE = 64, STEPS = 40 };
+
+static int failures = 0;
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      fprintf(stderr, __VA_ARGS__);                        \
+      fprintf(stderr, "\n");                               \
+      ++failures;                                          \
+    }                                                      \
+  } while (0)
+#define OK(call)                                                                                      \
+  do {                                                                                                \
+    zemla_status s_ = (call);                                                                         \
+    if (s_ != ZEMLA_STATUS_SUCCESS) {                                                                 \
+      fprintf(stderr, "FAIL %s: %s: %s\n", #call, zemla_status_string(s_), zemla_last_error()); \
+      exit(1);                                                                                        \
+    }                                                                                                 \
+  } while (0)
+
+static uint64_t rng_state = 88172645463325252ull;
+static float uniform(void) { /* xorshift64 -> [-1, 1) */
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return (float)(rng_state >> 40) * 0x1p-23f - 1.0f;
+}
+static uint16_t to_bf16(float x) { /* round to nearest even; inputs are finite */
+  uint32_t u;
+  memcpy(&u, &x, 4);
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+static double from_bf16(uint16_t b) {
+  uint32_t u = (uint32_t)b << 16;
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+int main(void) {
+  zemla_runtime* rt = NULL;
+  OK(zemla_runtime_create("opencl", 0, &rt));
+  char name[128];
+  OK(zemla_runtime_device_name(rt, name, sizeof name));
+  printf("device: %s\n", name);
+
+  const char* flags[] = {"--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton",
+                         "--page-size", "16"};
+  zemla_mla_cache* cache = NULL;
+  OK(zemla_mla_cache_create(rt, flags, 6, 1, 8, &cache));
+  OK(zemla_mla_cache_add_request(cache, 42));
+
+  static uint16_t history[STEPS * ROW];
+  uint16_t qn[HEADS * LATENT], qr[HEADS * ROPE], out[HEADS * LATENT];
+  float lse[HEADS];
+  zemla_tensor *rows_t, *qn_t, *qr_t, *out_t, *lse_t;
+  OK(zemla_tensor_create(rt, sizeof(uint16_t) * ROW, &rows_t));
+  OK(zemla_tensor_create(rt, sizeof qn, &qn_t));
+  OK(zemla_tensor_create(rt, sizeof qr, &qr_t));
+  OK(zemla_tensor_create(rt, sizeof out, &out_t));
+  OK(zemla_tensor_create(rt, sizeof lse, &lse_t));
+  const float sm_scale = 0.0721687836f;
+  const int64_t id = 42;
+  double worst = 0;
+  for (int step = 0; step < STEPS; ++step) {
+    zemla_mla_step* st = NULL;
+    OK(zemla_mla_step_begin(cache, &id, 1, HEADS, &st));
+    for (int c = 0; c < ROW; ++c) history[step * ROW + c] = to_bf16(uniform());
+    OK(zemla_tensor_upload(rows_t, history + step * ROW, sizeof(uint16_t) * ROW, 0));
+    OK(zemla_mla_step_append(st, 0, rows_t));
+    for (int i = 0; i < HEADS * LATENT; ++i) qn[i] = to_bf16(uniform());
+    for (int i = 0; i < HEADS * ROPE; ++i) qr[i] = to_bf16(uniform());
+    OK(zemla_tensor_upload(qn_t, qn, sizeof qn, 0));
+    OK(zemla_tensor_upload(qr_t, qr, sizeof qr, 0));
+    OK(zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, lse_t, sm_scale));
+    OK(zemla_tensor_download(out_t, out, sizeof out, 0));
+    OK(zemla_tensor_download(lse_t, lse, sizeof lse, 0));
+    zemla_mla_step_destroy(st);
+
+    const int len = step + 1;
+    for (int h = 0; h < HEADS; ++h) {
+      double s[STEPS], m = -INFINITY, l = 0, ref[LATENT] = {0}, scale = 0, err = 0;
+      for (int t = 0; t < len; ++t) {
+        double d = 0;
+        for (int c = 0; c < LATENT; ++c) d += from_bf16(qn[h * LATENT + c]) * from_bf16(history[t * ROW + c]);
+        for (int c = 0; c < ROPE; ++c) d += from_bf16(qr[h * ROPE + c]) * from_bf16(history[t * ROW + LATENT + c]);
+        s[t] = d * sm_scale;
+        if (s[t] > m) m = s[t];
+      }
+      for (int t = 0; t < len; ++t) {
+        const double p = exp(s[t] - m);
+        l += p;
+        for (int c = 0; c < LATENT; ++c) ref[c] += p * from_bf16(history[t * ROW + c]);
+      }
+      for (int c = 0; c < LATENT; ++c) {
+        ref[c] /= l;
+        if (fabs(ref[c]) > scale) scale = fabs(ref[c]);
+      }
+      for (int c = 0; c < LATENT; ++c) {
+        const double e = fabs(from_bf16(out[h * LATENT + c]) - ref[c]);
+        if (e > err) err = e;
+      }
+      if (err / (4 * 0x1p-8 * scale) > worst) worst = err / (4 * 0x1p-8 * scale);
+      CHECK(err <= 4 * 0x1p-8 * scale, "step %d head %d: max err %g > %g", step, h, err, 4 * 0x1p-8 * scale);
+      CHECK(fabs(lse[h] - (m + log(l))) < 1e-3, "step %d head %d: lse %g vs %g", step, h, lse[h], m + log(l));
+    }
+  }
+  printf("40 steps checked, worst err / tolerance %.3f\n", worst);
+
+  /* Error paths: the status, its name, and a message naming the value. */
+  zemla_mla_step* st = NULL;
+  OK(zemla_mla_step_begin(cache, &id, 1, HEADS, &st));
+  zemla_status s = zemla_mla_step_decode(st, 5, qn_t, qr_t, out_t, NULL, sm_scale);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT, "layer 5 gave %s", zemla_status_string(s));
+  CHECK(strstr(zemla_last_error(), "layer 5 is outside [0, 1)") != NULL, "message: %s", zemla_last_error());
+  s = zemla_mla_step_decode(st, 0, qn_t, NULL, out_t, NULL, sm_scale);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "q_rope is NULL"), "NULL q_rope: %s",
+        zemla_last_error());
+  s = zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, NULL, -1.0f);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "sm_scale"), "sm_scale: %s",
+        zemla_last_error());
+  zemla_mla_step_destroy(st);
+  s = zemla_mla_cache_release_request(cache, 7);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "7"), "unknown id: %s", zemla_last_error());
+  const char* bad_flags[] = {"--page-size", "48", "--model-arch", "mla"};
+  zemla_mla_cache* bad = NULL;
+  s = zemla_mla_cache_create(rt, bad_flags, 4, 1, 8, &bad);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && bad == NULL, "page 48 config gave %s", zemla_status_string(s));
+  CHECK(strcmp(zemla_status_string(ZEMLA_STATUS_DEVICE_ERROR), "ZEMLA_STATUS_DEVICE_ERROR") == 0, "status name");
+
+  OK(zemla_mla_cache_release_request(cache, 42));
+  int free_pages = 0;
+  OK(zemla_mla_cache_free_pages(cache, &free_pages));
+  CHECK(free_pages == 8, "free pages after release: %d", free_pages);
+  zemla_tensor_destroy(rows_t);
+  zemla_tensor_destroy(qn_t);
+  zemla_tensor_destroy(qr_t);
+  zemla_tensor_destroy(out_t);
+  zemla_tensor_destroy(lse_t);
+  zemla_mla_cache_destroy(cache);
+  zemla_runtime_destroy(rt);
+  if (failures == 0) printf("PASS\n");
+  return failures == 0 ? 0 : 1;
+}
