@@ -45,7 +45,8 @@ int run(const Options& o) {
   auto out = runtime.allocate(b * h * 512 * 2), lse = runtime.allocate(b * h * 4);
   {
     std::mt19937 fill(o.seed);
-    std::vector<std::uint16_t> v(rows.bytes() / 2);
+    // One source big enough for every tensor it fills.
+    std::vector<std::uint16_t> v(std::max({rows.bytes(), q_nope.bytes(), q_rope.bytes()}) / 2);
     for (auto& x : v) x = static_cast<std::uint16_t>(0x3c00 + fill() % 0x0400);  // bf16 in [1/128, 1/64)
     rows.upload(v.data(), rows.bytes());
     q_nope.upload(v.data(), q_nope.bytes());

@@ -31,7 +31,7 @@ packages=(
   ocl-icd-opencl-dev ocl-icd-libopencl1 opencl-c-headers pocl-opencl-icd clinfo
   python3 python3-venv dpkg-dev
   clang libclang-rt-14-dev gnuplot-nox
-  python3-numpy oclgrind valgrind
+  python3-numpy oclgrind valgrind pkg-config
 )
 say "Debian packages"
 export DEBIAN_FRONTEND=noninteractive
@@ -43,7 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}" || die "apt-get could not install: ${missing[*]}"
 fi
-for tool in ocloc iga64 clinfo cmake ninja g++ clang++ gnuplot; do
+for tool in ocloc iga64 clinfo cmake ninja g++ clang++ gnuplot pkg-config oclgrind valgrind; do
   command -v "$tool" >/dev/null || die "$tool is missing after installing the packages"
 done
 
