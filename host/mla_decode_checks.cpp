@@ -39,6 +39,19 @@ void require_stride(std::int64_t v, const char* name, std::int64_t minimum) {
 
 }  // namespace
 
+void MlaDecodeLayout::set_contiguous_strides() {
+  q_nope_stride_h = mla::kLatentDim;
+  q_nope_stride_b = std::int64_t{heads} * mla::kLatentDim;
+  q_rope_stride_h = mla::kRopeDim;
+  q_rope_stride_b = std::int64_t{heads} * mla::kRopeDim;
+  kv_stride_token = mla::kRowDim;
+  kv_stride_page = std::int64_t{page_size} * mla::kRowDim;
+  page_table_stride = max_pages;
+  out_stride_h = mla::kLatentDim;
+  out_stride_b = std::int64_t{heads} * mla::kLatentDim;
+  lse_stride_b = heads;
+}
+
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require(g.batch > 0, kCall, "batch " + s(g.batch) + " must be positive");
   require(g.heads > 0, kCall, "heads " + s(g.heads) + " must be positive");

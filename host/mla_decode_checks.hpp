@@ -12,20 +12,28 @@
 
 namespace zemla {
 
-struct MlaDecodeGeometry {
+// Shapes and strides (in elements) of one decode call: what the runtime's
+// arguments and the checks share.
+struct MlaDecodeLayout {
   int batch = 0;
   int heads = 0;
   float sm_scale = 0;
   int num_pages = 0;
   int page_size = 0;
-  int max_pages = 0;
-  // Strides in elements.
+  int max_pages = 0;  // page-table row width
   std::int64_t q_nope_stride_b = 0, q_nope_stride_h = 0;
   std::int64_t q_rope_stride_b = 0, q_rope_stride_h = 0;
   std::int64_t kv_stride_page = 0, kv_stride_token = 0;
   std::int64_t page_table_stride = 0;
   std::int64_t out_stride_b = 0, out_stride_h = 0;
   std::int64_t lse_stride_b = 0;
+
+  // Dense row-major strides for every tensor.
+  void set_contiguous_strides();
+};
+
+// The layout plus the size of each buffer, as the checks see them.
+struct MlaDecodeGeometry : MlaDecodeLayout {
   // Buffer sizes in bytes; kNoBuffer for a null buffer (lse may be absent).
   static constexpr std::int64_t kNoBuffer = -1;
   std::int64_t q_nope_bytes = kNoBuffer, q_rope_bytes = kNoBuffer, kv_cache_bytes = kNoBuffer,

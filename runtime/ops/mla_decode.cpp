@@ -25,19 +25,6 @@ std::int64_t bytes_of(const rt::Buffer* b) {
 
 }  // namespace
 
-void MlaDecodeArgs::set_contiguous_strides() {
-  q_nope_stride_h = mla::kLatentDim;
-  q_nope_stride_b = std::int64_t{heads} * mla::kLatentDim;
-  q_rope_stride_h = mla::kRopeDim;
-  q_rope_stride_b = std::int64_t{heads} * mla::kRopeDim;
-  kv_stride_token = mla::kRowDim;
-  kv_stride_page = std::int64_t{page_size} * mla::kRowDim;
-  page_table_stride = max_pages;
-  out_stride_h = mla::kLatentDim;
-  out_stride_b = std::int64_t{heads} * mla::kLatentDim;
-  lse_stride_b = heads;
-}
-
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
     : device_(device), dtype_(dtype), variant_(rt::choose_variant(device.info())) {
   const rt::ProgramKey key{"mla_decode", variant_, std::string(dtype_name(dtype))};
@@ -63,22 +50,7 @@ void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) cons
 
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
   MlaDecodeGeometry g;
-  g.batch = a.batch;
-  g.heads = a.heads;
-  g.sm_scale = a.sm_scale;
-  g.num_pages = a.num_pages;
-  g.page_size = a.page_size;
-  g.max_pages = a.max_pages;
-  g.q_nope_stride_b = a.q_nope_stride_b;
-  g.q_nope_stride_h = a.q_nope_stride_h;
-  g.q_rope_stride_b = a.q_rope_stride_b;
-  g.q_rope_stride_h = a.q_rope_stride_h;
-  g.kv_stride_page = a.kv_stride_page;
-  g.kv_stride_token = a.kv_stride_token;
-  g.page_table_stride = a.page_table_stride;
-  g.out_stride_b = a.out_stride_b;
-  g.out_stride_h = a.out_stride_h;
-  g.lse_stride_b = a.lse_stride_b;
+  static_cast<MlaDecodeLayout&>(g) = a;
   g.q_nope_bytes = bytes_of(a.q_nope);
   g.q_rope_bytes = bytes_of(a.q_rope);
   g.kv_cache_bytes = bytes_of(a.kv_cache);

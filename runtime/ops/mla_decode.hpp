@@ -13,37 +13,24 @@
 
 #include "host/decode_planner.hpp"
 #include "host/dtype.hpp"
+#include "host/mla_decode_checks.hpp"
 #include "runtime/device.hpp"
 
 namespace zemla::ops {
 
-// Strides are in elements. Buffers hold raw 16-bit values of the decoder's dtype.
-struct MlaDecodeArgs {
-  int batch = 0;
-  int heads = 0;
-  float sm_scale = 0;
-  const rt::Buffer* q_nope = nullptr;  // [batch, heads, 512]
-  std::int64_t q_nope_stride_b = 0, q_nope_stride_h = 0;
-  const rt::Buffer* q_rope = nullptr;  // [batch, heads, 64]
-  std::int64_t q_rope_stride_b = 0, q_rope_stride_h = 0;
-  const rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, 576]
-  int num_pages = 0;
-  int page_size = 0;
-  std::int64_t kv_stride_page = 0, kv_stride_token = 0;
+// The layout (shapes, strides in elements) and the buffers of one call.
+// Buffers hold raw 16-bit values of the decoder's dtype.
+struct MlaDecodeArgs : MlaDecodeLayout {
+  const rt::Buffer* q_nope = nullptr;      // [batch, heads, 512]
+  const rt::Buffer* q_rope = nullptr;      // [batch, heads, 64]
+  const rt::Buffer* kv_cache = nullptr;    // [num_pages, page_size, 576]
   const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
-  int max_pages = 0;
-  std::int64_t page_table_stride = 0;
-  rt::Buffer* out = nullptr;  // [batch, heads, 512]
-  std::int64_t out_stride_b = 0, out_stride_h = 0;
-  rt::Buffer* lse = nullptr;  // optional fp32 [batch, heads]
-  std::int64_t lse_stride_b = 0;
+  rt::Buffer* out = nullptr;               // [batch, heads, 512]
+  rt::Buffer* lse = nullptr;               // optional fp32 [batch, heads]
   // Optional host copy of the page table, [batch, page_table_stride]: when
   // given, every page a request reads is checked to be in [0, num_pages)
   // (O(pages used) per call). Without it a bad page is masked by the kernels.
   std::span<const std::int32_t> host_page_table;
-
-  // Dense row-major strides for every tensor.
-  void set_contiguous_strides();
 };
 
 struct MlaDecodeTiming {
