@@ -23,10 +23,12 @@ std::int64_t span_bytes(std::int64_t d0, std::int64_t stride0, std::int64_t d1, 
   return ((d0 - 1) * stride0 + (d1 - 1) * stride1 + inner) * elem;
 }
 
+// These run on every launch, so each message is built only on failure.
 void require_buffer(std::int64_t bytes, const char* name, std::int64_t need) {
-  require(bytes != MlaDecodeGeometry::kNoBuffer, kCall, std::string(name) + " is null; a device buffer is required");
+  require(bytes != MlaDecodeGeometry::kNoBuffer, kCall,
+          [&] { return std::string(name) + " is null; a device buffer is required"; });
   require(bytes >= need, kCall,
-          std::string(name) + " holds " + s(bytes) + " bytes; its shape and strides need " + s(need));
+          [&] { return std::string(name) + " holds " + s(bytes) + " bytes; its shape and strides need " + s(need); });
 }
 
 // Strides beyond this could overflow the byte arithmetic; no real tensor has them.
@@ -34,7 +36,7 @@ constexpr std::int64_t kMaxStride = std::int64_t{1} << 40;
 
 void require_stride(std::int64_t v, const char* name, std::int64_t minimum) {
   require(v >= minimum && v <= kMaxStride, kCall,
-          std::string(name) + " " + s(v) + " must be in [" + s(minimum) + ", 2^40]");
+          [&] { return std::string(name) + " " + s(v) + " must be in [" + s(minimum) + ", 2^40]"; });
 }
 
 }  // namespace
@@ -53,17 +55,19 @@ void MlaDecodeLayout::set_contiguous_strides() {
 }
 
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
-  require(g.batch > 0, kCall, "batch " + s(g.batch) + " must be positive");
-  require(g.heads > 0, kCall, "heads " + s(g.heads) + " must be positive");
-  require(g.batch == plan.batch(), kCall, "batch " + s(g.batch) + " differs from the plan's " + s(plan.batch()));
-  require(g.heads == plan.heads, kCall, "heads " + s(g.heads) + " differs from the plan's " + s(plan.heads));
+  require(g.batch > 0, kCall, [&] { return "batch " + s(g.batch) + " must be positive"; });
+  require(g.heads > 0, kCall, [&] { return "heads " + s(g.heads) + " must be positive"; });
+  require(g.batch == plan.batch(), kCall,
+          [&] { return "batch " + s(g.batch) + " differs from the plan's " + s(plan.batch()); });
+  require(g.heads == plan.heads, kCall,
+          [&] { return "heads " + s(g.heads) + " differs from the plan's " + s(plan.heads); });
   require(std::isfinite(g.sm_scale) && g.sm_scale > 0, kCall,
-          "sm_scale " + std::to_string(g.sm_scale) + " must be a positive finite number");
-  const auto sizes = find_backend("intel_xpu")->mla_decode_page_sizes;
+          [&] { return "sm_scale " + std::to_string(g.sm_scale) + " must be a positive finite number"; });
+  const auto& sizes = find_backend("intel_xpu")->mla_decode_page_sizes;
   require(std::find(sizes.begin(), sizes.end(), g.page_size) != sizes.end(), kCall,
-          "page_size " + s(g.page_size) + " is not an MLA decode page size (16, 32, 64 or 128)");
-  require(g.num_pages > 0, kCall, "num_pages " + s(g.num_pages) + " must be positive");
-  require(g.max_pages > 0, kCall, "max_pages " + s(g.max_pages) + " must be positive");
+          [&] { return "page_size " + s(g.page_size) + " is not an MLA decode page size (16, 32, 64 or 128)"; });
+  require(g.num_pages > 0, kCall, [&] { return "num_pages " + s(g.num_pages) + " must be positive"; });
+  require(g.max_pages > 0, kCall, [&] { return "max_pages " + s(g.max_pages) + " must be positive"; });
 
   // Strides: outputs must not overlap; KV rows must be 16-byte aligned
   // because the intel_sg variant block-reads them.
@@ -72,9 +76,11 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_stride(g.q_rope_stride_b, "q_rope_stride_b", 0);
   require_stride(g.q_rope_stride_h, "q_rope_stride_h", 0);
   require_stride(g.kv_stride_token, "kv_stride_token", mla::kRowDim);
-  require(g.kv_stride_token % 8 == 0, kCall, "kv_stride_token " + s(g.kv_stride_token) + " must be a multiple of 8");
+  require(g.kv_stride_token % 8 == 0, kCall,
+          [&] { return "kv_stride_token " + s(g.kv_stride_token) + " must be a multiple of 8"; });
   require_stride(g.kv_stride_page, "kv_stride_page", std::int64_t{g.page_size} * g.kv_stride_token);
-  require(g.kv_stride_page % 8 == 0, kCall, "kv_stride_page " + s(g.kv_stride_page) + " must be a multiple of 8");
+  require(g.kv_stride_page % 8 == 0, kCall,
+          [&] { return "kv_stride_page " + s(g.kv_stride_page) + " must be a multiple of 8"; });
   require_stride(g.page_table_stride, "page_table_stride", g.max_pages);
   require_stride(g.out_stride_h, "out_stride_h", mla::kLatentDim);
   require_stride(g.out_stride_b, "out_stride_b", std::int64_t{g.heads} * g.out_stride_h);
@@ -95,24 +101,27 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   const std::int64_t capacity = std::int64_t{g.max_pages} * g.page_size;
   for (int r = 0; r < plan.batch(); ++r) {
     const std::int64_t len = plan.work[plan.split_begin[r + 1] - 1].token_end;
-    require(len <= capacity, kCall,
-            "cache_seqlens[" + s(r) + "] = " + s(len) + " exceeds max_pages * page_size = " + s(capacity));
+    require(len <= capacity, kCall, [&] {
+      return "cache_seqlens[" + s(r) + "] = " + s(len) + " exceeds max_pages * page_size = " + s(capacity);
+    });
   }
 }
 
 void check_page_table(const MlaDecodeGeometry& g, const DecodePlan& plan, std::span<const std::int32_t> table) {
   require(static_cast<std::int64_t>(table.size()) >= (std::int64_t{g.batch} - 1) * g.page_table_stride + g.max_pages,
-          kCall,
-          "the host page table holds " + s(static_cast<std::int64_t>(table.size())) + " entries; batch " + s(g.batch) +
-              " x stride " + s(g.page_table_stride) + " needs more");
+          kCall, [&] {
+            return "the host page table holds " + s(static_cast<std::int64_t>(table.size())) + " entries; batch " +
+                   s(g.batch) + " x stride " + s(g.page_table_stride) + " needs more";
+          });
   for (int r = 0; r < plan.batch(); ++r) {
     const std::int64_t len = plan.work[plan.split_begin[r + 1] - 1].token_end;
     const std::int64_t pages = std::min<std::int64_t>((len + g.page_size - 1) / g.page_size, g.max_pages);
     for (std::int64_t i = 0; i < pages; ++i) {
       const std::int32_t page = table[static_cast<std::size_t>(r * g.page_table_stride + i)];
-      require(page >= 0 && page < g.num_pages, kCall,
-              "page_table[" + s(r) + ", " + s(i) + "] = " + s(page) + " is outside [0, num_pages = " + s(g.num_pages) +
-                  ") and request " + s(r) + " reads that page");
+      require(page >= 0 && page < g.num_pages, kCall, [&] {
+        return "page_table[" + s(r) + ", " + s(i) + "] = " + s(page) + " is outside [0, num_pages = " + s(g.num_pages) +
+               ") and request " + s(r) + " reads that page";
+      });
     }
   }
 }

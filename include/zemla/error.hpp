@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "zemla/export.hpp"
 
@@ -33,6 +34,17 @@ inline constexpr const char* kOutOfResources = "ZEMLA_ERROR_OUT_OF_RESOURCES";
 // Throws Error(call, kInvalidArgument, detail) unless `ok`.
 inline void require(bool ok, const char* call, const std::string& detail) {
   if (!ok) throw Error(call, kInvalidArgument, detail);
+}
+
+// The same for checks that run on every launch: a literal builds no string,
+// and a callable builds the message only when the check fails.
+inline void require(bool ok, const char* call, const char* detail) {
+  if (!ok) throw Error(call, kInvalidArgument, detail);
+}
+template <typename MakeDetail>
+requires std::is_invocable_r_v<std::string, MakeDetail>
+inline void require(bool ok, const char* call, MakeDetail&& make_detail) {
+  if (!ok) throw Error(call, kInvalidArgument, make_detail());
 }
 
 }  // namespace zemla

@@ -20,11 +20,13 @@ void KvAppender::run(const KvAppendArgs& in) {
   if (a.kv_stride_token == 0) a.kv_stride_token = mla::kRowDim;
   if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
   if (a.rows_stride == 0) a.rows_stride = mla::kRowDim;
-  require(a.num_rows >= 0, kCall, "num_rows " + std::to_string(a.num_rows) + " is negative");
+  // Runs on every append: messages are built only when a check fails.
+  require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
   if (a.num_rows == 0) return;
-  require(a.page_size > 0 && a.num_pages > 0, kCall,
-          "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
-              " must be positive");
+  require(a.page_size > 0 && a.num_pages > 0, kCall, [&] {
+    return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
+           " must be positive";
+  });
   require(a.kv_stride_token >= mla::kRowDim && a.kv_stride_page >= a.page_size * a.kv_stride_token &&
               a.rows_stride >= mla::kRowDim,
           kCall, "strides must hold a 576-value row per token and page_size rows per page");
