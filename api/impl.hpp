@@ -17,7 +17,9 @@ struct Tensor::Impl {
   std::unique_ptr<rt::Buffer> buffer;
 };
 
-// The buffer behind an optional tensor argument; nullptr for nullptr.
+// The buffer behind an optional tensor argument; nullptr for nullptr. An
+// output tensor gives a writable buffer, an input a read-only one.
 const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name);
+rt::Buffer* buffer_of(Tensor* t, const char* call, const char* name);
 
 }  // namespace zemla

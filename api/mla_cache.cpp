@@ -88,29 +88,15 @@ std::int64_t MlaCache::length(std::int64_t id) const { return impl_->pool.length
 
 namespace {
 
-// Reserves `tokens` more tokens for each request, all or nothing: the pool
-// cannot shrink a request back, so the free pages are checked first. Returns
-// the slots in request order and uploads them for kv_append.
-std::vector<std::int32_t> reserve(MlaCache::Impl& c, std::span<const std::int64_t> requests, int tokens,
-                                  const char* call) {
+// Reserves `tokens` more tokens for each request (the pool's all-or-nothing
+// append) and uploads their slots for kv_append.
+void reserve(MlaCache::Impl& c, std::span<const std::int64_t> requests, int tokens, const char* call) {
   require(!requests.empty(), call, "names no request");
-  require(tokens > 0, call, "tokens " + std::to_string(tokens) + " must be positive");
-  const int ps = c.pool.page_size();
-  std::int64_t pages_needed = 0;
-  for (auto id : requests) {
-    const std::int64_t len = c.pool.length(id);
-    pages_needed += (len + tokens + ps - 1) / ps - (len + ps - 1) / ps;
-  }
-  require(pages_needed <= c.pool.free_pages(), call,
-          "needs " + std::to_string(pages_needed) + " new pages; the pool has " + std::to_string(c.pool.free_pages()) +
-              " free");
-  std::vector<std::int32_t> slots;
-  for (auto id : requests) {
-    for (auto s : c.pool.append_tokens(id, tokens)) slots.push_back(static_cast<std::int32_t>(s));
-  }
+  require(tokens > 0, call, [&] { return "tokens " + std::to_string(tokens) + " must be positive"; });
+  const auto slots64 = c.pool.append_tokens(requests, tokens);
+  const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
   rt::Buffer& slot_buf = c.slots.ensure(slots.size() * sizeof(std::int32_t));
   c.device.write(slot_buf, slots.data(), slots.size() * sizeof(std::int32_t));
-  return slots;
 }
 
 void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, const char* call);
@@ -178,7 +164,7 @@ void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, co
   a.num_pages = c.pool.num_pages();
   a.page_size = c.pool.page_size();
   a.rows = buffer_of(&rows, call, "rows");
-  a.slots = &c.slots.ensure(0);
+  a.slots = &c.slots.current();
   a.num_rows = count;
   c.appender.run(a);
 }
@@ -202,13 +188,13 @@ std::optional<MlaTiming> MlaStep::decode(int layer, const Tensor& q_nope, const 
   a.kv_cache = &layer_cache(c, layer, kCall);
   a.num_pages = c.pool.num_pages();
   a.page_size = c.pool.page_size();
-  a.page_table = &c.page_table.ensure(0);
+  a.page_table = &c.page_table.current();
   a.max_pages = impl_->max_pages;
-  a.out = const_cast<rt::Buffer*>(buffer_of(&out, kCall, "out"));
-  a.lse = const_cast<rt::Buffer*>(buffer_of(lse, kCall, "lse"));
+  a.out = buffer_of(&out, kCall, "out");
+  a.lse = buffer_of(lse, kCall, "lse");
   a.set_contiguous_strides();
   // The pool built this table, so the full page check would only cost time.
-  const auto t = c.decoder.run(a, impl_->plan, c.workspace.ensure(0), timed);
+  const auto t = c.decoder.run(a, impl_->plan, c.workspace.current(), timed);
   if (!t) return std::nullopt;
   return MlaTiming{t->split_ms, t->combine_ms};
 }

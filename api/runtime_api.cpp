@@ -43,10 +43,14 @@ void Tensor::download(void* host, std::size_t bytes, std::size_t offset) const {
   impl_->device->read(*impl_->buffer, host, bytes, offset);
 }
 
-const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name) {
+rt::Buffer* buffer_of(Tensor* t, const char* call, const char* name) {
   if (t == nullptr) return nullptr;
-  require(t->impl() != nullptr, call, std::string(name) + " is an empty tensor");
+  require(t->impl() != nullptr, call, [&] { return std::string(name) + " is an empty tensor"; });
   return t->impl()->buffer.get();
+}
+
+const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name) {
+  return buffer_of(const_cast<Tensor*>(t), call, name);  // the const result keeps it read-only
 }
 
 }  // namespace zemla

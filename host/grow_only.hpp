@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 namespace zemla {
@@ -28,6 +29,11 @@ class GrowOnly {
     return *buffer_;
   }
 
+  // The buffer the last ensure() returned; a step's later launches use it.
+  Buffer& current() {
+    if (!buffer_) throw std::logic_error("GrowOnly::current() before any ensure()");
+    return *buffer_;
+  }
   std::size_t capacity() const { return capacity_; }
   int grow_count() const { return grow_count_; }
 

@@ -29,27 +29,42 @@ void PagePool::add_request(RequestId id) {
 }
 
 std::vector<std::int64_t> PagePool::append_tokens(RequestId id, int count) {
-  require(count >= 0, "PagePool::append_tokens", "count " + std::to_string(count) + " is negative");
-  get(id, "PagePool::append_tokens");
-  Request& r = requests_[id];
-  const std::int64_t new_length = std::int64_t{r.length} + count;
-  const auto pages_needed = static_cast<std::size_t>((new_length + page_size_ - 1) / page_size_);
-  const std::size_t extra = pages_needed - r.pages.size();
+  return append_tokens(std::span<const RequestId>(&id, 1), count);
+}
+
+std::vector<std::int64_t> PagePool::append_tokens(std::span<const RequestId> ids, int count) {
+  constexpr const char* kCall = "PagePool::append_tokens";
+  require(count >= 0, kCall, [&] { return "count " + std::to_string(count) + " is negative"; });
+  // All or nothing: count every new page first, so a full pool leaves every
+  // request unchanged.
+  std::size_t extra = 0;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const Request& r = get(ids[i], kCall);
+    require(std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(i), ids[i]) ==
+                ids.begin() + static_cast<std::ptrdiff_t>(i),
+            kCall, [&] { return "request " + std::to_string(ids[i]) + " is listed twice"; });
+    const std::int64_t new_length = std::int64_t{r.length} + count;
+    extra += static_cast<std::size_t>((new_length + page_size_ - 1) / page_size_) - r.pages.size();
+  }
   if (extra > free_.size()) {
-    throw Error("PagePool::append_tokens", kOutOfResources,
-                "KV pool full: request " + std::to_string(id) + " needs " + std::to_string(extra) + " more pages, " +
-                    std::to_string(free_.size()) + " of " + std::to_string(num_pages_) + " are free");
+    throw Error(kCall, kOutOfResources,
+                "KV pool full: " + std::to_string(ids.size()) + " request(s) need " + std::to_string(extra) +
+                    " more pages, " + std::to_string(free_.size()) + " of " + std::to_string(num_pages_) + " are free");
   }
-  for (std::size_t i = 0; i < extra; ++i) {
-    r.pages.push_back(free_.back());
-    free_.pop_back();
+  std::vector<std::int64_t> slots;
+  slots.reserve(ids.size() * static_cast<std::size_t>(count));
+  for (RequestId id : ids) {
+    Request& r = requests_[id];
+    const std::int64_t new_length = std::int64_t{r.length} + count;
+    while (r.pages.size() * static_cast<std::size_t>(page_size_) < static_cast<std::size_t>(new_length)) {
+      r.pages.push_back(free_.back());
+      free_.pop_back();
+    }
+    for (std::int64_t pos = r.length; pos < new_length; ++pos) {
+      slots.push_back(std::int64_t{r.pages[pos / page_size_]} * page_size_ + pos % page_size_);
+    }
+    r.length = static_cast<std::int32_t>(new_length);
   }
-  std::vector<std::int64_t> slots(count);
-  for (int i = 0; i < count; ++i) {
-    const std::int64_t pos = r.length + i;
-    slots[i] = std::int64_t{r.pages[pos / page_size_]} * page_size_ + pos % page_size_;
-  }
-  r.length = static_cast<std::int32_t>(new_length);
   return slots;
 }
 

@@ -23,6 +23,9 @@ class PagePool {
   // (page * page_size + offset), in token order. Throws when the pool is full,
   // leaving the request unchanged.
   std::vector<std::int64_t> append_tokens(RequestId id, int count);
+  // The same for every request of a step, all or nothing: the slots of ids[0]
+  // first, then ids[1], ... A request listed twice is an error.
+  std::vector<std::int64_t> append_tokens(std::span<const RequestId> ids, int count);
   // Frees every page of `id`. Unknown or already released ids throw.
   void release(RequestId id);
 

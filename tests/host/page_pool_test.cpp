@@ -55,6 +55,33 @@ TEST(PagePool, RefusesToOverfillAndLeavesTheRequestUnchanged) {
   EXPECT_EQ(pool.pages_of(1).size(), 2u);
 }
 
+// A step appends for every request at once: either all get their token, or
+// (pool full, duplicate or unknown id) none does.
+TEST(PagePool, StepAppendIsAllOrNothing) {
+  PagePool pool(3, 16);
+  for (PagePool::RequestId id : {1, 2}) pool.add_request(id);
+  pool.append_tokens(1, 16);  // page boundary: its next token needs a new page
+  pool.append_tokens(2, 5);
+  const std::vector<PagePool::RequestId> step = {1, 2};
+  const auto slots = pool.append_tokens(step, 1);
+  ASSERT_EQ(slots.size(), 2u);
+  EXPECT_EQ(slots[0], std::int64_t{pool.pages_of(1)[1]} * 16);      // first slot of request 1's new page
+  EXPECT_EQ(slots[1], std::int64_t{pool.pages_of(2)[0]} * 16 + 5);  // next slot of request 2
+  EXPECT_EQ(pool.free_pages(), 0);
+  // Request 1 still fits its second page, request 2 needs a new one: neither grows.
+  try {
+    pool.append_tokens(step, 12);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kOutOfResources);
+  }
+  EXPECT_EQ(pool.length(1), 17);
+  EXPECT_EQ(pool.length(2), 6);
+  const std::vector<PagePool::RequestId> twice = {2, 2};
+  EXPECT_THROW(pool.append_tokens(twice, 1), Error);
+  EXPECT_EQ(pool.length(2), 6);
+}
+
 TEST(PagePool, DetectsDoubleFreeAndUnknownRequests) {
   PagePool pool(4, 16);
   pool.add_request(9);
