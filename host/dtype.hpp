@@ -12,7 +12,6 @@
 
 namespace zemla {
 
-
 std::string_view dtype_name(DType dtype);
 // Accepts bf16/bfloat16 and f16/fp16/float16/half; throws zemla::Error otherwise.
 DType parse_dtype(std::string_view name);

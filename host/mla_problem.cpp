@@ -65,4 +65,25 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   return p;
 }
 
+std::vector<std::int32_t> random_seqlens(int batch, int lo, int hi, std::uint64_t seed) {
+  require(batch > 0, "random_seqlens", "batch " + std::to_string(batch) + " must be positive");
+  require(lo >= 0 && hi >= lo, "random_seqlens",
+          "range " + std::to_string(lo) + ":" + std::to_string(hi) + " must have 0 <= LO <= HI");
+  std::mt19937_64 rng(seed ^ 0x5eedull);
+  std::uniform_int_distribution<int> len(lo, hi);
+  std::vector<std::int32_t> out(static_cast<std::size_t>(batch));
+  for (auto& l : out) l = len(rng);
+  return out;
+}
+
+RandomMlaSpec default_step_spec() {
+  RandomMlaSpec spec;
+  spec.dtype = DType::bf16;
+  spec.heads = 16;
+  spec.page_size = 64;
+  spec.seed = 1;
+  spec.seqlens = random_seqlens(32, 1, 8192, spec.seed);
+  return spec;
+}
+
 }  // namespace zemla

@@ -47,6 +47,13 @@ struct RandomMlaSpec {
 // shuffled pool, so page order is non-contiguous and interleaved.
 MlaProblem make_random_problem(const RandomMlaSpec& spec);
 
+// Lengths uniform in [lo, hi], one per request, reproducible from `seed`.
+std::vector<std::int32_t> random_seqlens(int batch, int lo, int hi, std::uint64_t seed);
+
+// The CLI's default job (`zemla` with no arguments): a DeepSeek-V3 decode
+// step, H=16, B=32, lengths 1..8192, page 64, bf16, seed 1.
+RandomMlaSpec default_step_spec();
+
 // DeepSeek's softmax scale without YaRN: 1 / sqrt(qk_nope 128 + qk_rope 64).
 inline float default_sm_scale() { return 0.07216878364870322f; }
 

@@ -11,10 +11,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "host/roofline.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
-#include "tools/roofline.hpp"
 #include "tools/table.hpp"
 #include "zemla/error.hpp"
 
@@ -104,10 +104,8 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       const auto problem = make_random_problem(spec);
       const auto out = ops::run_mla_problem(*device, problem, {f->splits, f->warmup, f->iters, false});
       variant = out.variant;
-      std::vector<double> ms;
-      for (const auto& t : out.timings) ms.push_back(t.split_ms + t.combine_ms);
-      std::sort(ms.begin(), ms.end());
-      const double med = ms[ms.size() / 2];
+      const auto ms = out.sorted_step_ms();
+      const double med = out.median_step_ms();
       const StepCost cost = mla_step_cost(out.plan, problem.seqlens);
       const double gbs = cost.bytes / med * 1e-6;
       const double tflops = cost.flops / med * 1e-9;

@@ -4,15 +4,14 @@
 #include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "host/compare.hpp"
 #include "host/mla_npy.hpp"
 #include "host/reference.hpp"
+#include "host/roofline.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
-#include "tools/roofline.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
@@ -43,12 +42,7 @@ std::vector<std::int32_t> make_seqlens(const RunFlags& f) {
   require(colon != std::string::npos, "run", "--seqlen-range '" + f.seqlen_range + "' must be LO:HI");
   const int lo = std::stoi(f.seqlen_range.substr(0, colon));
   const int hi = std::stoi(f.seqlen_range.substr(colon + 1));
-  require(lo >= 0 && hi >= lo, "run", "--seqlen-range " + f.seqlen_range + " must have 0 <= LO <= HI");
-  std::mt19937_64 rng(f.seed ^ 0x5eedull);
-  std::uniform_int_distribution<int> len(lo, hi);
-  std::vector<std::int32_t> out(f.batch);
-  for (auto& l : out) l = len(rng);
-  return out;
+  return random_seqlens(f.batch, lo, hi, f.seed);
 }
 
 MlaProblem make_problem(const RunFlags& f) {
@@ -123,10 +117,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     report["saved_to"] = f.save_dir;
   }
   if (!outcome.timings.empty()) {
-    std::vector<double> total;
-    for (const auto& t : outcome.timings) total.push_back(t.split_ms + t.combine_ms);
-    std::sort(total.begin(), total.end());
-    const double ms = total[total.size() / 2];
+    const double ms = outcome.median_step_ms();
     const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
     report["timing"] = {{"iters", f.iters},
                         {"median_ms", ms},

@@ -9,6 +9,7 @@
 #include "host/mla_shape.hpp"
 #include "host/page_pool.hpp"
 #include "host/reference.hpp"
+#include "host/roofline.hpp"
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
@@ -94,30 +95,24 @@ CheckOutcome recovers_from_bad_arguments(rt::Device& device) {
           "refused with: " + message + "; the next valid step " + (c.pass ? "passed" : "failed: " + c.failure)};
 }
 
-// The CLI's default job, timed on the device clock: a figure for the report,
-// and a check that timing works and the result is still right.
+// The CLI's default job, timed on the device clock: a figure for the report
+// (with the same byte count as `zemla bench`), and a check that timing works
+// and the result is still right.
 CheckOutcome timed_default_step(rt::Device& device) {
-  RandomMlaSpec spec;
-  spec.heads = 16;
-  spec.page_size = 64;
-  std::mt19937 rng(3);
-  std::uniform_int_distribution<int> len(1, 8192);
-  for (int b = 0; b < 32; ++b) spec.seqlens.push_back(len(rng));
+  RandomMlaSpec spec = default_step_spec();
   spec.fast_fill = true;
   const auto problem = make_random_problem(spec);
   const auto outcome = ops::run_mla_problem(device, problem, {-1, 2, 10, true});
-  std::vector<double> ms;
-  for (const auto& t : outcome.timings) ms.push_back(t.split_ms + t.combine_ms);
-  std::sort(ms.begin(), ms.end());
   const auto c =
       compare_with_reference(outcome.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
-  std::int64_t tokens = 0;
-  for (auto l : problem.seqlens) tokens += l;
-  const double median = ms.empty() ? 0 : ms[ms.size() / 2];
-  const double kv_gb = double(tokens) * mla::kRowDim * 2 * 1e-9;
+  const double median = outcome.median_step_ms();
+  const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
   std::ostringstream os;
-  os << "DeepSeek-V3 step B=32 H=16 bf16, " << tokens << " cached tokens: median " << median << " ms of 10, KV read "
-     << (median > 0 ? kv_gb / (median * 1e-3) : 0) << " GB/s";
+  os << "DeepSeek-V3 step B=" << problem.batch << " H=" << problem.heads << " bf16: median " << median << " ms of 10, "
+     << (median > 0 ? cost.bytes / median * 1e-6 : 0) << " GB/s";
+  if (const auto roof = known_roofline(device.info().name); roof && median > 0) {
+    os << " (" << 100 * cost.bytes / median * 1e-6 / roof->bandwidth_gbs << "% of " << roof->bandwidth_gbs << " GB/s)";
+  }
   if (!c.pass) os << "; numerics: " << c.failure;
   return {c.pass && median > 0 ? Status::pass : Status::fail, os.str()};
 }

@@ -1,10 +1,23 @@
 #include "runtime/ops/mla_runner.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
+
+std::vector<double> MlaRunOutcome::sorted_step_ms() const {
+  std::vector<double> ms;
+  for (const auto& t : timings) ms.push_back(t.split_ms + t.combine_ms);
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+double MlaRunOutcome::median_step_ms() const {
+  const auto ms = sorted_step_ms();
+  return ms.empty() ? 0.0 : ms[ms.size() / 2];
+}
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
   MlaDecoder decoder(device, p.dtype);

@@ -26,6 +26,11 @@ struct MlaRunOutcome {
   std::string variant;
   std::string binary;  // "spirv", "zebin pvc", "opencl-c"
   std::vector<MlaDecodeTiming> timings;
+
+  // Timed steps (split + combine), ascending; empty when nothing was timed.
+  std::vector<double> sorted_step_ms() const;
+  // The median of those, 0 when nothing was timed.
+  double median_step_ms() const;
 };
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);

@@ -1,6 +1,6 @@
-#include "tools/roofline.hpp"
+#include "roofline.hpp"
 
-namespace zemla::cli {
+namespace zemla {
 
 std::optional<Roofline> known_roofline(std::string_view name) {
   struct Entry {
@@ -34,4 +34,4 @@ StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seq
   return c;
 }
 
-}  // namespace zemla::cli
+}  // namespace zemla

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
-#include "host/decode_planner.hpp"
+#include "decode_planner.hpp"
 
-namespace zemla::cli {
+namespace zemla {
 
 struct Roofline {
   double bandwidth_gbs;  // memory bandwidth, GB/s
@@ -31,4 +31,4 @@ inline constexpr const char* kStepCostFormula =
     " + combine ? splits*H*(512+1)*4*2 : 0 (workspace write+read) + page table; "
     "flops = sum(len)*H*(2*576 + 2*512)";
 
-}  // namespace zemla::cli
+}  // namespace zemla
