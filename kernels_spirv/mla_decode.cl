@@ -63,9 +63,8 @@ typedef struct {
   int valid_rows;
 } TileSource;
 
-inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_page, long kv_stride_token,
-                              int num_pages, int page_size, __global const int* pages, int max_pages, int t0,
-                              int token_end) {
+inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
+                              int page_size, __global const int* pages, int max_pages, int t0, int token_end) {
   const int page_index = t0 / page_size;
   const int page = page_index < max_pages ? pages[page_index] : -1;
   TileSource src;
@@ -75,14 +74,13 @@ inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_pa
 }
 
 ZEMLA_KERNEL_ATTRS
-__kernel void mla_decode_split(
-    __global const ushort* q_nope, long q_nope_stride_b, long q_nope_stride_h,
-    __global const ushort* q_rope, long q_rope_stride_b, long q_rope_stride_h,
-    __global const ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
-    int page_size, __global const int* page_table, long page_table_stride, int max_pages,
-    __global float* workspace, long ws_lse_offset, long ws_work_offset, int num_heads,
-    float scale_log2, __global ushort* out, long out_stride_b, long out_stride_h,
-    __global float* lse, long lse_stride_b, int write_lse) {
+__kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride_b, long q_nope_stride_h,
+                               __global const ushort* q_rope, long q_rope_stride_b, long q_rope_stride_h,
+                               __global const ushort* kv_cache, long kv_stride_page, long kv_stride_token,
+                               int num_pages, int page_size, __global const int* page_table, long page_table_stride,
+                               int max_pages, __global float* workspace, long ws_lse_offset, long ws_work_offset,
+                               int num_heads, float scale_log2, __global ushort* out, long out_stride_b,
+                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
   __local ushort q_tile[HEAD_BLOCK * KV_PITCH];
   __local ushort kv_tile[TILE * KV_PITCH];
@@ -106,16 +104,6 @@ __kernel void mla_decode_split(
   const int num_splits = job.w;
   __global const int* pages = page_table + req * page_table_stride;
 
-  // With ZEMLA_PREFETCH the next tile's global load is issued before this
-  // tile's math, so its latency hides behind it (at the cost of the
-  // registers that hold it); the first load starts before anything else.
-  KvRegs next;
-  TileSource src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages,
-                               max_pages, token_begin, token_end);
-#if ZEMLA_PREFETCH
-  if (token_begin < token_end) kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
-#endif
-
   // Query rows of this head block; heads past num_heads are zeros.
   for (int i = lid; i < HEAD_BLOCK * MLA_VEC8_PER_ROW; i += WG_SIZE) {
     const int h = i / MLA_VEC8_PER_ROW;
@@ -123,9 +111,8 @@ __kernel void mla_decode_split(
     const int head = head0 + h;
     ushort8 v = (ushort8)(0);
     if (head < num_heads) {
-      v = vec < MLA_NOPE_VEC8
-              ? vload8(vec, q_nope + req * q_nope_stride_b + head * q_nope_stride_h)
-              : vload8(vec - MLA_NOPE_VEC8, q_rope + req * q_rope_stride_b + head * q_rope_stride_h);
+      v = vec < MLA_NOPE_VEC8 ? vload8(vec, q_nope + req * q_nope_stride_b + head * q_nope_stride_h)
+                              : vload8(vec - MLA_NOPE_VEC8, q_rope + req * q_rope_stride_b + head * q_rope_stride_h);
     }
     vstore8(v, vec, q_tile + h * KV_PITCH);
   }
@@ -151,19 +138,11 @@ __kernel void mla_decode_split(
   for (int h = 0; h < HEAD_BLOCK; ++h) acc[h] = (float2)(0.0f);
 
   for (int t0 = token_begin; t0 < token_end; t0 += TILE) {
+    const TileSource src =
+        tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages, t0, token_end);
     const int valid_rows = src.valid_rows;
     barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile is fully consumed (and q_tile written)
-#if !ZEMLA_PREFETCH
-    kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
-#endif
-    kv_stash(kv_tile, &next);
-    if (t0 + TILE < token_end) {
-      src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages,
-                        t0 + TILE, token_end);
-#if ZEMLA_PREFETCH
-      kv_fetch(&next, src.rows, kv_stride_token, src.valid_rows);
-#endif
-    }
+    load_kv_tile(kv_tile, src.rows, kv_stride_token, valid_rows);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float sb[SCORE_HEADS][SCORE_TOKENS];
@@ -253,11 +232,9 @@ __kernel void mla_decode_split(
 #define COMBINE_WG 128
 #define COMBINE_COLS (MLA_DC / COMBINE_WG)
 
-__attribute__((reqd_work_group_size(COMBINE_WG, 1, 1)))
-__kernel void mla_decode_combine(__global const float* workspace, long ws_lse_offset,
-                                 long ws_split_begin_offset, int num_heads, __global ushort* out,
-                                 long out_stride_b, long out_stride_h, __global float* lse,
-                                 long lse_stride_b, int write_lse) {
+__attribute__((reqd_work_group_size(COMBINE_WG, 1, 1))) __kernel void mla_decode_combine(
+    __global const float* workspace, long ws_lse_offset, long ws_split_begin_offset, int num_heads,
+    __global ushort* out, long out_stride_b, long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
   __global const float* ws_out = workspace;
   __global const float* ws_lse = workspace + ws_lse_offset;
   __global const int* split_begin = (__global const int*)(workspace + ws_split_begin_offset);
