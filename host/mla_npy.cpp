@@ -42,9 +42,7 @@ npy::Array read(const fs::path& dir, const std::string& file) {
 void expect_shape(const npy::Array& a, const std::string& file, const std::vector<std::int64_t>& want,
                   const std::string& spelled) {
   if (a.shape != want) {
-    npy::Array w;
-    w.shape = want;
-    fail(file, "has shape " + a.shape_string() + "; expected " + spelled + " = " + w.shape_string());
+    fail(file, "has shape " + a.shape_string() + "; expected " + spelled + " = " + npy::shape_string(want));
   }
 }
 

@@ -159,11 +159,13 @@ std::int64_t Array::elements() const {
   return n;
 }
 
-std::string Array::shape_string() const {
+std::string shape_string(std::span<const std::int64_t> shape) {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + (shape.size() == 1 ? ",)" : ")");
 }
+
+std::string Array::shape_string() const { return npy::shape_string(shape); }
 
 Array parse(std::span<const unsigned char> bytes, const std::string& name) {
   if (bytes.size() < 10 || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {

@@ -27,6 +27,9 @@ struct Array {
   std::string shape_string() const;  // "(2, 16, 512)"
 };
 
+// NumPy's spelling of a shape: "(2, 16, 512)", "(3,)", "()".
+std::string shape_string(std::span<const std::int64_t> shape);
+
 // `name` labels errors ("q_nope.npy"). Throws zemla::Error(kInvalidArgument).
 Array parse(std::span<const unsigned char> bytes, const std::string& name);
 Array read_file(const std::filesystem::path& path);

@@ -84,9 +84,9 @@ int validate(const ValidateFlags& f, const Global& global) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const std::string status = validation::status_name(outcome.status);
-    failed += status == "FAIL";
-    passed += status == "PASS";
-    skipped += status == "SKIP";
+    failed += outcome.status == validation::CheckOutcome::Status::fail;
+    passed += outcome.status == validation::CheckOutcome::Status::pass;
+    skipped += outcome.status == validation::CheckOutcome::Status::skip;
     report["checks"].push_back(
         {{"name", check.name}, {"status", status}, {"detail", outcome.detail}, {"seconds", seconds}});
     if (!global.json) {
