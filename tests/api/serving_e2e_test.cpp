@@ -4,7 +4,7 @@
 // steps and cross page boundaries. Every step's output, after un-absorbing with W_UV, is checked
 // against the non-absorbed naive reference computed from the definition.
 //
-// Tolerance per (request, head) output: max |err| <= 2% of max |ref|, and
+// Tolerance per (request, head) output: max |err| <= 1% of max |ref|, and
 // cos-sim over the step >= 0.9995. The inputs zemla sees are bf16 (the
 // absorbed query W_UK^T q_nope and the cached latents are rounded once), the
 // reference uses the exact query: bf16 rounding of 2^-9 relative on two
@@ -26,6 +26,7 @@ namespace {
 
 constexpr int kLayers = 2, kHeads = 4, kHeadDim = 32, kLatent = 512, kRope = 64, kRow = 576;
 constexpr int kPageSize = 16, kPages = 96, kSteps = 240;
+constexpr double kTolerance = 0.01;  // of max |ref| per head output (see the top)
 
 struct Request {
   std::int64_t id;
@@ -160,9 +161,9 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
           n_got += got[d] * got[d];
           n_ref += ref[d] * ref[d];
         }
-        worst_ratio = std::max(worst_ratio, err / (0.02 * scale));
-        ASSERT_LE(err, 0.02 * scale) << "step " << step << " layer " << layer << " request " << active[b] << " head "
-                                     << head << " (length " << len << ")";
+        worst_ratio = std::max(worst_ratio, err / (kTolerance * scale));
+        ASSERT_LE(err, kTolerance * scale) << "step " << step << " layer " << layer << " request " << active[b]
+                                           << " head " << head << " (length " << len << ")";
         ++checked;
       }
       ASSERT_GE(dot / std::sqrt(n_got * n_ref), 0.9995) << "step " << step << " layer " << layer;
@@ -171,7 +172,7 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   EXPECT_EQ(cache.free_pages(), kPages) << "every finished request returned its pages";
   EXPECT_GE(max_batch, 6);
   RecordProperty("checked_head_outputs", checked);
-  std::printf("checked %d head outputs over %d steps, max batch %d, worst err / (2%% max|ref|) = %.3f\n", checked,
+  std::printf("checked %d head outputs over %d steps, max batch %d, worst err / (1%% max|ref|) = %.3f\n", checked,
               kSteps, max_batch, worst_ratio);
 }
 
