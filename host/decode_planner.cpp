@@ -108,24 +108,38 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   return plan;
 }
 
-std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits) {
-  constexpr const char* call = "workspace_bytes";
+std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units,
+                              int num_kv_splits) {
+  constexpr const char* call = "max_total_splits";
   check_common(heads, compute_units, num_kv_splits, call);
   require(batch > 0, call, "batch " + std::to_string(batch) + " must be positive");
   require(max_context_len >= 0, call, "max_context_len " + std::to_string(max_context_len) + " must not be negative");
-  std::int64_t total_splits;
-  if (num_kv_splits > 0) {
-    total_splits = std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits);
-  } else {
-    // Per request at most auto_split_cap(len); over the batch, splits beyond
-    // one per request come from chunks of >= total_tokens*head_blocks/target
-    // tokens, so there are at most target/head_blocks of them.
-    const std::int64_t head_blocks = ceil_div(heads, mla::kHeadBlock);
-    const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * compute_units;
-    total_splits =
-        std::min(std::int64_t{batch} * auto_split_cap(max_context_len), batch + ceil_div(target, head_blocks));
-  }
-  return WorkspaceLayout::make(total_splits, batch, heads).total;
+  if (num_kv_splits > 0) return std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits);
+  // Per request at most auto_split_cap(len); over the batch, splits beyond
+  // one per request come from chunks of >= total_tokens*head_blocks/target
+  // tokens, so there are at most target/head_blocks of them.
+  const std::int64_t head_blocks = ceil_div(heads, mla::kHeadBlock);
+  const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * compute_units;
+  return std::min(std::int64_t{batch} * auto_split_cap(max_context_len), batch + ceil_div(target, head_blocks));
+}
+
+void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_batch) {
+  constexpr const char* call = "place_in_fixed_layout";
+  require(plan.batch() <= max_batch, call, [&] {
+    return "the step has " + std::to_string(plan.batch()) + " requests; the fixed layout holds " +
+           std::to_string(max_batch);
+  });
+  require(plan.total_splits() <= max_splits, call, [&] {
+    return "the step plans " + std::to_string(plan.total_splits()) + " KV splits; the fixed layout holds " +
+           std::to_string(max_splits);
+  });
+  plan.layout = WorkspaceLayout::make(max_splits, max_batch, plan.heads);
+}
+
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits) {
+  return WorkspaceLayout::make(max_total_splits(max_context_len, batch, heads, compute_units, num_kv_splits), batch,
+                               heads)
+      .total;
 }
 
 }  // namespace zemla

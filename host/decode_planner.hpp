@@ -54,6 +54,16 @@ struct PlannerInputs {
 
 DecodePlan plan_decode(const PlannerInputs& inputs);
 
+// The most splits plan_decode gives any batch of up to `batch` requests no
+// longer than `max_context_len` (tested against plan_decode).
+std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits);
+
+// Moves `plan` into a layout made for up to `max_splits` splits and
+// `max_batch` requests (WorkspaceLayout::make(max_splits, max_batch, heads)),
+// so that every step's tables sit at the same offsets: what a recorded
+// decode step needs. Throws zemla::Error when the plan does not fit.
+void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_batch);
+
 // Workspace bytes that suffice for any batch of up to `batch` requests no
 // longer than `max_context_len`: plan_decode never needs more (tested).
 // sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).

@@ -17,6 +17,8 @@
 
 namespace zemla::rt {
 
+class Recorder;
+
 enum class Backend { level_zero, opencl };
 std::string_view backend_name(Backend backend);
 
@@ -89,6 +91,9 @@ struct ProgramKey {
   auto operator<=>(const ProgramKey&) const = default;
 };
 
+// Copies and launches on one Device run in the order they were enqueued,
+// whatever the backend (an in-order OpenCL queue; barriers on Level Zero),
+// and so do replays of its Recordings among them.
 class Device {
  public:
   virtual ~Device() = default;
@@ -106,6 +111,8 @@ class Device {
   // Enqueues groups x local work-items; returns a timing event when `timed`.
   virtual std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) = 0;
   virtual void finish() = 0;
+  // Starts recording launches to replay later (runtime/recording.hpp).
+  virtual std::unique_ptr<Recorder> record() = 0;
   // Which embedded binary `key` loaded from, once it has been built.
   virtual const kernels::KernelBinary* loaded_binary(const ProgramKey& key) const = 0;
 

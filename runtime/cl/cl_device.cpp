@@ -1,6 +1,8 @@
 #include "runtime/cl/cl_device.hpp"
 
+#include <array>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <sstream>
 
@@ -8,6 +10,7 @@
 #include "runtime/cl/cl_handle.hpp"
 #include "runtime/log.hpp"
 #include "runtime/program_cache.hpp"
+#include "runtime/recording.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::rt::cl {
@@ -101,6 +104,15 @@ class ClBuffer final : public Buffer {
   MemHandle mem_;
 };
 
+// An argument value as last set, kept so a recording can re-apply it. Kept
+// inline: the plain path stores ~25 of these per launch.
+struct ClArg {
+  static constexpr std::size_t kMaxBytes = 16;  // zemla's kernels take pointers and scalars
+  std::array<unsigned char, kMaxBytes> value{};
+  std::size_t size = 0;
+  bool null_buffer = false;
+};
+
 class ClKernel final : public Kernel {
  public:
   ClKernel(cl_program program, std::string name) : name_(std::move(name)) {
@@ -110,19 +122,43 @@ class ClKernel final : public Kernel {
   }
   std::string_view name() const override { return name_; }
   void set_buffer(std::uint32_t index, const Buffer* buffer) override {
-    cl_mem mem = buffer ? static_cast<const ClBuffer*>(buffer)->mem() : nullptr;
-    check(clSetKernelArg(kernel_.get(), index, sizeof(cl_mem), buffer ? &mem : nullptr), "clSetKernelArg",
-          name_ + " argument " + std::to_string(index));
+    ClArg arg{{}, sizeof(cl_mem), buffer == nullptr};
+    if (buffer) {
+      const cl_mem mem = static_cast<const ClBuffer*>(buffer)->mem();
+      std::memcpy(arg.value.data(), &mem, sizeof mem);
+    }
+    store(index, arg);
   }
   void set_bytes(std::uint32_t index, const void* data, std::size_t size) override {
-    check(clSetKernelArg(kernel_.get(), index, size, data), "clSetKernelArg",
-          name_ + " argument " + std::to_string(index));
+    require(size <= ClArg::kMaxBytes, "clSetKernelArg", [&] {
+      return name_ + " argument " + std::to_string(index) + " is " + std::to_string(size) + " bytes; at most " +
+             std::to_string(ClArg::kMaxBytes) + " are supported";
+    });
+    ClArg arg{{}, size, false};
+    std::memcpy(arg.value.data(), data, size);
+    store(index, arg);
   }
   cl_kernel get() const { return kernel_.get(); }
+  const std::vector<ClArg>& args() const { return args_; }
+  // Sets every argument of a snapshot taken with args().
+  void restore(const std::vector<ClArg>& args) {
+    for (std::uint32_t i = 0; i < args.size(); ++i) set(i, args[i]);
+  }
 
  private:
+  void store(std::uint32_t index, const ClArg& arg) {
+    set(index, arg);
+    if (args_.size() <= index) args_.resize(index + 1);
+    args_[index] = arg;
+  }
+  void set(std::uint32_t index, const ClArg& arg) {
+    check(clSetKernelArg(kernel_.get(), index, arg.size, arg.null_buffer ? nullptr : arg.value.data()),
+          "clSetKernelArg", name_ + " argument " + std::to_string(index));
+  }
+
   std::string name_;
   KernelHandle kernel_;
+  std::vector<ClArg> args_;
 };
 
 class ClEvent final : public Event {
@@ -143,6 +179,45 @@ class ClEvent final : public Event {
 };
 
 using ClPrograms = ProgramCache<ProgramHandle, ClKernel>;
+
+// OpenCL has no indirect launch: a recording keeps each launch's argument
+// values and replays them as plain launches sized from the counts' host copy.
+class ClRecording final : public Recording {
+ public:
+  struct Launch {
+    ClKernel* kernel;
+    std::vector<ClArg> args;
+    const LaunchCounts* counts;
+    std::size_t slot;
+    Range3 local;
+  };
+  ClRecording(Device& device, std::vector<Launch> launches) : device_(device), launches_(std::move(launches)) {}
+  void replay() override {
+    for (const auto& l : launches_) {
+      l.kernel->restore(l.args);
+      device_.launch(*l.kernel, l.counts->at(l.slot), l.local, false);
+    }
+  }
+
+ private:
+  Device& device_;
+  std::vector<Launch> launches_;
+};
+
+class ClRecorder final : public Recorder {
+ public:
+  explicit ClRecorder(Device& device) : device_(device) {}
+  void launch(Kernel& kernel, const LaunchCounts& counts, std::size_t slot, Range3 local) override {
+    auto& k = static_cast<ClKernel&>(kernel);
+    counts.at(slot);  // a bad slot fails now, not at replay
+    launches_.push_back({&k, k.args(), &counts, slot, local});
+  }
+  std::unique_ptr<Recording> close() override { return std::make_unique<ClRecording>(device_, std::move(launches_)); }
+
+ private:
+  Device& device_;
+  std::vector<ClRecording::Launch> launches_;
+};
 
 class ClDevice final : public Device {
  public:
@@ -199,6 +274,8 @@ class ClDevice final : public Device {
   }
 
   void finish() override { check(clFinish(queue_.get()), "clFinish"); }
+
+  std::unique_ptr<Recorder> record() override { return std::make_unique<ClRecorder>(*this); }
 
  private:
   ClPrograms::Entry& program(const ProgramKey& key) {

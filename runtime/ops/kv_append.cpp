@@ -15,14 +15,14 @@ constexpr std::size_t kGroup = 64;
 KvAppender::KvAppender(rt::Device& device)
     : device_(device), kernel_(&device.kernel({"kv_append", "any", "any"}, "kv_append")) {}
 
-void KvAppender::run(const KvAppendArgs& in) {
+bool KvAppender::bind(const KvAppendArgs& in) {
   KvAppendArgs a = in;
   if (a.kv_stride_token == 0) a.kv_stride_token = mla::kRowDim;
   if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
   if (a.rows_stride == 0) a.rows_stride = mla::kRowDim;
   // Runs on every append: messages are built only when a check fails.
   require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
-  if (a.num_rows == 0) return;
+  if (a.num_rows == 0) return false;
   require(a.page_size > 0 && a.num_pages > 0, kCall, [&] {
     return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
            " must be positive";
@@ -52,7 +52,24 @@ void KvAppender::run(const KvAppendArgs& in) {
   k.set_scalar(i++, a.rows_stride);
   k.set_buffer(i++, a.slots);
   k.set_scalar(i++, a.num_rows);
-  device_.launch(k, {1, static_cast<std::size_t>(a.num_rows), 1}, {kGroup, 1, 1}, false);
+  return true;
+}
+
+void KvAppender::run(const KvAppendArgs& args) {
+  if (bind(args)) device_.launch(*kernel_, {1, static_cast<std::size_t>(args.num_rows), 1}, {kGroup, 1, 1}, false);
+}
+
+void KvAppender::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, std::size_t slot,
+                        const KvAppendArgs& capacity) {
+  require(capacity.num_rows > 0, kCall, "a recorded append needs room for at least one row");
+  bind(capacity);
+  recorder.launch(*kernel_, counts, slot, {kGroup, 1, 1});
+}
+
+void KvAppender::set_count(rt::LaunchCounts& counts, std::size_t slot, int rows) {
+  // One group per row; the kernel's own bound is the capacity, so a step
+  // never launches past its own rows.
+  counts.set(slot, {1, static_cast<std::size_t>(rows), 1});
 }
 
 }  // namespace zemla::ops

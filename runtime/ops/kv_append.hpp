@@ -2,9 +2,11 @@
 // kv_append: write one step's new 576-wide latent rows into their paged-cache
 // slots (slot = page * page_size + offset, from host/page_pool).
 
+#include <cstddef>
 #include <cstdint>
 
 #include "runtime/device.hpp"
+#include "runtime/recording.hpp"
 
 namespace zemla::ops {
 
@@ -27,7 +29,15 @@ class KvAppender {
   // an out-of-range slot is skipped, never written.
   void run(const KvAppendArgs& args);
 
+  // Recorded append (runtime/recording.hpp): `capacity` names the largest
+  // step (num_rows = its batch); each step sets its row count with
+  // set_count() before the recording is replayed.
+  void record(rt::Recorder& recorder, const rt::LaunchCounts& counts, std::size_t slot, const KvAppendArgs& capacity);
+  static void set_count(rt::LaunchCounts& counts, std::size_t slot, int rows);
+
  private:
+  // Validates and sets the kernel's arguments; false when there is nothing to copy.
+  bool bind(const KvAppendArgs& args);
   rt::Device& device_;
   rt::Kernel* kernel_;
 };

@@ -63,9 +63,7 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
   if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
 }
 
-std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
-                                               bool timed) {
-  validate(a, plan, workspace);
+void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
   const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
   const float scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
   const int write_lse = a.lse != nullptr ? 1 : 0;
@@ -97,32 +95,61 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
   k.set_buffer(i++, a.lse);
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, write_lse);
-  auto split_event =
-      device_.launch(k, {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1},
-                     {kSplitGroup, 1, 1}, timed);
 
+  rt::Kernel& c = *combine_;
+  i = 0;
+  c.set_buffer(i++, &workspace);
+  c.set_scalar(i++, floats(plan.layout.partial_lse));
+  c.set_scalar(i++, floats(plan.layout.split_begin));
+  c.set_scalar(i++, a.heads);
+  c.set_buffer(i++, a.out);
+  c.set_scalar(i++, a.out_stride_b);
+  c.set_scalar(i++, a.out_stride_h);
+  c.set_buffer(i++, a.lse);
+  c.set_scalar(i++, a.lse_stride_b);
+  c.set_scalar(i++, write_lse);
+}
+
+rt::Range3 MlaDecoder::split_groups(const DecodePlan& plan) {
+  return {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1};
+}
+
+rt::Range3 MlaDecoder::combine_groups(const DecodePlan& plan) {
+  return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), 1};
+}
+
+std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
+                                               bool timed) {
+  validate(a, plan, workspace);
+  bind(a, plan, workspace);
+  auto split_event = device_.launch(*split_, split_groups(plan), {kSplitGroup, 1, 1}, timed);
   std::unique_ptr<rt::Event> combine_event;
   if (plan.needs_combine) {
-    rt::Kernel& c = *combine_;
-    i = 0;
-    c.set_buffer(i++, &workspace);
-    c.set_scalar(i++, floats(plan.layout.partial_lse));
-    c.set_scalar(i++, floats(plan.layout.split_begin));
-    c.set_scalar(i++, a.heads);
-    c.set_buffer(i++, a.out);
-    c.set_scalar(i++, a.out_stride_b);
-    c.set_scalar(i++, a.out_stride_h);
-    c.set_buffer(i++, a.lse);
-    c.set_scalar(i++, a.lse_stride_b);
-    c.set_scalar(i++, write_lse);
-    combine_event = device_.launch(c, {static_cast<std::size_t>(a.heads), static_cast<std::size_t>(a.batch), 1},
-                                   {kCombineGroup, 1, 1}, timed);
+    combine_event = device_.launch(*combine_, combine_groups(plan), {kCombineGroup, 1, 1}, timed);
   }
   if (!timed) return std::nullopt;
   MlaDecodeTiming t;
   t.split_ms = split_event->elapsed_ms();
   if (combine_event) t.combine_ms = combine_event->elapsed_ms();
   return t;
+}
+
+void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
+                        const DecodePlan& capacity, rt::Buffer& workspace) {
+  validate(args, capacity, workspace);
+  bind(args, capacity, workspace);
+  recorder.launch(*split_, counts, kSplitSlot, {kSplitGroup, 1, 1});
+  recorder.launch(*combine_, counts, kCombineSlot, {kCombineGroup, 1, 1});
+}
+
+void MlaDecoder::set_counts(rt::LaunchCounts& counts, const DecodePlan& plan) {
+  counts.set(kSplitSlot, split_groups(plan));
+  // Stage 2 is recorded whether or not a step needs it; a step without
+  // splits gives it one row of groups that return at once (request 0 has a
+  // single split), as a zero-group launch is not valid everywhere.
+  rt::Range3 combine = combine_groups(plan);
+  if (!plan.needs_combine) combine.y = 1;
+  counts.set(kCombineSlot, combine);
 }
 
 }  // namespace zemla::ops

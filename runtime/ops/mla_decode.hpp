@@ -15,6 +15,7 @@
 #include "host/dtype.hpp"
 #include "host/mla_decode_checks.hpp"
 #include "runtime/device.hpp"
+#include "runtime/recording.hpp"
 
 namespace zemla::ops {
 
@@ -56,7 +57,21 @@ class MlaDecoder {
   std::optional<MlaDecodeTiming> run(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
                                      bool timed = false);
 
+  // Recorded decode (runtime/recording.hpp). record() validates `args`
+  // against `capacity`, the largest step the recording serves (its batch and
+  // a layout placed with place_in_fixed_layout), and records both stages.
+  // Each step then sets its group counts with set_counts(), uploads them and
+  // its plan (same fixed layout), and replays.
+  void record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
+              const DecodePlan& capacity, rt::Buffer& workspace);
+  static void set_counts(rt::LaunchCounts& counts, const DecodePlan& plan);
+  static constexpr std::size_t kSplitSlot = 0, kCombineSlot = 1, kCountSlots = 2;
+
  private:
+  void bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
+  static rt::Range3 split_groups(const DecodePlan& plan);
+  static rt::Range3 combine_groups(const DecodePlan& plan);
+
   rt::Device& device_;
   DType dtype_;
   std::string variant_;

@@ -9,6 +9,7 @@
 #include "runtime/handle.hpp"
 #include "runtime/log.hpp"
 #include "runtime/program_cache.hpp"
+#include "runtime/recording.hpp"
 #include "runtime/ze/ze_error.hpp"
 #include "zemla/error.hpp"
 
@@ -27,6 +28,7 @@ constexpr auto kIpVersionStype = static_cast<ze_structure_type_t>(0x1000f);
 
 using ContextHandle = Handle<ze_context_handle_t, zeContextDestroy>;
 using CommandListHandle = Handle<ze_command_list_handle_t, zeCommandListDestroy>;
+using CommandQueueHandle = Handle<ze_command_queue_handle_t, zeCommandQueueDestroy>;
 using ModuleHandle = Handle<ze_module_handle_t, zeModuleDestroy>;
 using KernelHandle = Handle<ze_kernel_handle_t, zeKernelDestroy>;
 using EventPoolHandle = Handle<ze_event_pool_handle_t, zeEventPoolDestroy>;
@@ -207,6 +209,7 @@ class ZeKernel final : public Kernel {
 using ZePrograms = ProgramCache<ModuleHandle, ZeKernel>;
 
 constexpr std::uint32_t kTimedEvents = 64;
+static_assert(sizeof(ze_group_count_t) == LaunchCounts::kSlotBytes);
 
 class ZeDevice;
 
@@ -221,6 +224,17 @@ class ZeEvent final : public Event {
   std::uint32_t slot_;
 };
 
+class ZeRecording final : public Recording {
+ public:
+  ZeRecording(ZeDevice& device, CommandListHandle list) : device_(device), list_(std::move(list)) {}
+  ~ZeRecording() override;  // waits until the list is no longer running
+  void replay() override;
+
+ private:
+  ZeDevice& device_;
+  CommandListHandle list_;
+};
+
 class ZeDevice final : public Device {
  public:
   ZeDevice(const Located& at, int index) : device_(at.device), info_(describe(at, index, &props_)) {
@@ -232,7 +246,8 @@ class ZeDevice final : public Device {
 
     ze_command_queue_desc_t queue_desc{};
     queue_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
-    queue_desc.ordinal = compute_ordinal();
+    ordinal_ = compute_ordinal();
+    queue_desc.ordinal = ordinal_;
     queue_desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
     ze_command_list_handle_t list = nullptr;
     check(zeCommandListCreateImmediate(context, device_, &queue_desc, &list), "zeCommandListCreateImmediate");
@@ -264,6 +279,7 @@ class ZeDevice final : public Device {
       }
     }
     programs_.clear();  // kernels and modules before the context
+    queue_.reset();
   }
 
   const DeviceInfo& info() const override { return info_; }
@@ -275,6 +291,7 @@ class ZeDevice final : public Device {
   void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
     check_copy_range(dst, bytes, offset, "write");
     if (bytes == 0) return;
+    settle_replays();
     auto* p = static_cast<char*>(static_cast<ZeBuffer&>(dst).ptr()) + offset;
     check(zeCommandListAppendMemoryCopy(list_.get(), p, src, bytes, nullptr, 0, nullptr),
           "zeCommandListAppendMemoryCopy");
@@ -284,6 +301,7 @@ class ZeDevice final : public Device {
   void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset) override {
     check_copy_range(src, bytes, offset, "read");
     if (bytes == 0) return;
+    settle_replays();
     const auto* p = static_cast<const char*>(static_cast<const ZeBuffer&>(src).ptr()) + offset;
     check(zeCommandListAppendMemoryCopy(list_.get(), dst, p, bytes, nullptr, 0, nullptr),
           "zeCommandListAppendMemoryCopy");
@@ -301,6 +319,7 @@ class ZeDevice final : public Device {
   std::unique_ptr<Event> launch(Kernel& kernel, Range3 groups, Range3 local, bool timed) override {
     auto& k = static_cast<ZeKernel&>(kernel);
     k.use_group_size(local);
+    settle_replays();
     const ze_group_count_t count{static_cast<std::uint32_t>(groups.x), static_cast<std::uint32_t>(groups.y),
                                  static_cast<std::uint32_t>(groups.z)};
     std::unique_ptr<ZeEvent> event;
@@ -317,13 +336,48 @@ class ZeDevice final : public Device {
     }
     check(zeCommandListAppendLaunchKernel(list_.get(), k.get(), &count, signal, 0, nullptr),
           "zeCommandListAppendLaunchKernel", std::string(kernel.name()));
+    // Commands of one list may overlap unless a barrier separates them; the
+    // Device contract (and stage 2 reading stage 1) needs them in order.
+    check(zeCommandListAppendBarrier(list_.get(), nullptr, 0, nullptr), "zeCommandListAppendBarrier");
+    launched_ = true;
     return event;
   }
 
   void finish() override {
+    settle_replays();
     check(zeCommandListAppendBarrier(list_.get(), fence_.get(), 0, nullptr), "zeCommandListAppendBarrier");
     check(zeEventHostSynchronize(fence_.get(), UINT64_MAX), "zeEventHostSynchronize");
     check(zeEventHostReset(fence_.get()), "zeEventHostReset");
+    launched_ = false;
+  }
+
+  std::unique_ptr<Recorder> record() override;
+
+  // Recorded lists run on their own queue, next to the immediate list; the
+  // two are ordered by waiting on the host only when work crosses from one
+  // to the other, so back-to-back replays (a step's layers) never wait.
+  void execute(ze_command_list_handle_t list) {
+    if (launched_) finish();
+    if (queue_.get() == nullptr) {
+      ze_command_queue_desc_t desc{};
+      desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
+      desc.ordinal = ordinal_;
+      desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
+      ze_command_queue_handle_t q = nullptr;
+      check(zeCommandQueueCreate(context_.get(), device_, &desc, &q), "zeCommandQueueCreate");
+      queue_ = CommandQueueHandle(q);
+    }
+    check(zeCommandQueueExecuteCommandLists(queue_.get(), 1, &list, nullptr), "zeCommandQueueExecuteCommandLists");
+    replayed_ = true;
+  }
+
+  ze_command_list_handle_t new_command_list() {
+    ze_command_list_desc_t desc{};
+    desc.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC;
+    desc.commandQueueGroupOrdinal = ordinal_;
+    ze_command_list_handle_t list = nullptr;
+    check(zeCommandListCreate(context_.get(), device_, &desc, &list), "zeCommandListCreate");
+    return list;
   }
 
   double slot_elapsed_ms(std::uint32_t slot) {
@@ -341,6 +395,13 @@ class ZeDevice final : public Device {
   void release_slot(std::uint32_t slot) {
     zeEventHostReset(timed_[slot].get());
     free_slots_.push_back(slot);
+  }
+
+  // Host wait for every replay submitted so far.
+  void settle_replays() {
+    if (!replayed_) return;
+    check(zeCommandQueueSynchronize(queue_.get(), UINT64_MAX), "zeCommandQueueSynchronize");
+    replayed_ = false;
   }
 
  private:
@@ -427,6 +488,7 @@ class ZeDevice final : public Device {
   ze_device_properties_t props_{};  // before info_: describe() fills both
   DeviceInfo info_;
   ContextHandle context_;
+  std::uint32_t ordinal_ = 0;  // the compute queue group
   CommandListHandle list_;
   EventPoolHandle fence_pool_;
   EventHandle fence_;
@@ -434,7 +496,50 @@ class ZeDevice final : public Device {
   std::vector<EventHandle> timed_;
   std::vector<std::uint32_t> free_slots_;
   ZePrograms programs_;
+  CommandQueueHandle queue_;  // for recorded lists, made at the first replay
+  bool launched_ = false;     // the immediate list has launches not yet finished
+  bool replayed_ = false;     // the queue has replays not yet synchronized
 };
+
+// A regular command list of indirect launches, each followed by a barrier so
+// that a layer's kernels run in order; the list starts with one so that it
+// also follows whatever ran before it on the queue.
+class ZeRecorder final : public Recorder {
+ public:
+  explicit ZeRecorder(ZeDevice& device) : device_(device), list_(device.new_command_list()) {
+    check(zeCommandListAppendBarrier(list_.get(), nullptr, 0, nullptr), "zeCommandListAppendBarrier");
+  }
+  void launch(Kernel& kernel, const LaunchCounts& counts, std::size_t slot, Range3 local) override {
+    require(list_.get() != nullptr, "Recorder::launch", "the recording is already closed");
+    counts.at(slot);  // a bad slot fails now, not at replay
+    auto& k = static_cast<ZeKernel&>(kernel);
+    k.use_group_size(local);
+    const auto* base = static_cast<const char*>(static_cast<const ZeBuffer&>(counts.buffer()).ptr());
+    const auto* count = reinterpret_cast<const ze_group_count_t*>(base + slot * LaunchCounts::kSlotBytes);
+    check(zeCommandListAppendLaunchKernelIndirect(list_.get(), k.get(), count, nullptr, 0, nullptr),
+          "zeCommandListAppendLaunchKernelIndirect", std::string(kernel.name()));
+    check(zeCommandListAppendBarrier(list_.get(), nullptr, 0, nullptr), "zeCommandListAppendBarrier");
+  }
+  std::unique_ptr<Recording> close() override {
+    require(list_.get() != nullptr, "Recorder::close", "the recording is already closed");
+    check(zeCommandListClose(list_.get()), "zeCommandListClose");
+    return std::make_unique<ZeRecording>(device_, std::move(list_));
+  }
+
+ private:
+  ZeDevice& device_;
+  CommandListHandle list_;
+};
+
+std::unique_ptr<Recorder> ZeDevice::record() { return std::make_unique<ZeRecorder>(*this); }
+void ZeRecording::replay() { device_.execute(list_.get()); }
+ZeRecording::~ZeRecording() {
+  try {
+    device_.settle_replays();
+  } catch (const Error& e) {
+    log::warn(std::string("Level Zero recording teardown: ") + e.what());
+  }
+}
 
 ZeEvent::~ZeEvent() { device_.release_slot(slot_); }
 double ZeEvent::elapsed_ms() { return device_.slot_elapsed_ms(slot_); }

@@ -101,10 +101,41 @@ TEST(WorkspaceBytes, IsNeverExceededByAnyPlanWithinItsLimits) {
     const int max_len = static_cast<int>(rng() % (trial % 10 == 0 ? 200000 : 5000));
     std::vector<std::int32_t> lens(1 + rng() % batch);
     for (auto& l : lens) l = max_len == 0 ? 0 : static_cast<std::int32_t>(rng() % (max_len + 1));
-    const auto plan = plan_decode({lens, heads, cus, splits});
-    ASSERT_LE(plan.layout.total, workspace_bytes(max_len, batch, heads, cus, splits))
-        << "batch " << batch << " heads " << heads << " cus " << cus << " splits " << splits << " max_len " << max_len;
+    auto plan = plan_decode({lens, heads, cus, splits});
+    const auto where = [&] {
+      return "batch " + std::to_string(batch) + " heads " + std::to_string(heads) + " cus " + std::to_string(cus) +
+             " splits " + std::to_string(splits) + " max_len " + std::to_string(max_len);
+    };
+    ASSERT_LE(plan.layout.total, workspace_bytes(max_len, batch, heads, cus, splits)) << where();
+    // The fixed layout of a recorded step takes every such plan too.
+    const auto max_splits = max_total_splits(max_len, batch, heads, cus, splits);
+    ASSERT_LE(plan.total_splits(), max_splits) << where();
+    place_in_fixed_layout(plan, max_splits, batch);
+    ASSERT_EQ(plan.layout.total, workspace_bytes(max_len, batch, heads, cus, splits)) << where();
   }
+}
+
+TEST(FixedLayout, KeepsOffsetsAcrossStepsAndRefusesAStepThatDoesNotFit) {
+  const std::vector<std::int32_t> short_batch{5, 300};
+  const std::vector<std::int32_t> long_batch{4000, 9000, 12};
+  const auto max_splits = max_total_splits(16384, 4, 16, 8, -1);
+  auto a = plan_decode({short_batch, 16, 8, -1});
+  auto b = plan_decode({long_batch, 16, 8, -1});
+  ASSERT_NE(a.layout.work, b.layout.work);  // the plain layouts differ
+  place_in_fixed_layout(a, max_splits, 4);
+  place_in_fixed_layout(b, max_splits, 4);
+  EXPECT_EQ(a.layout.work, b.layout.work);
+  EXPECT_EQ(a.layout.partial_lse, b.layout.partial_lse);
+  EXPECT_EQ(a.layout.split_begin, b.layout.split_begin);
+  try {
+    place_in_fixed_layout(b, max_splits, 2);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the step has 3 requests; the fixed layout holds 2"), std::string::npos)
+        << e.what();
+  }
+  auto many = plan_decode({long_batch, 16, 8, 64});
+  EXPECT_THROW(place_in_fixed_layout(many, max_splits, 4), Error);
 }
 
 struct FakeBuffer {

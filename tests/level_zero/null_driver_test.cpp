@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <string>
 
+#include "host/decode_planner.hpp"
 #include "host/mla_problem.hpp"
+#include "host/mla_shape.hpp"
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
@@ -75,6 +77,64 @@ TEST_F(LevelZeroNullDriver, RunsTheFullMlaDecodeSequenceWithCombineAndTiming) {
   EXPECT_EQ(outcome.variant, "intel_sg");
   EXPECT_EQ(outcome.binary, "spirv");
   EXPECT_EQ(outcome.timings.size(), 2u);
+}
+
+// Recording into a regular command list with indirect launches, closing it,
+// and replaying it on the queue between immediate-list copies and launches.
+TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
+  auto device = rt::ze::open(0);
+  ops::MlaDecoder decoder(*device, DType::bf16);
+  ops::KvAppender appender(*device);
+  constexpr int batch = 2, heads = 16, pages = 8, page_size = 16;
+  const auto max_splits = max_total_splits(pages * page_size, batch, heads, 1, -1);
+  DecodePlan capacity = decoder.plan(std::vector<std::int32_t>(batch, pages * page_size), heads);
+  place_in_fixed_layout(capacity, max_splits, batch);
+  auto q_nope = device->allocate(batch * heads * mla::kLatentDim * 2);
+  auto q_rope = device->allocate(batch * heads * mla::kRopeDim * 2);
+  auto kv = device->allocate(std::size_t(batch) * pages * page_size * mla::kRowDim * 2);
+  auto table = device->allocate(batch * pages * 4);
+  auto out = device->allocate(batch * heads * mla::kLatentDim * 2);
+  auto rows = device->allocate(batch * mla::kRowDim * 2);
+  auto slots = device->allocate(batch * 4);
+  auto workspace = device->allocate(capacity.layout.total);
+  rt::LaunchCounts counts(*device, ops::MlaDecoder::kCountSlots + 1);
+
+  ops::MlaDecodeArgs args;
+  args.batch = batch;
+  args.heads = heads;
+  args.sm_scale = 0.1f;
+  args.num_pages = batch * pages;
+  args.page_size = page_size;
+  args.max_pages = pages;
+  args.q_nope = q_nope.get();
+  args.q_rope = q_rope.get();
+  args.kv_cache = kv.get();
+  args.page_table = table.get();
+  args.out = out.get();
+  args.set_contiguous_strides();
+  auto recorder = device->record();
+  appender.record(*recorder, counts, ops::MlaDecoder::kCountSlots,
+                  {kv.get(), batch * pages, page_size, 0, 0, rows.get(), 0, slots.get(), batch});
+  decoder.record(*recorder, counts, args, capacity, *workspace);
+  auto recording = recorder->close();
+  EXPECT_THROW(recorder->close(), Error);  // closed once
+
+  for (const auto& lens : {std::vector<std::int32_t>{100, 3}, std::vector<std::int32_t>{7}}) {
+    DecodePlan plan = decoder.plan(lens, heads);
+    place_in_fixed_layout(plan, max_splits, batch);
+    decoder.upload_plan(plan, *workspace);
+    ops::MlaDecoder::set_counts(counts, plan);
+    ops::KvAppender::set_count(counts, ops::MlaDecoder::kCountSlots, static_cast<int>(lens.size()));
+    counts.upload();
+    recording->replay();
+    recording->replay();  // back to back: no host wait between them
+    appender.run(
+        {kv.get(), batch * pages, page_size, 0, 0, rows.get(), 0, slots.get(), 1});  // crosses to the immediate list
+    recording->replay();
+  }
+  std::vector<std::uint16_t> host(batch * heads * mla::kLatentDim);
+  device->read(*out, host.data(), host.size() * 2);
+  device->finish();
 }
 
 TEST_F(LevelZeroNullDriver, ReportsErrorsWithTheLevelZeroResultName) {
