@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "zemla/zemla.h"
@@ -19,6 +20,9 @@ struct zemla_mla_cache {
 };
 struct zemla_mla_step {
   zemla::MlaStep step;
+};
+struct zemla_mla_recorded_layer {
+  zemla::MlaRecordedLayer recorded;
 };
 
 namespace {
@@ -130,23 +134,40 @@ zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_
   return guarded([&] { tensor->tensor.download(host, bytes, offset); });
 }
 
-zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
-                                    int num_layers, int num_pages, zemla_mla_cache** out) {
-  ZEMLA_NOT_NULL("zemla_mla_cache_create", runtime);
-  ZEMLA_NOT_NULL("zemla_mla_cache_create", out);
+namespace {
+
+zemla_status create_cache(const char* call, zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                          int num_layers, int num_pages, const std::optional<zemla::MlaCapacity>& capacity,
+                          zemla_mla_cache** out) {
+  ZEMLA_NOT_NULL(call, runtime);
+  ZEMLA_NOT_NULL(call, out);
   *out = nullptr;
-  if (num_flags > 0 && server_flags == nullptr) return null_argument("zemla_mla_cache_create", "server_flags");
+  if (num_flags > 0 && server_flags == nullptr) return null_argument(call, "server_flags");
   return guarded([&] {
     zemla::MlaCacheOptions o;
     for (int i = 0; i < num_flags; ++i) {
-      zemla::require(server_flags[i] != nullptr, "zemla_mla_cache_create",
-                     "server_flags[" + std::to_string(i) + "] is NULL");
+      zemla::require(server_flags[i] != nullptr, call, "server_flags[" + std::to_string(i) + "] is NULL");
       o.server_flags.emplace_back(server_flags[i]);
     }
     o.num_layers = num_layers;
     o.num_pages = num_pages;
-    *out = new zemla_mla_cache{zemla::MlaCache(runtime->runtime, o)};
+    *out = new zemla_mla_cache{zemla::MlaCache(runtime->runtime, o, capacity)};
   });
+}
+
+}  // namespace
+
+zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                    int num_layers, int num_pages, zemla_mla_cache** out) {
+  return create_cache("zemla_mla_cache_create", runtime, server_flags, num_flags, num_layers, num_pages, std::nullopt,
+                      out);
+}
+
+zemla_status zemla_mla_cache_create_fixed(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                          int num_layers, int num_pages, int max_batch, int64_t max_context_len,
+                                          int heads, zemla_mla_cache** out) {
+  return create_cache("zemla_mla_cache_create_fixed", runtime, server_flags, num_flags, num_layers, num_pages,
+                      zemla::MlaCapacity{max_batch, max_context_len, heads}, out);
 }
 
 void zemla_mla_cache_destroy(zemla_mla_cache* cache) { delete cache; }
@@ -196,6 +217,31 @@ zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_
   return guarded([&] {
     step->step.decode(layer, q_nope->tensor, q_rope->tensor, out->tensor, lse ? &lse->tensor : nullptr, sm_scale);
   });
+}
+
+zemla_status zemla_mla_layer_record(zemla_mla_cache* cache, int layer, const zemla_tensor* rows,
+                                    const zemla_tensor* q_nope, const zemla_tensor* q_rope, zemla_tensor* out,
+                                    zemla_tensor* lse, float sm_scale, zemla_mla_recorded_layer** recorded) {
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", cache);
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", rows);
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", q_nope);
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", q_rope);
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", out);
+  ZEMLA_NOT_NULL("zemla_mla_layer_record", recorded);
+  *recorded = nullptr;
+  return guarded([&] {
+    const zemla::MlaLayerTensors t{&rows->tensor, &q_nope->tensor, &q_rope->tensor, &out->tensor,
+                                   lse ? &lse->tensor : nullptr};
+    *recorded = new zemla_mla_recorded_layer{cache->cache.record_layer(layer, t, sm_scale)};
+  });
+}
+
+void zemla_mla_recorded_layer_destroy(zemla_mla_recorded_layer* recorded) { delete recorded; }
+
+zemla_status zemla_mla_step_replay(zemla_mla_step* step, zemla_mla_recorded_layer* recorded) {
+  ZEMLA_NOT_NULL("zemla_mla_step_replay", step);
+  ZEMLA_NOT_NULL("zemla_mla_step_replay", recorded);
+  return guarded([&] { step->step.replay(recorded->recorded); });
 }
 
 }  // extern "C"

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <optional>
 #include <random>
 #include <vector>
 #include <zemla/zemla.hpp>
@@ -22,6 +23,7 @@ struct Options {
   int prompt_min = 64, prompt_max = 2048, gen_min = 16, gen_max = 256;
   std::string backend = "auto";
   unsigned seed = 1;
+  bool recorded = false;  // replay recorded layers instead of launching each step
 };
 
 struct Running {
@@ -31,13 +33,18 @@ struct Running {
 
 int run(const Options& o) {
   zemla::Runtime runtime({o.backend, -1});
-  zemla::MlaCache cache(runtime, {{"--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton",
-                                   "--page-size", std::to_string(o.page_size)},
-                                  o.layers,
-                                  o.pages});
-  std::printf("serving loop on %s (%s, %s variant): %d layers, H=%d, %d pages of %d tokens\n",
+  // Recording needs the largest step up front: every buffer is then made once.
+  std::optional<zemla::MlaCapacity> capacity;
+  if (o.recorded) capacity = zemla::MlaCapacity{o.max_batch, o.prompt_max + o.gen_max, o.heads};
+  zemla::MlaCache cache(runtime,
+                        {{"--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton",
+                          "--page-size", std::to_string(o.page_size)},
+                         o.layers,
+                         o.pages},
+                        capacity);
+  std::printf("serving loop on %s (%s, %s variant): %d layers, H=%d, %d pages of %d tokens, %s launches\n",
               runtime.device().name.c_str(), runtime.device().backend.c_str(), runtime.device().variant.c_str(),
-              o.layers, o.heads, o.pages, o.page_size);
+              o.layers, o.heads, o.pages, o.page_size, o.recorded ? "recorded" : "plain");
   // One set of step tensors sized for the largest batch, reused every step.
   const std::size_t b = o.max_batch, h = o.heads;
   auto rows = runtime.allocate(std::max<std::size_t>(b, o.prompt_max) * 576 * 2);
@@ -51,6 +58,11 @@ int run(const Options& o) {
     rows.upload(v.data(), rows.bytes());
     q_nope.upload(v.data(), q_nope.bytes());
     q_rope.upload(v.data(), q_rope.bytes());
+  }
+
+  std::vector<zemla::MlaRecordedLayer> recorded;
+  for (int l = 0; o.recorded && l < o.layers; ++l) {
+    recorded.push_back(cache.record_layer(l, {&rows, &q_nope, &q_rope, &out, &lse}, 0.0722f));
   }
 
   std::mt19937 rng(o.seed);
@@ -79,8 +91,12 @@ int run(const Options& o) {
       for (const auto& r : running) ids.push_back(r.id);
       auto s = cache.begin_step(ids, o.heads);
       for (int l = 0; l < o.layers; ++l) {
-        s.append(l, rows);
-        s.decode(l, q_nope, q_rope, out, &lse, 0.0722f);
+        if (o.recorded) {
+          s.replay(recorded[l]);
+        } else {
+          s.append(l, rows);
+          s.decode(l, q_nope, q_rope, out, &lse, 0.0722f);
+        }
       }
       runtime.synchronize();
       tokens += static_cast<std::int64_t>(ids.size());
@@ -127,6 +143,7 @@ int main(int argc, char** argv) {
   app.add_option("--gen-max", o.gen_max)->capture_default_str();
   app.add_option("--backend", o.backend, "auto, level_zero or opencl")->capture_default_str();
   app.add_option("--seed", o.seed)->capture_default_str();
+  app.add_flag("--recorded", o.recorded, "Record each layer once and replay it every step (fixed capacity)");
   CLI11_PARSE(app, argc, argv);
   try {
     return run(o);

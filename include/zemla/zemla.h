@@ -35,6 +35,7 @@ typedef struct zemla_runtime zemla_runtime;
 typedef struct zemla_tensor zemla_tensor;
 typedef struct zemla_mla_cache zemla_mla_cache;
 typedef struct zemla_mla_step zemla_mla_step;
+typedef struct zemla_mla_recorded_layer zemla_mla_recorded_layer;
 
 ZEMLA_C_API const char* zemla_status_string(zemla_status status);
 /* The last failure's message on this thread ("" if none). Valid until the next call. */
@@ -54,9 +55,13 @@ ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void*
 
 /* server_flags: sglang-style flags, e.g. {"--decode-attention-backend", "intel_xpu",
  * "--prefill-attention-backend", "triton", "--page-size", "64"}; validated like `zemla config`. */
-ZEMLA_C_API zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags,
-                                                int num_flags, int num_layers, int num_pages,
-                                                zemla_mla_cache** out);
+ZEMLA_C_API zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                                int num_layers, int num_pages, zemla_mla_cache** out);
+/* The same with a fixed capacity (MlaCapacity): every step buffer is made now, larger steps are refused,
+ * and layers can be recorded with zemla_mla_layer_record. */
+ZEMLA_C_API zemla_status zemla_mla_cache_create_fixed(zemla_runtime* runtime, const char* const* server_flags,
+                                                      int num_flags, int num_layers, int num_pages, int max_batch,
+                                                      int64_t max_context_len, int heads, zemla_mla_cache** out);
 ZEMLA_C_API void zemla_mla_cache_destroy(zemla_mla_cache* cache);
 ZEMLA_C_API zemla_status zemla_mla_cache_add_request(zemla_mla_cache* cache, int64_t id);
 ZEMLA_C_API zemla_status zemla_mla_cache_release_request(zemla_mla_cache* cache, int64_t id);
@@ -64,14 +69,24 @@ ZEMLA_C_API zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache
 
 /* One decode step for `count` requests (one new token each); see MlaCache::begin_step. */
 ZEMLA_C_API zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
-                                             zemla_mla_step** out);
+                                              zemla_mla_step** out);
 ZEMLA_C_API void zemla_mla_step_destroy(zemla_mla_step* step);
 /* rows: [count, 576] in the cache dtype. */
 ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows);
 /* q_nope [count, heads, 512], q_rope [count, heads, 64] -> out [count, heads, 512]; lse fp32 [count, heads] or NULL. */
 ZEMLA_C_API zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_tensor* q_nope,
-                                              const zemla_tensor* q_rope, zemla_tensor* out, zemla_tensor* lse,
-                                              float sm_scale);
+                                               const zemla_tensor* q_rope, zemla_tensor* out, zemla_tensor* lse,
+                                               float sm_scale);
+
+/* Records `layer`'s append + decode once, bound to these tensors (sized for max_batch; lse may be NULL);
+ * see MlaCache::record_layer. Destroy it before the cache and the tensors. */
+ZEMLA_C_API zemla_status zemla_mla_layer_record(zemla_mla_cache* cache, int layer, const zemla_tensor* rows,
+                                                const zemla_tensor* q_nope, const zemla_tensor* q_rope,
+                                                zemla_tensor* out, zemla_tensor* lse, float sm_scale,
+                                                zemla_mla_recorded_layer** recorded);
+ZEMLA_C_API void zemla_mla_recorded_layer_destroy(zemla_mla_recorded_layer* recorded);
+/* The recorded layer's append + decode for this step, reading and writing the recorded tensors' first rows. */
+ZEMLA_C_API zemla_status zemla_mla_step_replay(zemla_mla_step* step, zemla_mla_recorded_layer* recorded);
 
 #ifdef __cplusplus
 }

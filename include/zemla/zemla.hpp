@@ -93,6 +93,17 @@ class ZEMLA_API Tensor {
   std::unique_ptr<Impl> impl_;
 };
 
+// The largest decode step a cache serves, given when the cache is made
+// (without one, buffers grow as steps need them). With it, every buffer a step uses
+// is allocated when the cache is made (nothing is allocated while serving),
+// a larger step is refused before it changes anything, and layers can be
+// recorded (MlaCache::record_layer).
+struct MlaCapacity {
+  int max_batch = 0;                 // requests per step
+  std::int64_t max_context_len = 0;  // tokens per request, this step's included
+  int heads = 0;                     // every step's head count
+};
+
 struct MlaCacheOptions {
   // sglang-style server flags; validated by the same rules as `zemla config`
   // (an invalid config throws, naming the diagnostic). The page size and
@@ -100,6 +111,18 @@ struct MlaCacheOptions {
   std::vector<std::string> server_flags;
   int num_layers = 1;
   int num_pages = 0;  // per layer
+};
+
+// The tensors one recorded layer reads and writes, fixed for the
+// recording's life like a CUDA graph's static buffers: each step the server
+// writes its inputs into them and reads its outputs from them. Sized for the
+// cache's capacity; a step uses their first `batch` rows.
+struct MlaLayerTensors {
+  const Tensor* rows = nullptr;    // [max_batch, 576]: the step's new latent rows
+  const Tensor* q_nope = nullptr;  // [max_batch, heads, 512]
+  const Tensor* q_rope = nullptr;  // [max_batch, heads, 64]
+  Tensor* out = nullptr;           // [max_batch, heads, 512]
+  Tensor* lse = nullptr;           // fp32 [max_batch, heads], optional
 };
 
 struct MlaStepPlan {
@@ -118,12 +141,13 @@ struct MlaTiming {
 
 class MlaStep;
 class MlaPrefill;
+class MlaRecordedLayer;
 
 // A paged latent cache for every layer, the pool that hands its pages to
 // requests, and the decode kernels.
 class ZEMLA_API MlaCache {
  public:
-  MlaCache(Runtime& runtime, const MlaCacheOptions& options);
+  MlaCache(Runtime& runtime, const MlaCacheOptions& options, const std::optional<MlaCapacity>& capacity = {});
   ~MlaCache();
   MlaCache(MlaCache&&) noexcept;
   MlaCache& operator=(MlaCache&&) noexcept;
@@ -150,6 +174,15 @@ class ZEMLA_API MlaCache {
   // layer. Same all-or-nothing rule as begin_step.
   MlaPrefill begin_prefill(std::int64_t request, int tokens);
 
+  // Records layer `layer`'s kv_append and decode launches once, bound to
+  // `tensors`, for MlaStep::replay to run every step: on Level Zero a
+  // regular command list replayed with one submission, whose launch sizes
+  // and tables come from device memory the step wrote once for all layers;
+  // on OpenCL the same launches made again from the recorded arguments.
+  // Needs a cache made with an MlaCapacity. The tensors and the cache must outlive
+  // the recording.
+  MlaRecordedLayer record_layer(int layer, const MlaLayerTensors& tensors, float sm_scale);
+
   struct Impl;
 
  private:
@@ -171,12 +204,32 @@ class ZEMLA_API MlaStep {
   // With `timed`, waits and returns device times.
   std::optional<MlaTiming> decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse,
                                   float sm_scale, bool timed = false);
+  // append + decode of a recorded layer for this step: the same results as
+  // append(layer, rows) then decode(layer, ...) on the recorded tensors.
+  void replay(MlaRecordedLayer& recorded);
 
   struct Impl;
 
  private:
   friend class MlaCache;
   explicit MlaStep(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZEMLA_API MlaRecordedLayer {
+ public:
+  ~MlaRecordedLayer();
+  MlaRecordedLayer(MlaRecordedLayer&&) noexcept;
+  MlaRecordedLayer& operator=(MlaRecordedLayer&&) noexcept;
+
+  int layer() const;
+
+  struct Impl;
+  Impl& impl() const { return *impl_; }
+
+ private:
+  friend class MlaCache;
+  explicit MlaRecordedLayer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,7 +1,8 @@
 /* The C API from C: a 40-step decode of one growing request (crossing two
  * page boundaries) with 2 heads, each step checked against a plain fp64
  * attention over the host's copy of the cache (per head max |err| <=
- * 4 * 2^-8 * max |ref|, the DESIGN.md bf16 row tolerance); then error paths:
+ * 4 * 2^-8 * max |ref|, the DESIGN.md bf16 row tolerance). Even steps append
+ * and decode; odd steps replay the recorded layer. Then error paths:
  * status codes, their names, and messages that name the bad value. */
 #include <math.h>
 #include <stdint.h>
@@ -23,13 +24,13 @@ static int failures = 0;
       ++failures;                                          \
     }                                                      \
   } while (0)
-#define OK(call)                                                                                      \
-  do {                                                                                                \
-    zemla_status s_ = (call);                                                                         \
-    if (s_ != ZEMLA_STATUS_SUCCESS) {                                                                 \
+#define OK(call)                                                                                \
+  do {                                                                                          \
+    zemla_status s_ = (call);                                                                   \
+    if (s_ != ZEMLA_STATUS_SUCCESS) {                                                           \
       fprintf(stderr, "FAIL %s: %s: %s\n", #call, zemla_status_string(s_), zemla_last_error()); \
-      exit(1);                                                                                        \
-    }                                                                                                 \
+      exit(1);                                                                                  \
+    }                                                                                           \
   } while (0)
 
 static uint64_t rng_state = 88172645463325252ull;
@@ -59,10 +60,11 @@ int main(void) {
   OK(zemla_runtime_device_name(rt, name, sizeof name));
   printf("device: %s\n", name);
 
-  const char* flags[] = {"--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton",
-                         "--page-size", "16"};
+  const char* flags[] = {
+      "--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton", "--page-size", "16"};
   zemla_mla_cache* cache = NULL;
-  OK(zemla_mla_cache_create(rt, flags, 6, 1, 8, &cache));
+  /* A fixed capacity, so that odd steps can replay the recorded layer. */
+  OK(zemla_mla_cache_create_fixed(rt, flags, 6, 1, 8, 1, STEPS + 1, HEADS, &cache));
   OK(zemla_mla_cache_add_request(cache, 42));
 
   static uint16_t history[STEPS * ROW];
@@ -76,18 +78,24 @@ int main(void) {
   OK(zemla_tensor_create(rt, sizeof lse, &lse_t));
   const float sm_scale = 0.0721687836f;
   const int64_t id = 42;
+  zemla_mla_recorded_layer* recorded = NULL;
+  OK(zemla_mla_layer_record(cache, 0, rows_t, qn_t, qr_t, out_t, lse_t, sm_scale, &recorded));
   double worst = 0;
   for (int step = 0; step < STEPS; ++step) {
     zemla_mla_step* st = NULL;
     OK(zemla_mla_step_begin(cache, &id, 1, HEADS, &st));
     for (int c = 0; c < ROW; ++c) history[step * ROW + c] = to_bf16(uniform());
     OK(zemla_tensor_upload(rows_t, history + step * ROW, sizeof(uint16_t) * ROW, 0));
-    OK(zemla_mla_step_append(st, 0, rows_t));
     for (int i = 0; i < HEADS * LATENT; ++i) qn[i] = to_bf16(uniform());
     for (int i = 0; i < HEADS * ROPE; ++i) qr[i] = to_bf16(uniform());
     OK(zemla_tensor_upload(qn_t, qn, sizeof qn, 0));
     OK(zemla_tensor_upload(qr_t, qr, sizeof qr, 0));
-    OK(zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, lse_t, sm_scale));
+    if (step % 2 == 0) {
+      OK(zemla_mla_step_append(st, 0, rows_t));
+      OK(zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, lse_t, sm_scale));
+    } else {
+      OK(zemla_mla_step_replay(st, recorded));
+    }
     OK(zemla_tensor_download(out_t, out, sizeof out, 0));
     OK(zemla_tensor_download(lse_t, lse, sizeof lse, 0));
     zemla_mla_step_destroy(st);
@@ -135,6 +143,12 @@ int main(void) {
   CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "sm_scale"), "sm_scale: %s",
         zemla_last_error());
   zemla_mla_step_destroy(st);
+  const int64_t two[] = {42, 43};
+  OK(zemla_mla_cache_add_request(cache, 43));
+  s = zemla_mla_step_begin(cache, two, 2, HEADS, &st);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && st == NULL && strstr(zemla_last_error(), "capacity.max_batch is 1"),
+        "step beyond the capacity: %s", zemla_last_error());
+  OK(zemla_mla_cache_release_request(cache, 43));
   s = zemla_mla_cache_release_request(cache, 7);
   CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "7"), "unknown id: %s", zemla_last_error());
   const char* bad_flags[] = {"--page-size", "48", "--model-arch", "mla"};
@@ -147,6 +161,7 @@ int main(void) {
   int free_pages = 0;
   OK(zemla_mla_cache_free_pages(cache, &free_pages));
   CHECK(free_pages == 8, "free pages after release: %d", free_pages);
+  zemla_mla_recorded_layer_destroy(recorded);
   zemla_tensor_destroy(rows_t);
   zemla_tensor_destroy(qn_t);
   zemla_tensor_destroy(qr_t);

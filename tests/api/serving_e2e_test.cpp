@@ -15,7 +15,9 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "dtype.hpp"
@@ -27,6 +29,8 @@ namespace {
 constexpr int kLayers = 2, kHeads = 4, kHeadDim = 32, kLatent = 512, kRope = 64, kRow = 576;
 constexpr int kPageSize = 16, kPages = 96, kSteps = 240;
 constexpr double kTolerance = 0.01;  // of max |ref| per head output (see the top)
+const std::vector<std::string> kFlags = {
+    "--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton", "--page-size", "16"};
 
 struct Request {
   std::int64_t id;
@@ -39,13 +43,31 @@ struct LayerWeights {
   std::vector<double> w_uk, w_uv;  // [head][kHeadDim][512]
 };
 
-TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
+// Plain launches every step, or each layer recorded once and replayed
+// (MlaCache::record_layer): the same requests, the same checks.
+class ServingEndToEnd : public ::testing::TestWithParam<bool> {};
+
+constexpr int kMaxBatch = 14, kMaxContext = 256;
+
+TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
+  const bool recorded = GetParam();
   zemla::Runtime runtime({"opencl", 0});
-  zemla::MlaCache cache(runtime, {{"--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton",
-                                   "--page-size", "16"},
-                                  kLayers,
-                                  kPages});
+  std::optional<zemla::MlaCapacity> capacity;
+  if (recorded) capacity = zemla::MlaCapacity{kMaxBatch, kMaxContext, kHeads};
+  zemla::MlaCache cache(runtime, {kFlags, kLayers, kPages}, capacity);
   ASSERT_EQ(cache.page_size(), kPageSize);
+  // The recorded layers' static tensors, shared by both layers: each replay
+  // reads what was written just before it.
+  auto rows_fixed = runtime.allocate(std::size_t(kMaxBatch) * kRow * 2);
+  auto qn_fixed = runtime.allocate(std::size_t(kMaxBatch) * kHeads * kLatent * 2);
+  auto qr_fixed = runtime.allocate(std::size_t(kMaxBatch) * kHeads * kRope * 2);
+  auto out_fixed = runtime.allocate(std::size_t(kMaxBatch) * kHeads * kLatent * 2);
+  auto lse_fixed = runtime.allocate(std::size_t(kMaxBatch) * kHeads * 4);
+  const float sm_scale = 1.0f / std::sqrt(float(kHeadDim + kRope));
+  std::vector<zemla::MlaRecordedLayer> layers;
+  for (int layer = 0; recorded && layer < kLayers; ++layer) {
+    layers.push_back(cache.record_layer(layer, {&rows_fixed, &qn_fixed, &qr_fixed, &out_fixed, &lse_fixed}, sm_scale));
+  }
 
   std::mt19937_64 rng(11);
   std::normal_distribution<double> normal(0.0, 1.0);
@@ -63,7 +85,6 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
 
   // Host shadow of every cached row: [layer][request] -> rows as exact doubles.
   std::vector<std::map<std::int64_t, std::vector<double>>> history(kLayers);
-  const float sm_scale = 1.0f / std::sqrt(float(kHeadDim + kRope));
   // Random bf16 latent rows for `count` tokens of `id`, recorded in the history.
   auto new_rows = [&](int layer, std::int64_t id, int count) {
     std::vector<std::uint16_t> rows(std::size_t(count) * kRow);
@@ -111,7 +132,11 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
       }
       auto rows_t = runtime.allocate(rows.size() * 2);
       rows_t.upload(rows.data(), rows.size() * 2);
-      zstep.append(layer, rows_t);
+      if (recorded) {
+        rows_fixed.upload(rows.data(), rows.size() * 2);
+      } else {
+        zstep.append(layer, rows_t);
+      }
 
       // Queries: exact q_nope per head, absorbed on the host, rounded to bf16.
       std::vector<std::vector<double>> q_nope(std::size_t(batch) * kHeads), q_rope(q_nope.size());
@@ -132,11 +157,18 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
       }
       auto qn_t = runtime.allocate(qn.size() * 2), qr_t = runtime.allocate(qr.size() * 2);
       auto out_t = runtime.allocate(qn.size() * 2), lse_t = runtime.allocate(std::size_t(batch) * kHeads * 4);
-      qn_t.upload(qn.data(), qn.size() * 2);
-      qr_t.upload(qr.data(), qr.size() * 2);
-      zstep.decode(layer, qn_t, qr_t, out_t, &lse_t, sm_scale);
       std::vector<std::uint16_t> out(qn.size());
-      out_t.download(out.data(), out.size() * 2);
+      if (recorded) {
+        qn_fixed.upload(qn.data(), qn.size() * 2);
+        qr_fixed.upload(qr.data(), qr.size() * 2);
+        zstep.replay(layers[layer]);
+        out_fixed.download(out.data(), out.size() * 2);
+      } else {
+        qn_t.upload(qn.data(), qn.size() * 2);
+        qr_t.upload(qr.data(), qr.size() * 2);
+        zstep.decode(layer, qn_t, qr_t, out_t, &lse_t, sm_scale);
+        out_t.download(out.data(), out.size() * 2);
+      }
 
       double dot = 0, n_got = 0, n_ref = 0;
       for (int bh = 0; bh < batch * kHeads; ++bh) {
@@ -172,8 +204,50 @@ TEST(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   EXPECT_EQ(cache.free_pages(), kPages) << "every finished request returned its pages";
   EXPECT_GE(max_batch, 6);
   RecordProperty("checked_head_outputs", checked);
-  std::printf("checked %d head outputs over %d steps, max batch %d, worst err / (1%% max|ref|) = %.3f\n", checked,
-              kSteps, max_batch, worst_ratio);
+  std::printf("%s: checked %d head outputs over %d steps, max batch %d, worst err / (1%% max|ref|) = %.3f\n",
+              recorded ? "recorded" : "plain", checked, kSteps, max_batch, worst_ratio);
+}
+
+INSTANTIATE_TEST_SUITE_P(Launches, ServingEndToEnd, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Recorded" : "Plain"; });
+
+// A fixed capacity refuses a step beyond it before the pool changes, and
+// recording needs one.
+TEST(ServingEndToEndCapacity, RefusesAStepBeyondTheCapacityAndLeavesThePoolUnchanged) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::MlaCache cache(runtime, {kFlags, 1, 16}, zemla::MlaCapacity{2, 40, kHeads});
+  for (std::int64_t id : {1, 2, 3}) cache.add_request(id);
+  const std::vector<std::int64_t> three{1, 2, 3}, one{1};
+  auto expect_error = [](auto&& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected one naming: " << needle;
+    } catch (const zemla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_error([&] { cache.begin_step(three, kHeads); },
+               "the step has 3 requests; the cache's capacity.max_batch is 2");
+  expect_error([&] { cache.begin_step(one, 8); }, "heads 8 differs from the cache's capacity.heads 4");
+  expect_error([&] { cache.begin_prefill(1, 41); },
+               "request 1 would hold 41 tokens; the cache's capacity.max_context_len is 40");
+  EXPECT_EQ(cache.length(1), 0);
+  EXPECT_EQ(cache.free_pages(), 16);
+  cache.begin_prefill(1, 40);
+  expect_error([&] { cache.begin_step(std::vector<std::int64_t>{2, 1}, kHeads); }, "request 1 would hold 41 tokens");
+  EXPECT_EQ(cache.length(2), 0) << "a refused step reserves nothing";
+
+  zemla::MlaCache growing(runtime, {kFlags, 1, 16});
+  auto t = runtime.allocate(64);
+  expect_error(
+      [&] {
+        growing.record_layer(0, {&t, &t, &t, &t, nullptr}, 0.1f);
+      },
+      "recording needs a cache made with an MlaCapacity");
+  // Tensors are checked against the largest step when recorded.
+  auto rows = runtime.allocate(2 * kRow * 2);
+  expect_error([&] { cache.record_layer(0, {&t, &t, &t, &t, nullptr}, 0.1f); }, "rows is null or holds fewer");
+  expect_error([&] { cache.record_layer(0, {&rows, &t, &t, &t, nullptr}, 0.1f); }, "q_nope");
 }
 
 }  // namespace
