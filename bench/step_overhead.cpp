@@ -118,8 +118,9 @@ int main(int argc, char** argv) {
       std::printf("  %-10s %14.1f %16.2f %26.0f\n", name, f.begin_step_us, f.layer_us,
                   f.begin_step_us + 61 * f.layer_us);
     }
-    std::printf("  (per layer: append + decode enqueued, or one replay; 61 layers = DeepSeek-V3, an estimate\n"
-                "   from the measured figures; device time is not included)\n");
+    std::printf(
+        "  (per layer: append + decode enqueued, or one replay; 61 layers = DeepSeek-V3, an estimate\n"
+        "   from the measured figures; device time is not included)\n");
   } catch (const zemla::Error& e) {
     std::fprintf(stderr, "step_overhead: %s\n", e.what());
     return 2;

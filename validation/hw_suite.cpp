@@ -13,6 +13,7 @@
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
+#include "validation/recorded_layer_check.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::validation {
@@ -117,6 +118,27 @@ CheckOutcome timed_default_step(rt::Device& device) {
   return {c.pass && median > 0 ? Status::pass : Status::fail, os.str()};
 }
 
+// On Level Zero this is the only numerical check of the recorded command
+// list (indirect launches, arguments captured at record time).
+CheckOutcome recorded_layer(rt::Device& device) {
+  std::ostringstream os;
+  bool pass = true;
+  for (const auto& r : replay_recorded_layer(device)) {
+    const bool ok =
+        r.out_bits_differ == 0 && r.lse_bits_differ == 0 && r.append_values_wrong == 0 && r.vs_reference.pass;
+    pass = pass && ok;
+    os << (os.tellp() > 0 ? "; " : "") << r.seqlens.size() << " requests, " << r.total_splits << " splits: ";
+    if (ok) {
+      os << "same bits as plain launches";
+    } else {
+      os << r.out_bits_differ << " out and " << r.lse_bits_differ << " lse values differ from plain launches, "
+         << r.append_values_wrong << " appended values wrong"
+         << (r.vs_reference.pass ? "" : ", " + r.vs_reference.failure);
+    }
+  }
+  return {pass ? Status::pass : Status::fail, os.str()};
+}
+
 }  // namespace
 
 std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size,
@@ -158,6 +180,7 @@ std::vector<Check> hardware_checks() {
     }
   }
   checks.push_back({"kv_append_bit_exact", kv_append_exact});
+  checks.push_back({"recorded_layer_replay", recorded_layer});
   checks.push_back({"native_binary_loaded", native_binary});
   checks.push_back({"recovers_from_bad_arguments", recovers_from_bad_arguments});
   checks.push_back({"timed_default_step", timed_default_step});
