@@ -16,7 +16,11 @@ constexpr const char* kCall = "plan_decode";
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::size_t align256(std::size_t n) { return (n + 255) & ~std::size_t{255}; }
 
-void check_common(int heads, int compute_units, int num_kv_splits, const char* call) {
+void check_common(int heads, int compute_units, int num_kv_splits, const SplitGeometry& g, const char* call) {
+  require(g.head_block > 0 && g.tile > 0 && g.value_dim > 0, call, [&] {
+    return "split geometry (head_block " + std::to_string(g.head_block) + ", tile " + std::to_string(g.tile) +
+           ", value_dim " + std::to_string(g.value_dim) + ") must be positive";
+  });
   require(heads > 0, call, "heads " + std::to_string(heads) + " must be positive");
   require(compute_units > 0, call, "compute_units " + std::to_string(compute_units) + " must be positive");
   require(num_kv_splits == -1 || (num_kv_splits > 0 && num_kv_splits <= planner::kMaxSplitsPerRequest), call,
@@ -25,8 +29,8 @@ void check_common(int heads, int compute_units, int num_kv_splits, const char* c
 }
 
 // Splits request `len` may take under an explicit num_kv_splits: one per tile at most.
-std::int64_t explicit_splits(std::int64_t len, int num_kv_splits) {
-  return std::clamp<std::int64_t>(ceil_div(len, mla::kTile), 1, num_kv_splits);
+std::int64_t explicit_splits(std::int64_t len, int num_kv_splits, int tile) {
+  return std::clamp<std::int64_t>(ceil_div(len, tile), 1, num_kv_splits);
 }
 
 // The most splits auto planning gives a request of `len` tokens.
@@ -36,12 +40,13 @@ std::int64_t auto_split_cap(std::int64_t len) {
 
 }  // namespace
 
-WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads) {
+WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads,
+                                      int value_dim) {
   WorkspaceLayout l;
   const auto splits = static_cast<std::size_t>(total_splits);
   const auto h = static_cast<std::size_t>(heads);
   l.partial_out = 0;
-  l.partial_lse = align256(l.partial_out + splits * h * mla::kLatentDim * sizeof(float));
+  l.partial_lse = align256(l.partial_out + splits * h * static_cast<std::size_t>(value_dim) * sizeof(float));
   l.work = align256(l.partial_lse + splits * h * sizeof(float));
   l.split_begin = align256(l.work + splits * sizeof(SplitWork));
   l.total = align256(l.split_begin + static_cast<std::size_t>(batch + 1) * sizeof(std::int32_t));
@@ -63,7 +68,8 @@ WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t ba
 //     len / kMinSplitTokens.
 // Splits start on tile boundaries, so no tile straddles two splits or pages.
 DecodePlan plan_decode(const PlannerInputs& in) {
-  check_common(in.heads, in.compute_units, in.num_kv_splits, kCall);
+  const SplitGeometry& g = in.geometry;
+  check_common(in.heads, in.compute_units, in.num_kv_splits, g, kCall);
   const auto batch = static_cast<std::int64_t>(in.seqlens.size());
   require(batch > 0, kCall, "batch is empty; at least one request is needed");
   std::int64_t total_tokens = 0;
@@ -75,11 +81,12 @@ DecodePlan plan_decode(const PlannerInputs& in) {
 
   DecodePlan plan;
   plan.heads = in.heads;
-  plan.head_blocks = static_cast<int>(ceil_div(in.heads, mla::kHeadBlock));
+  plan.geometry = g;
+  plan.head_blocks = static_cast<int>(ceil_div(in.heads, g.head_block));
   const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * in.compute_units;
   const bool batch_fills_device = batch * plan.head_blocks >= target;
   const std::int64_t chunk = std::max<std::int64_t>(
-      planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), mla::kTile) * mla::kTile);
+      planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), g.tile) * g.tile);
 
   plan.split_begin.reserve(batch + 1);
   plan.split_begin.push_back(0);
@@ -87,14 +94,13 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     const std::int64_t len = in.seqlens[b];
     std::int64_t wanted = 1;
     if (in.num_kv_splits > 0) {
-      wanted = explicit_splits(len, in.num_kv_splits);
+      wanted = explicit_splits(len, in.num_kv_splits, g.tile);
     } else if (!batch_fills_device) {
       wanted = std::min(ceil_div(len, chunk), auto_split_cap(len));
     }
     wanted = std::max<std::int64_t>(wanted, 1);
     // Tile-aligned split length; the real count can come out below `wanted`.
-    const std::int64_t split_len =
-        std::max<std::int64_t>(mla::kTile, ceil_div(ceil_div(len, wanted), mla::kTile) * mla::kTile);
+    const std::int64_t split_len = std::max<std::int64_t>(g.tile, ceil_div(ceil_div(len, wanted), g.tile) * g.tile);
     const std::int64_t splits = std::max<std::int64_t>(1, ceil_div(len, split_len));
     for (std::int64_t s = 0; s < splits; ++s) {
       plan.work.push_back({static_cast<std::int32_t>(b), static_cast<std::int32_t>(s * split_len),
@@ -104,21 +110,21 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     plan.needs_combine = plan.needs_combine || splits > 1;
     plan.split_begin.push_back(static_cast<std::int32_t>(plan.work.size()));
   }
-  plan.layout = WorkspaceLayout::make(plan.total_splits(), batch, in.heads);
+  plan.layout = WorkspaceLayout::make(plan.total_splits(), batch, in.heads, g.value_dim);
   return plan;
 }
 
-std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units,
-                              int num_kv_splits) {
+std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
+                              const SplitGeometry& g) {
   constexpr const char* call = "max_total_splits";
-  check_common(heads, compute_units, num_kv_splits, call);
+  check_common(heads, compute_units, num_kv_splits, g, call);
   require(batch > 0, call, "batch " + std::to_string(batch) + " must be positive");
   require(max_context_len >= 0, call, "max_context_len " + std::to_string(max_context_len) + " must not be negative");
-  if (num_kv_splits > 0) return std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits);
+  if (num_kv_splits > 0) return std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits, g.tile);
   // Per request at most auto_split_cap(len); over the batch, splits beyond
   // one per request come from chunks of >= total_tokens*head_blocks/target
   // tokens, so there are at most target/head_blocks of them.
-  const std::int64_t head_blocks = ceil_div(heads, mla::kHeadBlock);
+  const std::int64_t head_blocks = ceil_div(heads, g.head_block);
   const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * compute_units;
   return std::min(std::int64_t{batch} * auto_split_cap(max_context_len), batch + ceil_div(target, head_blocks));
 }
@@ -133,12 +139,13 @@ void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_ba
     return "the step plans " + std::to_string(plan.total_splits()) + " KV splits; the fixed layout holds " +
            std::to_string(max_splits);
   });
-  plan.layout = WorkspaceLayout::make(max_splits, max_batch, plan.heads);
+  plan.layout = WorkspaceLayout::make(max_splits, max_batch, plan.heads, plan.geometry.value_dim);
 }
 
-std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits) {
-  return WorkspaceLayout::make(max_total_splits(max_context_len, batch, heads, compute_units, num_kv_splits), batch,
-                               heads)
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
+                            const SplitGeometry& g) {
+  return WorkspaceLayout::make(max_total_splits(max_context_len, batch, heads, compute_units, num_kv_splits, g), batch,
+                               heads, g.value_dim)
       .total;
 }
 

@@ -8,6 +8,8 @@
 #include <span>
 #include <vector>
 
+#include "mla_shape.hpp"
+
 namespace zemla {
 
 // One stage-1 work-group row (times the head blocks): tokens
@@ -21,20 +23,32 @@ struct SplitWork {
 };
 static_assert(sizeof(SplitWork) == 16);
 
+// What a split-KV decode kernel is made of, as far as planning cares: how
+// many query heads one work-group serves, the token tile splits align to,
+// and the width of one output row. MLA: 16 heads, 16 tokens, 512 values.
+// GQA: one KV head's query group, 64 tokens, head_dim values.
+struct SplitGeometry {
+  int head_block = mla::kHeadBlock;
+  int tile = mla::kTile;
+  int value_dim = mla::kLatentDim;
+};
+
 // Byte offsets of the pieces of one decode workspace (each 256-byte aligned).
 struct WorkspaceLayout {
-  std::size_t partial_out = 0;  // float [total_splits][heads][512]
+  std::size_t partial_out = 0;  // float [total_splits][heads][value_dim]
   std::size_t partial_lse = 0;  // float [total_splits][heads]
   std::size_t work = 0;         // SplitWork [total_splits]
   std::size_t split_begin = 0;  // int32 [batch + 1]
   std::size_t total = 0;
 
-  static WorkspaceLayout make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads);
+  static WorkspaceLayout make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads,
+                              int value_dim = mla::kLatentDim);
 };
 
 struct DecodePlan {
   int heads = 0;
-  int head_blocks = 0;                    // ceil(heads / head block)
+  int head_blocks = 0;  // ceil(heads / geometry.head_block)
+  SplitGeometry geometry;
   std::vector<SplitWork> work;            // one row per split, requests in order
   std::vector<std::int32_t> split_begin;  // [batch + 1]: request b owns rows split_begin[b]..
   bool needs_combine = false;             // some request has more than one split
@@ -50,16 +64,18 @@ struct PlannerInputs {
   int heads = 0;
   int compute_units = 0;   // SMs / Xe-cores of the device
   int num_kv_splits = -1;  // -1: planner decides; >0: honoured up to the lengths
+  SplitGeometry geometry = {};
 };
 
 DecodePlan plan_decode(const PlannerInputs& inputs);
 
 // The most splits plan_decode gives any batch of up to `batch` requests no
 // longer than `max_context_len` (tested against plan_decode).
-std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits);
+std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
+                              const SplitGeometry& geometry = {});
 
 // Moves `plan` into a layout made for up to `max_splits` splits and
-// `max_batch` requests (WorkspaceLayout::make(max_splits, max_batch, heads)),
+// `max_batch` requests (WorkspaceLayout::make(max_splits, max_batch, heads, value_dim)),
 // so that every step's tables sit at the same offsets: what a recorded
 // decode step needs. Throws zemla::Error when the plan does not fit.
 void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_batch);
@@ -67,7 +83,8 @@ void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_ba
 // Workspace bytes that suffice for any batch of up to `batch` requests no
 // longer than `max_context_len`: plan_decode never needs more (tested).
 // sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).
-std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits);
+std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
+                            const SplitGeometry& geometry = {});
 
 namespace planner {
 inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs more than it spreads

@@ -9,8 +9,9 @@
 // directly; otherwise the split writes its normalised partial output and LSE
 // to the workspace.
 //
-// Stage 2, mla_decode_combine: one work-group per (head, request) with more
-// than one split merges the partials with LSE weights.
+// Stage 2, split_kv_combine (common/split_combine.clh, shared with GQA): one
+// work-group per (head, request) with more than one split merges the
+// partials with LSE weights.
 //
 // Workspace (layout from host/decode_planner's WorkspaceLayout; offsets in
 // 4-byte units): partial outputs [splits][heads][512] at 0, partial LSE
@@ -23,6 +24,7 @@
 // cannot move any read or write outside its buffer.
 
 #include "common/dtype.clh"
+#include "common/split_combine.clh"
 #include "common/variant.clh"
 
 #define LOG2E 1.4426950408889634f
@@ -226,42 +228,5 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
       vstore2(o, 0, ws_out + ((long)split * num_heads + head) * MLA_DC + col0);
       if (lid == 0) ws_lse[(long)split * num_heads + head] = lse_h;
     }
-  }
-}
-
-#define COMBINE_WG 128
-#define COMBINE_COLS (MLA_DC / COMBINE_WG)
-
-__attribute__((reqd_work_group_size(COMBINE_WG, 1, 1))) __kernel void mla_decode_combine(
-    __global const float* workspace, long ws_lse_offset, long ws_split_begin_offset, int num_heads,
-    __global ushort* out, long out_stride_b, long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
-  __global const float* ws_out = workspace;
-  __global const float* ws_lse = workspace + ws_lse_offset;
-  __global const int* split_begin = (__global const int*)(workspace + ws_split_begin_offset);
-  const int head = get_group_id(0);
-  const int req = get_group_id(1);
-  const int first = split_begin[req];
-  const int count = split_begin[req + 1] - first;
-  if (count <= 1) return;  // stage 1 wrote this request directly
-
-  float m = -INFINITY;
-  for (int j = 0; j < count; ++j) m = fmax(m, ws_lse[(long)(first + j) * num_heads + head]);
-
-  const int col0 = get_local_id(0) * COMBINE_COLS;
-  float4 o = (float4)(0.0f);
-  float weight_sum = 0.0f;
-  if (m != -INFINITY) {
-    for (int j = 0; j < count; ++j) {
-      const long row = (long)(first + j) * num_heads + head;
-      const float w = exp(ws_lse[row] - m);
-      weight_sum += w;
-      o = fma((float4)(w), vload4(0, ws_out + row * MLA_DC + col0), o);
-    }
-    o /= weight_sum;
-  }
-  __global ushort* dst = out + req * out_stride_b + head * out_stride_h + col0;
-  for (int c = 0; c < COMBINE_COLS; ++c) dst[c] = float_to_elem(o[c]);
-  if (write_lse && get_local_id(0) == 0) {
-    lse[req * lse_stride_b + head] = m == -INFINITY ? -INFINITY : m + log(weight_sum);
   }
 }

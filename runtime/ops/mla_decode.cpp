@@ -17,7 +17,6 @@ namespace {
 
 constexpr const char* kCall = "mla_decode";
 constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the kernels' reqd size
-constexpr std::size_t kCombineGroup = 128;
 
 std::int64_t bytes_of(const rt::Buffer* b) {
   return b == nullptr ? MlaDecodeGeometry::kNoBuffer : static_cast<std::int64_t>(b->bytes());
@@ -26,11 +25,12 @@ std::int64_t bytes_of(const rt::Buffer* b) {
 }  // namespace
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
-    : device_(device), dtype_(dtype), variant_(rt::choose_variant(device.info())) {
-  const rt::ProgramKey key{"mla_decode", variant_, std::string(dtype_name(dtype))};
-  split_ = &device_.kernel(key, "mla_decode_split");
-  combine_ = &device_.kernel(key, "mla_decode_combine");
-}
+    : device_(device),
+      dtype_(dtype),
+      variant_(rt::choose_variant(device.info())),
+      key_{"mla_decode", variant_, std::string(dtype_name(dtype))},
+      split_(&device_.kernel(key_, "mla_decode_split")),
+      combine_(device_, key_) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
   return plan_decode({seqlens, heads, std::max(1, device_.info().compute_units), num_kv_splits});
@@ -67,7 +67,6 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
   const float scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
   const int write_lse = a.lse != nullptr ? 1 : 0;
-
   rt::Kernel& k = *split_;
   std::uint32_t i = 0;
   k.set_buffer(i++, a.q_nope);
@@ -96,26 +95,11 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, write_lse);
 
-  rt::Kernel& c = *combine_;
-  i = 0;
-  c.set_buffer(i++, &workspace);
-  c.set_scalar(i++, floats(plan.layout.partial_lse));
-  c.set_scalar(i++, floats(plan.layout.split_begin));
-  c.set_scalar(i++, a.heads);
-  c.set_buffer(i++, a.out);
-  c.set_scalar(i++, a.out_stride_b);
-  c.set_scalar(i++, a.out_stride_h);
-  c.set_buffer(i++, a.lse);
-  c.set_scalar(i++, a.lse_stride_b);
-  c.set_scalar(i++, write_lse);
+  combine_.bind(plan, workspace, {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b});
 }
 
 rt::Range3 MlaDecoder::split_groups(const DecodePlan& plan) {
   return {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1};
-}
-
-rt::Range3 MlaDecoder::combine_groups(const DecodePlan& plan) {
-  return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), 1};
 }
 
 std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
@@ -125,7 +109,7 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
   auto split_event = device_.launch(*split_, split_groups(plan), {kSplitGroup, 1, 1}, timed);
   std::unique_ptr<rt::Event> combine_event;
   if (plan.needs_combine) {
-    combine_event = device_.launch(*combine_, combine_groups(plan), {kCombineGroup, 1, 1}, timed);
+    combine_event = device_.launch(combine_.kernel(), SplitCombine::groups(plan), {SplitCombine::kGroup, 1, 1}, timed);
   }
   if (!timed) return std::nullopt;
   MlaDecodeTiming t;
@@ -139,17 +123,12 @@ void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, 
   validate(args, capacity, workspace);
   bind(args, capacity, workspace);
   recorder.launch(*split_, counts, kSplitSlot, {kSplitGroup, 1, 1});
-  recorder.launch(*combine_, counts, kCombineSlot, {kCombineGroup, 1, 1});
+  recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }
 
 void MlaDecoder::set_counts(rt::LaunchCounts& counts, const DecodePlan& plan) {
   counts.set(kSplitSlot, split_groups(plan));
-  // Stage 2 is recorded whether or not a step needs it; a step without
-  // splits gives it one row of groups that return at once (request 0 has a
-  // single split), as a zero-group launch is not valid everywhere.
-  rt::Range3 combine = combine_groups(plan);
-  if (!plan.needs_combine) combine.y = 1;
-  counts.set(kCombineSlot, combine);
+  counts.set(kCombineSlot, SplitCombine::recorded_groups(plan));
 }
 
 }  // namespace zemla::ops

@@ -15,6 +15,7 @@
 #include "host/dtype.hpp"
 #include "host/mla_decode_checks.hpp"
 #include "runtime/device.hpp"
+#include "runtime/ops/split_combine.hpp"
 #include "runtime/recording.hpp"
 
 namespace zemla::ops {
@@ -70,13 +71,13 @@ class MlaDecoder {
  private:
   void bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
   static rt::Range3 split_groups(const DecodePlan& plan);
-  static rt::Range3 combine_groups(const DecodePlan& plan);
 
   rt::Device& device_;
   DType dtype_;
   std::string variant_;
+  rt::ProgramKey key_;
   rt::Kernel* split_;
-  rt::Kernel* combine_;
+  SplitCombine combine_;
 };
 
 }  // namespace zemla::ops

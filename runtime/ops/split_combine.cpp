@@ -1,0 +1,35 @@
+#include "runtime/ops/split_combine.hpp"
+
+namespace zemla::ops {
+
+SplitCombine::SplitCombine(rt::Device& device, const rt::ProgramKey& key)
+    : kernel_(&device.kernel(key, "split_kv_combine")) {}
+
+void SplitCombine::bind(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& o) {
+  const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
+  rt::Kernel& c = *kernel_;
+  std::uint32_t i = 0;
+  c.set_buffer(i++, &workspace);
+  c.set_scalar(i++, floats(plan.layout.partial_lse));
+  c.set_scalar(i++, floats(plan.layout.split_begin));
+  c.set_scalar(i++, plan.heads);
+  c.set_scalar(i++, plan.geometry.value_dim);
+  c.set_buffer(i++, o.out);
+  c.set_scalar(i++, o.out_stride_b);
+  c.set_scalar(i++, o.out_stride_h);
+  c.set_buffer(i++, o.lse);
+  c.set_scalar(i++, o.lse_stride_b);
+  c.set_scalar(i++, o.lse != nullptr ? 1 : 0);
+}
+
+rt::Range3 SplitCombine::groups(const DecodePlan& plan) {
+  return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), 1};
+}
+
+rt::Range3 SplitCombine::recorded_groups(const DecodePlan& plan) {
+  rt::Range3 g = groups(plan);
+  if (!plan.needs_combine) g.y = 1;  // request 0 has one split: its groups return at once
+  return g;
+}
+
+}  // namespace zemla::ops

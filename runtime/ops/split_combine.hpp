@@ -1,0 +1,39 @@
+#pragma once
+// Stage 2 of split-KV decode, shared by MLA and GQA: the split_kv_combine
+// kernel (kernels_spirv/common/split_combine.clh) of a decode program, its
+// arguments and its launch size.
+
+#include <cstdint>
+
+#include "host/decode_planner.hpp"
+#include "runtime/device.hpp"
+
+namespace zemla::ops {
+
+struct CombineOutput {
+  rt::Buffer* out = nullptr;  // [batch, heads, value_dim] at the strides below
+  std::int64_t out_stride_b = 0, out_stride_h = 0;
+  rt::Buffer* lse = nullptr;  // optional fp32 [batch, heads]
+  std::int64_t lse_stride_b = 0;
+};
+
+class SplitCombine {
+ public:
+  // The combine kernel of the program `key` (every decode program carries one).
+  SplitCombine(rt::Device& device, const rt::ProgramKey& key);
+
+  rt::Kernel& kernel() const { return *kernel_; }
+  void bind(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& output);
+  // One group per (head, request) of the plan.
+  static rt::Range3 groups(const DecodePlan& plan);
+  // The same for a recorded launch: a plan without splits still launches
+  // one row of groups (they return at once), as zero groups is not a valid
+  // indirect launch everywhere.
+  static rt::Range3 recorded_groups(const DecodePlan& plan);
+  static constexpr std::size_t kGroup = 128;
+
+ private:
+  rt::Kernel* kernel_;
+};
+
+}  // namespace zemla::ops
