@@ -5,6 +5,7 @@
 #include <string>
 
 #include "capability_registry.hpp"
+#include "launch_checks.hpp"
 #include "mla_shape.hpp"
 #include "zemla/error.hpp"
 
@@ -16,28 +17,15 @@ constexpr const char* kCall = "mla_decode";
 
 std::string s(std::int64_t v) { return std::to_string(v); }
 
-// Bytes a strided [d0, d1, inner] view reaches: the last element's end.
-// Inputs are bounded first, so this cannot overflow.
-std::int64_t span_bytes(std::int64_t d0, std::int64_t stride0, std::int64_t d1, std::int64_t stride1,
-                        std::int64_t inner, std::int64_t elem) {
-  return ((d0 - 1) * stride0 + (d1 - 1) * stride1 + inner) * elem;
-}
-
-// These run on every launch, so each message is built only on failure.
 void require_buffer(std::int64_t bytes, const char* name, std::int64_t need) {
-  require(bytes != MlaDecodeGeometry::kNoBuffer, kCall,
-          [&] { return std::string(name) + " is null; a device buffer is required"; });
-  require(bytes >= need, kCall,
-          [&] { return std::string(name) + " holds " + s(bytes) + " bytes; its shape and strides need " + s(need); });
+  launch_checks::require_buffer(kCall, bytes, name, need);
 }
-
-// Strides beyond this could overflow the byte arithmetic; no real tensor has them.
-constexpr std::int64_t kMaxStride = std::int64_t{1} << 40;
 
 void require_stride(std::int64_t v, const char* name, std::int64_t minimum) {
-  require(v >= minimum && v <= kMaxStride, kCall,
-          [&] { return std::string(name) + " " + s(v) + " must be in [" + s(minimum) + ", 2^40]"; });
+  launch_checks::require_stride(kCall, v, name, minimum);
 }
+
+using launch_checks::span_bytes;
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <span>
 
 #include "decode_planner.hpp"
+#include "launch_checks.hpp"
 
 namespace zemla {
 
@@ -35,7 +36,7 @@ struct MlaDecodeLayout {
 // The layout plus the size of each buffer, as the checks see them.
 struct MlaDecodeGeometry : MlaDecodeLayout {
   // Buffer sizes in bytes; kNoBuffer for a null buffer (lse may be absent).
-  static constexpr std::int64_t kNoBuffer = -1;
+  static constexpr std::int64_t kNoBuffer = launch_checks::kNoBuffer;
   std::int64_t q_nope_bytes = kNoBuffer, q_rope_bytes = kNoBuffer, kv_cache_bytes = kNoBuffer,
                page_table_bytes = kNoBuffer, out_bytes = kNoBuffer, lse_bytes = kNoBuffer, workspace_bytes = kNoBuffer;
 };

@@ -65,7 +65,7 @@ TEST(BinaryChoice, OpenClTakesSpirvOnlyWhenTheDeviceTakesIl) {
 TEST(BinaryChoice, UnknownProgramIsNotFound) {
   DeviceInfo cpu;
   try {
-    choose_binary(cpu, {"gqa_decode", "portable", "bf16"});
+    choose_binary(cpu, {"no_such_program", "portable", "bf16"});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kNotFound);
