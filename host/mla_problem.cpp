@@ -9,6 +9,29 @@
 
 namespace zemla {
 
+RandomPaging random_paging(std::span<const std::int32_t> seqlens, int page_size, int spare_pages, std::mt19937_64& rng,
+                           const char* call) {
+  RandomPaging r;
+  std::vector<int> pages_per_request;
+  int total_pages = 0;
+  for (int len : seqlens) {
+    require(len >= 0, call, "seqlen " + std::to_string(len) + " is negative");
+    pages_per_request.push_back((len + page_size - 1) / page_size);
+    total_pages += pages_per_request.back();
+  }
+  r.max_pages = std::max(1, *std::max_element(pages_per_request.begin(), pages_per_request.end()));
+  r.num_pages = total_pages + spare_pages;
+  std::vector<std::int32_t> order(r.num_pages);
+  std::iota(order.begin(), order.end(), 0);
+  std::shuffle(order.begin(), order.end(), rng);
+  r.page_table.assign(seqlens.size() * static_cast<std::size_t>(r.max_pages), -1);
+  int next = 0;
+  for (std::size_t b = 0; b < seqlens.size(); ++b) {
+    for (int i = 0; i < pages_per_request[b]; ++i) r.page_table[b * r.max_pages + i] = order[next++];
+  }
+  return r;
+}
+
 MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   require(spec.heads > 0, "make_random_problem", "heads must be positive");
   require(spec.page_size > 0, "make_random_problem", "page_size must be positive");
@@ -21,25 +44,11 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   p.sm_scale = default_sm_scale();
   p.seqlens = spec.seqlens;
 
-  std::vector<int> pages_per_request;
-  int total_pages = 0;
-  for (int len : spec.seqlens) {
-    require(len >= 0, "make_random_problem", "seqlen " + std::to_string(len) + " is negative");
-    pages_per_request.push_back((len + spec.page_size - 1) / spec.page_size);
-    total_pages += pages_per_request.back();
-  }
-  p.max_pages = std::max(1, *std::max_element(pages_per_request.begin(), pages_per_request.end()));
-  p.num_pages = total_pages + spec.spare_pages;
-
   std::mt19937_64 rng(spec.seed);
-  std::vector<std::int32_t> order(p.num_pages);
-  std::iota(order.begin(), order.end(), 0);
-  std::shuffle(order.begin(), order.end(), rng);
-  p.page_table.assign(static_cast<std::size_t>(p.batch) * p.max_pages, -1);
-  int next = 0;
-  for (int b = 0; b < p.batch; ++b) {
-    for (int i = 0; i < pages_per_request[b]; ++i) p.page_table[b * p.max_pages + i] = order[next++];
-  }
+  auto paging = random_paging(spec.seqlens, spec.page_size, spec.spare_pages, rng, "make_random_problem");
+  p.max_pages = paging.max_pages;
+  p.num_pages = paging.num_pages;
+  p.page_table = std::move(paging.page_table);
 
   // Latent rows and queries of unit-ish scale give scores of a few units
   // after sm_scale: peaked enough that softmax errors show, not saturated.

@@ -4,6 +4,8 @@
 // and the reference all speak this type.
 
 #include <cstdint>
+#include <random>
+#include <span>
 #include <vector>
 
 #include "dtype.hpp"
@@ -42,6 +44,16 @@ struct RandomMlaSpec {
   // gigabyte-sized benchmark caches where only the speed matters.
   bool fast_fill = false;
 };
+
+// A page table for requests of `seqlens` tokens over a pool of exactly the
+// pages they need plus `spare_pages`, drawn from one shuffled order, so
+// pages are non-contiguous and interleaved between requests.
+struct RandomPaging {
+  int max_pages = 0, num_pages = 0;
+  std::vector<std::int32_t> page_table;  // [batch, max_pages], -1 past each request's pages
+};
+RandomPaging random_paging(std::span<const std::int32_t> seqlens, int page_size, int spare_pages, std::mt19937_64& rng,
+                           const char* call);
 
 // Random, well-scaled inputs; every request's pages are drawn from one
 // shuffled pool, so page order is non-contiguous and interleaved.

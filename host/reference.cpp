@@ -135,12 +135,16 @@ MlaResult gqa_decode(const GqaProblem& p) {
         const int page = p.page_table[std::size_t(b) * p.max_pages + t / p.page_size];
         return ((std::size_t(page) * p.page_size + t % p.page_size) * p.kv_heads + kvh) * p.head_dim;
       };
-      std::vector<double> scores(len);
-      for (int t = 0; t < len; ++t) {
+      // Keys before the window get a score of -inf: weight 0.
+      const int first = p.window_left >= 0 ? std::max(0, len - 1 - p.window_left) : 0;
+      std::vector<double> scores(len, -std::numeric_limits<double>::infinity());
+      for (int t = first; t < len; ++t) {
         double s = 0;
         for (int d = 0; d < p.head_dim; ++d)
           s += double(to_float(p.dtype, p.q[qoff + d])) * to_float(p.dtype, p.k_cache[kv_at(t) + d]);
-        scores[t] = s * p.sm_scale;
+        s *= p.sm_scale;
+        if (p.softcap > 0) s = p.softcap * std::tanh(s / p.softcap);
+        scores[t] = s;
       }
       std::vector<double> out(p.head_dim, 0.0);
       const double lse = softmax_accumulate(scores, [&](std::size_t t, double w) {

@@ -35,10 +35,14 @@ std::vector<double> mla_absorbed_head(std::span<const double> q, std::span<const
 
 // Standard paged GQA decode (non-MLA): q [B, Hq, D]; k/v cache
 // [pages, page_size, Hkv, D]; query head h reads KV head h / (Hq / Hkv).
+// softcap > 0: s = softcap * tanh(s * sm_scale / softcap); window_left >= 0:
+// the last token attends to keys [len - 1 - window_left, len - 1] (flash-attn).
 struct GqaProblem {
   DType dtype = DType::bf16;
   int batch = 0, q_heads = 0, kv_heads = 0, head_dim = 0, page_size = 0, num_pages = 0, max_pages = 0;
   float sm_scale = 0;
+  float softcap = 0;
+  int window_left = -1;
   std::vector<std::uint16_t> q, k_cache, v_cache;
   std::vector<std::int32_t> page_table, seqlens;
 };

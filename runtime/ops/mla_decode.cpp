@@ -37,16 +37,7 @@ DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, in
 }
 
 void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const {
-  require(workspace.bytes() >= plan.layout.total, kCall, [&] {
-    return "workspace holds " + std::to_string(workspace.bytes()) + " bytes; the plan needs " +
-           std::to_string(plan.layout.total);
-  });
-  // The two tables are adjacent in the layout: one copy covers both.
-  std::vector<unsigned char> tables(plan.layout.total - plan.layout.work, 0);
-  std::memcpy(tables.data(), plan.work.data(), plan.work.size() * sizeof(SplitWork));
-  std::memcpy(tables.data() + (plan.layout.split_begin - plan.layout.work), plan.split_begin.data(),
-              plan.split_begin.size() * sizeof(std::int32_t));
-  device_.write(workspace, tables.data(), tables.size(), plan.layout.work);
+  upload_plan_tables(device_, plan, workspace, kCall);
 }
 
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {

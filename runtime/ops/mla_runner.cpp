@@ -35,8 +35,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   auto kv = upload(p.kv_cache);
   auto table = upload(p.page_table);
   // Poison the outputs: an element the kernels fail to write stays NaN.
-  const std::uint16_t nan_bits = p.dtype == DType::bf16 ? 0x7fc0 : 0x7e00;
-  auto out = upload(std::vector<std::uint16_t>(p.q_nope.size(), nan_bits));
+  auto out = upload(poisoned_output(p.dtype, p.q_nope.size()));
   auto lse = upload(std::vector<float>(std::size_t(p.batch) * p.heads, std::numeric_limits<float>::quiet_NaN()));
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
@@ -62,19 +61,33 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   for (int i = 0; i < options.iters; ++i) outcome.timings.push_back(*decoder.run(args, outcome.plan, *workspace, true));
   device.finish();
 
-  std::vector<std::uint16_t> out_bits(p.q_nope.size());
-  device.read(*out, out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
-  outcome.result.out.resize(out_bits.size());
-  for (std::size_t i = 0; i < out_bits.size(); ++i) outcome.result.out[i] = to_float(p.dtype, out_bits[i]);
-  outcome.result.lse.resize(std::size_t(p.batch) * p.heads);
-  device.read(*lse, outcome.result.lse.data(), outcome.result.lse.size() * sizeof(float));
-
-  const rt::ProgramKey key{"mla_decode", outcome.variant, std::string(dtype_name(p.dtype))};
-  if (const auto* bin = device.loaded_binary(key)) {
-    outcome.binary = std::string(kernels::format_name(bin->format));
-    if (bin->format == kernels::BinaryFormat::zebin) outcome.binary += " " + std::string(bin->target);
-  }
+  outcome.result = read_result(device, *out, *lse, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
+  outcome.binary = loaded_binary_name(device, {"mla_decode", outcome.variant, std::string(dtype_name(p.dtype))});
   return outcome;
+}
+
+MlaResult read_result(rt::Device& device, const rt::Buffer& out, const rt::Buffer& lse, DType dtype,
+                      std::size_t out_values, std::size_t lse_values) {
+  std::vector<std::uint16_t> out_bits(out_values);
+  device.read(out, out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
+  MlaResult r;
+  r.out.resize(out_bits.size());
+  for (std::size_t i = 0; i < out_bits.size(); ++i) r.out[i] = to_float(dtype, out_bits[i]);
+  r.lse.resize(lse_values);
+  device.read(lse, r.lse.data(), r.lse.size() * sizeof(float));
+  return r;
+}
+
+std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& key) {
+  const auto* bin = device.loaded_binary(key);
+  if (bin == nullptr) return "";
+  std::string name(kernels::format_name(bin->format));
+  if (bin->format == kernels::BinaryFormat::zebin) name += " " + std::string(bin->target);
+  return name;
+}
+
+std::vector<std::uint16_t> poisoned_output(DType dtype, std::size_t values) {
+  return std::vector<std::uint16_t>(values, dtype == DType::bf16 ? 0x7fc0 : 0x7e00);
 }
 
 }  // namespace zemla::ops

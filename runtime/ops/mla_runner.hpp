@@ -35,4 +35,13 @@ struct MlaRunOutcome {
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);
 
+// Pieces the MLA and GQA runners share. NaN bits of the dtype: an output
+// element the kernels fail to write stays NaN.
+std::vector<std::uint16_t> poisoned_output(DType dtype, std::size_t values);
+// out widened to fp32, and lse, read back.
+MlaResult read_result(rt::Device& device, const rt::Buffer& out, const rt::Buffer& lse, DType dtype,
+                      std::size_t out_values, std::size_t lse_values);
+// "spirv", "zebin pvc", "opencl-c"; "" before the program is built.
+std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& key);
+
 }  // namespace zemla::ops

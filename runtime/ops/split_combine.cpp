@@ -1,6 +1,25 @@
 #include "runtime/ops/split_combine.hpp"
 
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "zemla/error.hpp"
+
 namespace zemla::ops {
+
+void upload_plan_tables(rt::Device& device, const DecodePlan& plan, rt::Buffer& workspace, const char* call) {
+  require(workspace.bytes() >= plan.layout.total, call, [&] {
+    return "workspace holds " + std::to_string(workspace.bytes()) + " bytes; the plan needs " +
+           std::to_string(plan.layout.total);
+  });
+  // The two tables are adjacent in the layout: one copy covers both.
+  std::vector<unsigned char> tables(plan.layout.total - plan.layout.work, 0);
+  std::memcpy(tables.data(), plan.work.data(), plan.work.size() * sizeof(SplitWork));
+  std::memcpy(tables.data() + (plan.layout.split_begin - plan.layout.work), plan.split_begin.data(),
+              plan.split_begin.size() * sizeof(std::int32_t));
+  device.write(workspace, tables.data(), tables.size(), plan.layout.work);
+}
 
 SplitCombine::SplitCombine(rt::Device& device, const rt::ProgramKey& key)
     : kernel_(&device.kernel(key, "split_kv_combine")) {}

@@ -17,6 +17,10 @@ struct CombineOutput {
   std::int64_t lse_stride_b = 0;
 };
 
+// The plan's tables (work rows, split_begin) into `workspace` with one copy;
+// the workspace must hold plan.layout.total bytes.
+void upload_plan_tables(rt::Device& device, const DecodePlan& plan, rt::Buffer& workspace, const char* call);
+
 class SplitCombine {
  public:
   // The combine kernel of the program `key` (every decode program carries one).

@@ -1,0 +1,107 @@
+#include "runtime/ops/gqa_decode.hpp"
+
+#include <algorithm>
+
+#include "host/gqa_shape.hpp"
+#include "runtime/binary_choice.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::ops {
+
+namespace {
+
+constexpr const char* kCall = "gqa_decode";
+
+std::int64_t bytes_of(const rt::Buffer* b) {
+  return b == nullptr ? GqaDecodeGeometry::kNoBuffer : static_cast<std::int64_t>(b->bytes());
+}
+
+}  // namespace
+
+GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
+    : device_(device),
+      dtype_(dtype),
+      variant_(rt::choose_variant(device.info())),
+      key_{"gqa_decode", variant_, std::string(dtype_name(dtype))},
+      split_(&device_.kernel(key_, "gqa_decode_split")),
+      combine_(device_, key_) {}
+
+DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
+                            int num_kv_splits) const {
+  require(kv_heads > 0 && q_heads > 0 && q_heads % kv_heads == 0, kCall, [&] {
+    return "q_heads " + std::to_string(q_heads) + " must be a positive multiple of kv_heads " +
+           std::to_string(kv_heads);
+  });
+  return plan_decode({seqlens, q_heads, std::max(1, device_.info().compute_units), num_kv_splits,
+                      gqa::split_geometry(q_heads, kv_heads, head_dim)});
+}
+
+void GqaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const {
+  upload_plan_tables(device_, plan, workspace, kCall);
+}
+
+void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
+  GqaDecodeGeometry g;
+  static_cast<GqaDecodeLayout&>(g) = a;
+  g.q_bytes = bytes_of(a.q);
+  g.k_cache_bytes = bytes_of(a.k_cache);
+  g.v_cache_bytes = bytes_of(a.v_cache);
+  g.page_table_bytes = bytes_of(a.page_table);
+  g.seqlens_bytes = bytes_of(a.seqlens);
+  g.out_bytes = bytes_of(a.out);
+  g.lse_bytes = bytes_of(a.lse);
+  g.workspace_bytes = bytes_of(&workspace);
+  check_gqa_decode(g, plan);
+}
+
+std::optional<MlaDecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
+                                               bool timed) {
+  validate(a, plan, workspace);
+  const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
+  rt::Kernel& k = *split_;
+  std::uint32_t i = 0;
+  k.set_buffer(i++, a.q);
+  k.set_scalar(i++, a.q_stride_b);
+  k.set_scalar(i++, a.q_stride_h);
+  k.set_buffer(i++, a.k_cache);
+  k.set_buffer(i++, a.v_cache);
+  k.set_scalar(i++, a.kv_stride_page);
+  k.set_scalar(i++, a.kv_stride_token);
+  k.set_scalar(i++, a.kv_stride_head);
+  k.set_scalar(i++, a.num_pages);
+  k.set_scalar(i++, a.page_size);
+  k.set_buffer(i++, a.page_table);
+  k.set_scalar(i++, a.page_table_stride);
+  k.set_scalar(i++, a.max_pages);
+  k.set_buffer(i++, a.seqlens);
+  k.set_buffer(i++, &workspace);
+  k.set_scalar(i++, floats(plan.layout.partial_lse));
+  k.set_scalar(i++, floats(plan.layout.work));
+  k.set_scalar(i++, a.q_heads);
+  k.set_scalar(i++, a.kv_heads);
+  k.set_scalar(i++, a.head_dim);
+  k.set_scalar(i++, a.sm_scale);
+  k.set_scalar(i++, a.softcap);
+  k.set_scalar(i++, a.window_left);
+  k.set_buffer(i++, a.out);
+  k.set_scalar(i++, a.out_stride_b);
+  k.set_scalar(i++, a.out_stride_h);
+  k.set_buffer(i++, a.lse);
+  k.set_scalar(i++, a.lse_stride_b);
+  k.set_scalar(i++, a.lse != nullptr ? 1 : 0);
+  auto split_event =
+      device_.launch(k, {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(a.kv_heads), 1},
+                     {static_cast<std::size_t>(gqa::kWorkGroup), 1, 1}, timed);
+  std::unique_ptr<rt::Event> combine_event;
+  if (plan.needs_combine) {
+    combine_.bind(plan, workspace, {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b});
+    combine_event = device_.launch(combine_.kernel(), SplitCombine::groups(plan), {SplitCombine::kGroup, 1, 1}, timed);
+  }
+  if (!timed) return std::nullopt;
+  MlaDecodeTiming t;
+  t.split_ms = split_event->elapsed_ms();
+  if (combine_event) t.combine_ms = combine_event->elapsed_ms();
+  return t;
+}
+
+}  // namespace zemla::ops

@@ -1,0 +1,57 @@
+#pragma once
+// Paged GQA / MQA / MHA decode (flash_attn_with_kvcache for non-MLA models)
+// on a zemla device: the same planner, workspace and combine stage as MLA,
+// with one stage-1 work-group per (split, KV head).
+//   auto plan = decoder.plan(seqlens, q_heads, kv_heads, head_dim);  // once per step
+//   decoder.upload_plan(plan, workspace);
+//   for (layer ...) decoder.run(args[layer], plan, workspace);
+
+#include <optional>
+#include <span>
+#include <string>
+
+#include "host/decode_planner.hpp"
+#include "host/dtype.hpp"
+#include "host/gqa_decode_checks.hpp"
+#include "runtime/device.hpp"
+#include "runtime/ops/mla_decode.hpp"
+#include "runtime/ops/split_combine.hpp"
+
+namespace zemla::ops {
+
+// Buffers hold raw 16-bit values of the decoder's dtype.
+struct GqaDecodeArgs : GqaDecodeLayout {
+  const rt::Buffer* q = nullptr;           // [batch, q_heads, head_dim]
+  const rt::Buffer* k_cache = nullptr;     // [num_pages, page_size, kv_heads, head_dim]
+  const rt::Buffer* v_cache = nullptr;     // same shape as k_cache
+  const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
+  const rt::Buffer* seqlens = nullptr;     // int32 [batch] (the window is measured from the end)
+  rt::Buffer* out = nullptr;               // [batch, q_heads, head_dim]
+  rt::Buffer* lse = nullptr;               // optional fp32 [batch, q_heads]
+};
+
+class GqaDecoder {
+ public:
+  GqaDecoder(rt::Device& device, DType dtype);
+
+  const std::string& variant() const { return variant_; }
+
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
+                  int num_kv_splits = -1) const;
+  void upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const;
+  // Throws zemla::Error naming the argument and value on bad input.
+  void validate(const GqaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
+  // Validates, then enqueues; with `timed`, waits and returns device times.
+  std::optional<MlaDecodeTiming> run(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
+                                     bool timed = false);
+
+ private:
+  rt::Device& device_;
+  DType dtype_;
+  std::string variant_;
+  rt::ProgramKey key_;
+  rt::Kernel* split_;
+  SplitCombine combine_;
+};
+
+}  // namespace zemla::ops

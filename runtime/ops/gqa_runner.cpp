@@ -1,0 +1,59 @@
+#include "runtime/ops/gqa_runner.hpp"
+
+#include <limits>
+
+#include "runtime/ops/gqa_decode.hpp"
+
+namespace zemla::ops {
+
+MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p, const MlaRunOptions& options) {
+  GqaDecoder decoder(device, p.dtype);
+  MlaRunOutcome outcome;
+  outcome.variant = decoder.variant();
+  outcome.plan = decoder.plan(p.seqlens, p.q_heads, p.kv_heads, p.head_dim, options.num_kv_splits);
+
+  auto upload = [&](const auto& v) {
+    auto b = device.allocate(v.size() * sizeof(v[0]));
+    device.write_vector(*b, v);
+    return b;
+  };
+  auto q = upload(p.q);
+  auto k = upload(p.k_cache);
+  auto v = upload(p.v_cache);
+  auto table = upload(p.page_table);
+  auto seqlens = upload(p.seqlens);
+  auto out = upload(poisoned_output(p.dtype, p.q.size()));
+  auto lse = upload(std::vector<float>(std::size_t(p.batch) * p.q_heads, std::numeric_limits<float>::quiet_NaN()));
+  auto workspace = device.allocate(outcome.plan.layout.total);
+  decoder.upload_plan(outcome.plan, *workspace);
+
+  GqaDecodeArgs args;
+  args.batch = p.batch;
+  args.q_heads = p.q_heads;
+  args.kv_heads = p.kv_heads;
+  args.head_dim = p.head_dim;
+  args.sm_scale = p.sm_scale;
+  args.softcap = p.softcap;
+  args.window_left = p.window_left;
+  args.num_pages = p.num_pages;
+  args.page_size = p.page_size;
+  args.max_pages = p.max_pages;
+  args.set_contiguous_strides();
+  args.q = q.get();
+  args.k_cache = k.get();
+  args.v_cache = v.get();
+  args.page_table = table.get();
+  args.seqlens = seqlens.get();
+  args.out = out.get();
+  args.lse = options.want_lse ? lse.get() : nullptr;
+
+  for (int i = 0; i < options.warmup; ++i) decoder.run(args, outcome.plan, *workspace);
+  if (options.iters <= 0) decoder.run(args, outcome.plan, *workspace);
+  for (int i = 0; i < options.iters; ++i) outcome.timings.push_back(*decoder.run(args, outcome.plan, *workspace, true));
+  device.finish();
+  outcome.result = read_result(device, *out, *lse, p.dtype, p.q.size(), std::size_t(p.batch) * p.q_heads);
+  outcome.binary = loaded_binary_name(device, {"gqa_decode", outcome.variant, std::string(dtype_name(p.dtype))});
+  return outcome;
+}
+
+}  // namespace zemla::ops
