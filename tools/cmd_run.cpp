@@ -12,6 +12,7 @@
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
+#include "tools/run_report.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
@@ -36,15 +37,6 @@ struct RunFlags {
   int warmup = 2;
 };
 
-std::vector<std::int32_t> make_seqlens(const RunFlags& f) {
-  if (!f.seqlens.empty()) return f.seqlens;
-  const auto colon = f.seqlen_range.find(':');
-  require(colon != std::string::npos, "run", "--seqlen-range '" + f.seqlen_range + "' must be LO:HI");
-  const int lo = std::stoi(f.seqlen_range.substr(0, colon));
-  const int hi = std::stoi(f.seqlen_range.substr(colon + 1));
-  return random_seqlens(f.batch, lo, hi, f.seed);
-}
-
 MlaProblem make_problem(const RunFlags& f) {
   if (!f.load_dir.empty()) {
     return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
@@ -53,26 +45,9 @@ MlaProblem make_problem(const RunFlags& f) {
   spec.dtype = parse_dtype(f.dtype.empty() ? "bf16" : f.dtype);
   spec.heads = f.heads;
   spec.page_size = f.page_size;
-  spec.seqlens = make_seqlens(f);
+  spec.seqlens = seqlens_from_flags(f.seqlens, f.seqlen_range, f.batch, f.seed);
   spec.seed = f.seed;
   return make_random_problem(spec);
-}
-
-nlohmann::json check_report(const Comparison& c) {
-  return {{"pass", c.pass},
-          {"max_abs_error", c.max_abs_error},
-          {"worst_row_error_over_tolerance", c.worst_row_ratio},
-          {"one_minus_cos_sim", c.cosine_distance},
-          {"max_lse_error", c.max_lse_error},
-          {"failure", c.failure}};
-}
-
-void print_check(const char* label, const nlohmann::json& c) {
-  const bool pass = c["pass"].get<bool>();
-  std::cout << "  " << label << ": " << (pass ? "PASS" : "FAIL") << "  max abs err " << c["max_abs_error"].get<double>()
-            << ", worst row err/tol " << c["worst_row_error_over_tolerance"].get<double>() << ", 1-cos "
-            << c["one_minus_cos_sim"].get<double>() << ", max lse err " << c["max_lse_error"].get<double>() << '\n';
-  if (!pass) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
 }
 
 void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
@@ -158,6 +133,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
 
 void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* run = app.add_subcommand("run", "Run one kernel step");
+  add_run_gqa_command(*run, global, exit_code);
   run->require_subcommand(1);
   auto flags = std::make_shared<RunFlags>();
   auto* mla = run->add_subcommand("mla-decode",

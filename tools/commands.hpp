@@ -22,6 +22,8 @@ void add_kernels_command(CLI::App& app, const Global& global, int& exit_code);
 void add_devices_command(CLI::App& app, const Global& global, int& exit_code);
 void add_config_command(CLI::App& app, const Global& global, int& exit_code);
 void add_run_command(CLI::App& app, const Global& global, int& exit_code);
+// `run gqa-decode`, registered on the `run` subcommand.
+void add_run_gqa_command(CLI::App& run, const Global& global, int& exit_code);
 void add_bench_command(CLI::App& app, const Global& global, int& exit_code);
 void add_validate_command(CLI::App& app, const Global& global, int& exit_code);
 

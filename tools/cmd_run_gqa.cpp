@@ -1,0 +1,168 @@
+// `zemla run gqa-decode`: one non-MLA paged decode step (GQA / MQA / MHA, as
+// sglang's intel_xpu backend runs flash_attn_with_kvcache), with the page
+// size taken through the same config rules as `zemla config`: a non-MLA page
+// size other than 64 or 128 is corrected to 128, and the run goes on with it.
+
+#include <algorithm>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "host/backend_config.hpp"
+#include "host/gqa_problem.hpp"
+#include "host/roofline.hpp"
+#include "runtime/ops/gqa_runner.hpp"
+#include "runtime/select.hpp"
+#include "tools/commands.hpp"
+#include "tools/run_report.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::cli {
+
+namespace {
+
+struct GqaFlags {
+  int batch = 32, q_heads = 32, kv_heads = 8, head_dim = 128;
+  std::vector<std::int32_t> seqlens;
+  std::string seqlen_range = "1:8192";
+  int page_size = 64;
+  std::string decode_backend = "intel_xpu";
+  std::string dtype = "bf16";
+  float softcap = 0;
+  int window_left = -1;
+  int splits = -1;
+  std::string backend = "auto";
+  int device = -1;
+  std::uint64_t seed = 1;
+  bool check = true;
+  int iters = 0;
+  int warmup = 2;
+};
+
+// The page size after sglang's rules for a non-MLA model on this decode backend.
+ValidatedConfig gqa_config(const GqaFlags& f) {
+  const std::vector<std::string> flags = {"--model-arch",   "mha",         "--decode-attention-backend",
+                                          f.decode_backend, "--page-size", std::to_string(f.page_size)};
+  ValidatedConfig v = validate_config(parse_backend_flags(flags));
+  for (const auto& d : v.diagnostics) {
+    require(d.severity != Severity::error, "run gqa-decode", "config rejected (" + d.code + "): " + d.message);
+  }
+  return v;
+}
+
+void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
+  const ValidatedConfig config = gqa_config(f);
+  RandomGqaSpec spec;
+  spec.dtype = parse_dtype(f.dtype);
+  spec.q_heads = f.q_heads;
+  spec.kv_heads = f.kv_heads;
+  spec.head_dim = f.head_dim;
+  spec.page_size = config.config.page_size;
+  spec.seqlens = seqlens_from_flags(f.seqlens, f.seqlen_range, f.batch, f.seed);
+  spec.softcap = f.softcap;
+  spec.window_left = f.window_left;
+  spec.seed = f.seed;
+  const auto problem = make_random_gqa_problem(spec);
+
+  auto device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
+  const auto outcome = ops::run_gqa_problem(*device, problem, {f.splits, f.iters > 0 ? f.warmup : 0, f.iters, true});
+
+  nlohmann::json report{{"device", device->info().name},
+                        {"backend", rt::backend_name(device->info().backend)},
+                        {"variant", outcome.variant},
+                        {"binary", outcome.binary},
+                        {"dtype", dtype_name(problem.dtype)},
+                        {"batch", problem.batch},
+                        {"q_heads", problem.q_heads},
+                        {"kv_heads", problem.kv_heads},
+                        {"head_dim", problem.head_dim},
+                        {"page_size", problem.page_size},
+                        {"softcap", problem.softcap},
+                        {"window_left", problem.window_left},
+                        {"max_seqlen", *std::max_element(problem.seqlens.begin(), problem.seqlens.end())},
+                        {"total_splits", outcome.plan.total_splits()},
+                        {"combine", outcome.plan.needs_combine}};
+  for (const auto& d : config.diagnostics)
+    report["config_diagnostics"].push_back({{"code", d.code}, {"message", d.message}});
+  bool ok = true;
+  if (f.check) {
+    const auto c =
+        compare_with_reference(outcome.result, reference::gqa_decode(problem), problem.dtype, problem.head_dim, true);
+    report["check"] = check_report(c);
+    ok = c.pass;
+  }
+  if (!outcome.timings.empty()) {
+    // Each K and V row is read once per KV head; 4 FLOP per cached value per query head.
+    double tokens = 0;
+    for (int len : problem.seqlens) tokens += len;
+    const double bytes = tokens * problem.kv_heads * problem.head_dim * 2.0 * 2.0 +
+                         2.0 * problem.batch * problem.q_heads * problem.head_dim * 2.0;
+    const double flops = 4.0 * tokens * problem.q_heads * problem.head_dim;
+    const double ms = outcome.median_step_ms();
+    report["timing"] = {
+        {"iters", f.iters}, {"median_ms", ms}, {"gbs", bytes / ms * 1e-6}, {"tflops", flops / ms * 1e-9}};
+    if (const auto roof = known_roofline(device->info().name)) {
+      report["timing"]["roofline"] = {
+          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
+    }
+  }
+  if (global.json) {
+    std::cout << report.dump(2) << '\n';
+  } else {
+    for (const auto& d : config.diagnostics) std::cout << "config: " << d.message << " (" << d.code << ")\n";
+    std::cout << "gqa-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
+              << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
+              << "  B=" << problem.batch << " Hq=" << problem.q_heads << " Hkv=" << problem.kv_heads
+              << " D=" << problem.head_dim << " page=" << problem.page_size << " " << dtype_name(problem.dtype)
+              << (problem.softcap > 0 ? ", softcap " + std::to_string(problem.softcap) : "")
+              << (problem.window_left >= 0 ? ", window " + std::to_string(problem.window_left) : "") << ", max len "
+              << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
+              << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+    if (report.contains("check")) print_check("check", report["check"]);
+    if (report.contains("timing")) {
+      const auto& t = report["timing"];
+      std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << f.iters << "), "
+                << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
+      if (t.contains("roofline")) {
+        std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "
+                  << t["roofline"]["fp32_tflops"].get<double>() << " TFLOP/s]";
+      }
+      std::cout << '\n';
+    }
+  }
+  exit_code = ok ? kExitOk : kExitCheckFailed;
+}
+
+}  // namespace
+
+void add_run_gqa_command(CLI::App& run, const Global& global, int& exit_code) {
+  auto flags = std::make_shared<GqaFlags>();
+  auto* g = run.add_subcommand("gqa-decode",
+                               "One non-MLA paged decode step (GQA/MQA/MHA; defaults: B=32, 32 query heads over 8 KV "
+                               "heads, head_dim 128, lengths 1..8192)");
+  g->add_option("--batch", flags->batch, "Requests (with --seqlen-range)")->capture_default_str();
+  g->add_option("--q-heads", flags->q_heads, "Query heads")->capture_default_str();
+  g->add_option("--kv-heads", flags->kv_heads, "KV heads (q-heads / kv-heads <= 8)")->capture_default_str();
+  g->add_option("--head-dim", flags->head_dim, "64, 128 or 256")->capture_default_str();
+  g->add_option("--seqlens", flags->seqlens, "Explicit lengths, comma separated")->delimiter(',');
+  g->add_option("--seqlen-range", flags->seqlen_range, "LO:HI for random lengths")->capture_default_str();
+  g->add_option("--page-size", flags->page_size,
+                "Tokens per KV page; sglang's non-MLA rule corrects anything but 64 or 128 to 128")
+      ->capture_default_str();
+  g->add_option("--decode-attention-backend", flags->decode_backend, "The config's decode backend")
+      ->capture_default_str();
+  g->add_option("--dtype", flags->dtype, "bf16 or fp16")->capture_default_str();
+  g->add_option("--softcap", flags->softcap, "Logit soft-capping (0: off)")->capture_default_str();
+  g->add_option("--window-left", flags->window_left, "Sliding window: keys back from the last token (-1: none)")
+      ->capture_default_str();
+  g->add_option("--splits", flags->splits, "KV splits per request (-1: planner)")->capture_default_str();
+  g->add_option("--backend", flags->backend, "auto, level_zero or opencl")->capture_default_str();
+  g->add_option("--device", flags->device, "Device index within the backend (-1: best)")->capture_default_str();
+  g->add_option("--seed", flags->seed, "Random seed for inputs and lengths")->capture_default_str();
+  g->add_flag("--check,!--no-check", flags->check, "Compare with the fp64 host reference (default on)");
+  g->add_option("--iters", flags->iters, "Timed iterations on the device clock (0: one untimed run)")
+      ->capture_default_str();
+  g->add_option("--warmup", flags->warmup, "Untimed iterations before timing")->capture_default_str();
+  g->callback([flags, &global, &exit_code] { run_gqa(*flags, global, exit_code); });
+}
+
+}  // namespace zemla::cli
