@@ -94,15 +94,8 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   if (!outcome.timings.empty()) {
     const double ms = outcome.median_step_ms();
     const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
-    report["timing"] = {{"iters", f.iters},
-                        {"median_ms", ms},
-                        {"gbs", cost.bytes / ms * 1e-6},
-                        {"tflops", cost.flops / ms * 1e-9},
-                        {"bytes_formula", kStepCostFormula}};
-    if (const auto roof = known_roofline(device->info().name)) {
-      report["timing"]["roofline"] = {
-          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
-    }
+    report["timing"] = timing_report(ms, cost.bytes, cost.flops, f.iters, device->info().name);
+    report["timing"]["bytes_formula"] = kStepCostFormula;
   }
   if (global.json) {
     std::cout << report.dump(2) << '\n';
@@ -115,16 +108,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     if (report.contains("check")) print_check("check", report["check"]);
     if (report.contains("check_expected")) print_check("check vs out.npy", report["check_expected"]);
     if (report.contains("saved_to")) std::cout << "  saved inputs, out.npy and lse.npy to " << f.save_dir << '\n';
-    if (report.contains("timing")) {
-      const auto& t = report["timing"];
-      std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << f.iters << "), "
-                << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
-      if (t.contains("roofline")) {
-        std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "
-                  << t["roofline"]["fp32_tflops"].get<double>() << " TFLOP/s]";
-      }
-      std::cout << '\n';
-    }
+    if (report.contains("timing")) print_timing(report["timing"]);
   }
   exit_code = ok ? kExitOk : kExitCheckFailed;
 }

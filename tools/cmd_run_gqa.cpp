@@ -9,7 +9,6 @@
 
 #include "host/backend_config.hpp"
 #include "host/gqa_problem.hpp"
-#include "host/roofline.hpp"
 #include "runtime/ops/gqa_runner.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
@@ -98,12 +97,7 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
                          2.0 * problem.batch * problem.q_heads * problem.head_dim * 2.0;
     const double flops = 4.0 * tokens * problem.q_heads * problem.head_dim;
     const double ms = outcome.median_step_ms();
-    report["timing"] = {
-        {"iters", f.iters}, {"median_ms", ms}, {"gbs", bytes / ms * 1e-6}, {"tflops", flops / ms * 1e-9}};
-    if (const auto roof = known_roofline(device->info().name)) {
-      report["timing"]["roofline"] = {
-          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
-    }
+    report["timing"] = timing_report(ms, bytes, flops, f.iters, device->info().name);
   }
   if (global.json) {
     std::cout << report.dump(2) << '\n';
@@ -118,16 +112,7 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
               << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
               << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
     if (report.contains("check")) print_check("check", report["check"]);
-    if (report.contains("timing")) {
-      const auto& t = report["timing"];
-      std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << f.iters << "), "
-                << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
-      if (t.contains("roofline")) {
-        std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "
-                  << t["roofline"]["fp32_tflops"].get<double>() << " TFLOP/s]";
-      }
-      std::cout << '\n';
-    }
+    if (report.contains("timing")) print_timing(report["timing"]);
   }
   exit_code = ok ? kExitOk : kExitCheckFailed;
 }

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "host/mla_problem.hpp"
+#include "host/roofline.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
@@ -32,6 +33,28 @@ void print_check(const char* label, const nlohmann::json& c) {
             << ", worst row err/tol " << c["worst_row_error_over_tolerance"].get<double>() << ", 1-cos "
             << c["one_minus_cos_sim"].get<double>() << ", max lse err " << c["max_lse_error"].get<double>() << '\n';
   if (!pass) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
+}
+
+nlohmann::json timing_report(double median_ms, double bytes, double flops, int iters, const std::string& device_name) {
+  nlohmann::json t{{"iters", iters},
+                   {"median_ms", median_ms},
+                   {"gbs", bytes / median_ms * 1e-6},
+                   {"tflops", flops / median_ms * 1e-9}};
+  if (const auto roof = known_roofline(device_name)) {
+    t["roofline"] = {
+        {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
+  }
+  return t;
+}
+
+void print_timing(const nlohmann::json& t) {
+  std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << t["iters"].get<int>() << "), "
+            << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
+  if (t.contains("roofline")) {
+    std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "
+              << t["roofline"]["fp32_tflops"].get<double>() << " TFLOP/s]";
+  }
+  std::cout << '\n';
 }
 
 }  // namespace zemla::cli

@@ -18,4 +18,9 @@ std::vector<std::int32_t> seqlens_from_flags(const std::vector<std::int32_t>& se
 nlohmann::json check_report(const Comparison& c);
 void print_check(const char* label, const nlohmann::json& c);
 
+// A timed step: median, GB/s and TFLOP/s from its bytes and FLOPs, and the
+// device's roofline when zemla knows it (host/roofline).
+nlohmann::json timing_report(double median_ms, double bytes, double flops, int iters, const std::string& device_name);
+void print_timing(const nlohmann::json& t);
+
 }  // namespace zemla::cli

@@ -89,19 +89,10 @@ std::optional<MlaDecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const Dec
   k.set_buffer(i++, a.lse);
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, a.lse != nullptr ? 1 : 0);
-  auto split_event =
-      device_.launch(k, {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(a.kv_heads), 1},
-                     {static_cast<std::size_t>(gqa::kWorkGroup), 1, 1}, timed);
-  std::unique_ptr<rt::Event> combine_event;
-  if (plan.needs_combine) {
-    combine_.bind(plan, workspace, {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b});
-    combine_event = device_.launch(combine_.kernel(), SplitCombine::groups(plan), {SplitCombine::kGroup, 1, 1}, timed);
-  }
-  if (!timed) return std::nullopt;
-  MlaDecodeTiming t;
-  t.split_ms = split_event->elapsed_ms();
-  if (combine_event) t.combine_ms = combine_event->elapsed_ms();
-  return t;
+  return combine_.run_stages(device_, k,
+                             {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(a.kv_heads), 1},
+                             {static_cast<std::size_t>(gqa::kWorkGroup), 1, 1}, plan, workspace,
+                             {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b}, timed);
 }
 
 }  // namespace zemla::ops

@@ -97,16 +97,8 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
                                                bool timed) {
   validate(a, plan, workspace);
   bind(a, plan, workspace);
-  auto split_event = device_.launch(*split_, split_groups(plan), {kSplitGroup, 1, 1}, timed);
-  std::unique_ptr<rt::Event> combine_event;
-  if (plan.needs_combine) {
-    combine_event = device_.launch(combine_.kernel(), SplitCombine::groups(plan), {SplitCombine::kGroup, 1, 1}, timed);
-  }
-  if (!timed) return std::nullopt;
-  MlaDecodeTiming t;
-  t.split_ms = split_event->elapsed_ms();
-  if (combine_event) t.combine_ms = combine_event->elapsed_ms();
-  return t;
+  return combine_.run_stages(device_, *split_, split_groups(plan), {kSplitGroup, 1, 1}, plan, workspace,
+                             {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b}, timed);
 }
 
 void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,

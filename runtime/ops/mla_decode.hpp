@@ -35,10 +35,7 @@ struct MlaDecodeArgs : MlaDecodeLayout {
   std::span<const std::int32_t> host_page_table;
 };
 
-struct MlaDecodeTiming {
-  double split_ms = 0;
-  double combine_ms = 0;  // 0 when the plan needs no combine
-};
+using MlaDecodeTiming = DecodeTiming;
 
 class MlaDecoder {
  public:

@@ -41,6 +41,22 @@ void SplitCombine::bind(const DecodePlan& plan, rt::Buffer& workspace, const Com
   c.set_scalar(i++, o.lse != nullptr ? 1 : 0);
 }
 
+std::optional<DecodeTiming> SplitCombine::run_stages(rt::Device& device, rt::Kernel& split, rt::Range3 split_groups,
+                                                     rt::Range3 split_local, const DecodePlan& plan,
+                                                     rt::Buffer& workspace, const CombineOutput& output, bool timed) {
+  auto split_event = device.launch(split, split_groups, split_local, timed);
+  std::unique_ptr<rt::Event> combine_event;
+  if (plan.needs_combine) {
+    bind(plan, workspace, output);
+    combine_event = device.launch(*kernel_, groups(plan), {kGroup, 1, 1}, timed);
+  }
+  if (!timed) return std::nullopt;
+  DecodeTiming t;
+  t.split_ms = split_event->elapsed_ms();
+  if (combine_event) t.combine_ms = combine_event->elapsed_ms();
+  return t;
+}
+
 rt::Range3 SplitCombine::groups(const DecodePlan& plan) {
   return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), 1};
 }

@@ -4,11 +4,18 @@
 // arguments and its launch size.
 
 #include <cstdint>
+#include <optional>
 
 #include "host/decode_planner.hpp"
 #include "runtime/device.hpp"
 
 namespace zemla::ops {
+
+// Device times of one decode call.
+struct DecodeTiming {
+  double split_ms = 0;
+  double combine_ms = 0;  // 0 when the plan needs no combine
+};
 
 struct CombineOutput {
   rt::Buffer* out = nullptr;  // [batch, heads, value_dim] at the strides below
@@ -35,6 +42,13 @@ class SplitCombine {
   // indirect launch everywhere.
   static rt::Range3 recorded_groups(const DecodePlan& plan);
   static constexpr std::size_t kGroup = 128;
+
+  // Launches stage 1 (`split`, its arguments set, over `split_groups`), then
+  // this stage 2 when the plan splits a request; with `timed`, waits and
+  // returns both device times.
+  std::optional<DecodeTiming> run_stages(rt::Device& device, rt::Kernel& split, rt::Range3 split_groups,
+                                         rt::Range3 split_local, const DecodePlan& plan, rt::Buffer& workspace,
+                                         const CombineOutput& output, bool timed);
 
  private:
   rt::Kernel* kernel_;
