@@ -41,9 +41,16 @@ cmake --build build-asan -j2
 # Tests that name no OpenCL runtime get PoCL: Debian's Intel GPU OpenCL driver
 # also dlopens with RTLD_DEEPBIND. Leaks inside the CPU runtimes are
 # suppressed (tests/sanitizers/lsan.supp); any other leak fails.
-OCL_ICD_VENDORS="$deps/icd-pocl" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+# intercept_tls_get_addr=0: LeakSanitizer's scan of dynamic TLS crashed
+# ("Tracer caught signal 11", a bogus DTLS range from a dlopened runtime) on
+# short PoCL tests, depending on the environment's size alone; static TLS,
+# stacks and the heap are still scanned, and a plain leak is still reported.
+OCL_ICD_VENDORS="$deps/icd-pocl" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:intercept_tls_get_addr=0 \
   LSAN_OPTIONS="suppressions=$PWD/tests/sanitizers/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j2 -LE slow -E api.installed_package_consumer
+  ctest --test-dir build-asan --output-on-failure -j2 -LE slow -E "api.installed_package_consumer|kernels\.intel_cpu_"
 # (The consumer is a separate, uninstrumented project: it cannot load an
-# ASan-built libzemla.so. The main build's test run covers it.)
+# ASan-built libzemla.so. The main build's test run covers it. The kernel
+# suites on Intel's CPU runtime run the same host code as the PoCL suite --
+# the kernels themselves are not instrumented -- so under ASan PoCL's suite
+# stands for all three, which keeps CI within its time.)
