@@ -55,7 +55,9 @@ Figures measure(zemla::Runtime& runtime, const Options& o, bool recorded) {
   auto q_nope = runtime.allocate(b * h * 512 * 2), q_rope = runtime.allocate(b * h * 64 * 2);
   auto out = runtime.allocate(b * h * 512 * 2), lse = runtime.allocate(b * h * 4);
   {
-    std::vector<std::uint16_t> v(rows.bytes() / 2, 0x3c00);  // bf16 1/128
+    // One source big enough for every tensor it fills (q_nope outgrows the
+    // rows with many heads and a short context).
+    std::vector<std::uint16_t> v(std::max({rows.bytes(), q_nope.bytes(), q_rope.bytes()}) / 2, 0x3c00);  // bf16 1/128
     rows.upload(v.data(), rows.bytes());
     q_nope.upload(v.data(), q_nope.bytes());
     q_rope.upload(v.data(), q_rope.bytes());
