@@ -41,12 +41,12 @@ Int positive(Int v, const char* name) {
 
 }  // namespace
 
-// What a fixed capacity settles once: the page-table width, the workspace
-// layout every step is placed in, and the launch counts recorded layers read.
+// What a fixed capacity settles once: the page-table width, the decoder's
+// fixed workspace layout, and the launch counts recorded layers read.
 struct FixedCapacity {
   MlaCapacity limits;
-  int table_width = 0;          // page-table row width, pages
-  std::int64_t max_splits = 0;  // the fixed workspace layout's split rows
+  int table_width = 0;  // page-table row width, pages
+  ops::DecodeCapacity decode;
   std::unique_ptr<rt::LaunchCounts> counts;
   static constexpr std::size_t kAppendSlot = ops::MlaDecoder::kCountSlots;
 };
@@ -80,9 +80,8 @@ struct MlaCache::Impl {
              " pages per request; the pool has " + std::to_string(pool.num_pages());
     });
     fixed->table_width = static_cast<int>(width);
-    fixed->max_splits =
-        max_total_splits(c.max_context_len, c.max_batch, c.heads, std::max(1, device.info().compute_units), -1);
-    workspace.ensure(WorkspaceLayout::make(fixed->max_splits, c.max_batch, c.heads).total);
+    fixed->decode = decoder.capacity(c.max_batch, c.max_context_len, c.heads);
+    workspace.ensure(fixed->decode.largest.layout.total);
     page_table.ensure(std::size_t(c.max_batch) * fixed->table_width * sizeof(std::int32_t));
     slots.ensure(std::size_t(c.max_batch) * sizeof(std::int32_t));
     fixed->counts = std::make_unique<rt::LaunchCounts>(device, ops::MlaDecoder::kCountSlots + 1);
@@ -91,9 +90,8 @@ struct MlaCache::Impl {
   // The plan of a step of `lengths` (this step's token included) for every
   // layer; with a fixed capacity, placed in its layout or refused.
   DecodePlan plan_step(std::span<const std::int32_t> lengths, int heads, int num_kv_splits) const {
-    DecodePlan plan = decoder.plan(lengths, heads, num_kv_splits);
-    if (fixed) place_in_fixed_layout(plan, fixed->max_splits, fixed->limits.max_batch);
-    return plan;
+    return fixed ? decoder.plan(lengths, heads, num_kv_splits, fixed->decode)
+                 : decoder.plan(lengths, heads, num_kv_splits);
   }
 
   rt::Device& device;
@@ -113,7 +111,6 @@ struct MlaStep::Impl {
   MlaCache::Impl* cache;
   MlaStepPlan summary;
   DecodePlan plan;
-  std::vector<std::int32_t> host_page_table;
   int max_pages = 0;
 };
 
@@ -139,8 +136,7 @@ namespace {
 void reserve(MlaCache::Impl& c, std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer) {
   const auto slots64 = c.pool.append_tokens(requests, tokens);
   const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
-  rt::Buffer& slot_buf = slot_buffer.ensure(slots.size() * sizeof(std::int32_t));
-  c.device.write(slot_buf, slots.data(), slots.size() * sizeof(std::int32_t));
+  c.device.write_vector(slot_buffer.ensure(slots.size() * sizeof(std::int32_t)), slots);
 }
 
 // Every request's length after `tokens` more, checked against the capacity
@@ -209,9 +205,8 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   reserve(c, requests, 1, c.slots);
 
   impl->max_pages = c.fixed ? c.fixed->table_width : std::max(1, c.pool.max_pages_in_use(requests));
-  impl->host_page_table = c.pool.page_table(requests, impl->max_pages);
-  rt::Buffer& table = c.page_table.ensure(impl->host_page_table.size() * sizeof(std::int32_t));
-  c.device.write(table, impl->host_page_table.data(), impl->host_page_table.size() * sizeof(std::int32_t));
+  const auto table = c.pool.page_table(requests, impl->max_pages);
+  c.device.write_vector(c.page_table.ensure(table.size() * sizeof(std::int32_t)), table);
   c.decoder.upload_plan(impl->plan, c.workspace.ensure(impl->plan.layout.total));
   if (c.fixed) {
     // One upload serves every recorded layer of the step.
@@ -313,15 +308,13 @@ MlaRecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, flo
   require(t.rows && t.q_nope && t.q_rope && t.out, kCall, "rows, q_nope, q_rope and out are required");
   const MlaCapacity& cap = c.fixed->limits;
   // Checked against the largest step: every smaller one reads and writes less.
-  const DecodePlan largest = c.plan_step(
-      std::vector<std::int32_t>(cap.max_batch, static_cast<std::int32_t>(cap.max_context_len)), cap.heads, -1);
   auto recorder = c.device.record();
   c.appender.record(*recorder, *c.fixed->counts, FixedCapacity::kAppendSlot,
                     append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.slots.current(), kCall));
   c.decoder.record(*recorder, *c.fixed->counts,
                    decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out,
                                t.lse, sm_scale, kCall),
-                   largest, c.workspace.current());
+                   c.fixed->decode, c.workspace.current());
   return MlaRecordedLayer(
       std::make_unique<MlaRecordedLayer::Impl>(MlaRecordedLayer::Impl{&c, layer, recorder->close()}));
 }

@@ -29,8 +29,7 @@ struct FixedLayer {
       : device(d),
         decoder(d, DType::bf16),
         appender(d),
-        max_splits(max_total_splits(std::int64_t{kMaxPages} * kPageSize, kMaxBatch, kHeads,
-                                    std::max(1, d.info().compute_units), -1)),
+        capacity(decoder.capacity(kMaxBatch, std::int64_t{kMaxPages} * kPageSize, kHeads)),
         q_nope(d.allocate(std::size_t(kMaxBatch) * kHeads * mla::kLatentDim * 2)),
         q_rope(d.allocate(std::size_t(kMaxBatch) * kHeads * mla::kRopeDim * 2)),
         kv(d.allocate(std::size_t(kPoolPages) * kPageSize * mla::kRowDim * 2)),
@@ -40,10 +39,7 @@ struct FixedLayer {
         rows(d.allocate(std::size_t(kMaxBatch) * mla::kRowDim * 2)),
         slots(d.allocate(std::size_t(kMaxBatch) * 4)),
         counts(d, ops::MlaDecoder::kCountSlots + 1) {
-    // The capacity plan: the largest batch at the longest length.
-    DecodePlan capacity = decoder.plan(std::vector<std::int32_t>(kMaxBatch, kMaxPages * kPageSize), kHeads);
-    place_in_fixed_layout(capacity, max_splits, kMaxBatch);
-    workspace = d.allocate(capacity.layout.total);
+    workspace = d.allocate(capacity.largest.layout.total);
 
     auto recorder = d.record();
     ops::KvAppendArgs append;
@@ -79,7 +75,7 @@ struct FixedLayer {
   rt::Device& device;
   ops::MlaDecoder decoder;
   ops::KvAppender appender;
-  std::int64_t max_splits;
+  ops::DecodeCapacity capacity;
   std::unique_ptr<rt::Buffer> q_nope, q_rope, kv, table, out, lse, rows, slots, workspace;
   rt::LaunchCounts counts;
   std::unique_ptr<rt::Recording> recording;
@@ -149,8 +145,7 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
     device.write_vector(*layer.slots, slots);
     device.write_vector(*layer.rows, rows);
 
-    DecodePlan plan = layer.decoder.plan(p.seqlens, kHeads);
-    place_in_fixed_layout(plan, layer.max_splits, kMaxBatch);
+    const DecodePlan plan = layer.decoder.plan(p.seqlens, kHeads, -1, layer.capacity);
     layer.decoder.upload_plan(plan, *layer.workspace);
     ops::MlaDecoder::set_counts(layer.counts, plan);
     ops::KvAppender::set_count(layer.counts, kAppendSlot, p.batch);

@@ -32,7 +32,7 @@ DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, 
     return "q_heads " + std::to_string(q_heads) + " must be a positive multiple of kv_heads " +
            std::to_string(kv_heads);
   });
-  return plan_decode({seqlens, q_heads, std::max(1, device_.info().compute_units), num_kv_splits,
+  return plan_decode({seqlens, q_heads, planner_compute_units(device_), num_kv_splits,
                       gqa::split_geometry(q_heads, kv_heads, head_dim)});
 }
 

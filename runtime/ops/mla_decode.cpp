@@ -33,7 +33,26 @@ MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
       combine_(device_, key_) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
-  return plan_decode({seqlens, heads, std::max(1, device_.info().compute_units), num_kv_splits});
+  return plan_decode({seqlens, heads, planner_compute_units(device_), num_kv_splits});
+}
+
+DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads) const {
+  require(max_batch > 0 && max_context_len > 0 && max_context_len <= INT32_MAX, kCall, [&] {
+    return "capacity of " + std::to_string(max_batch) + " requests of " + std::to_string(max_context_len) +
+           " tokens must be positive (and fit int32)";
+  });
+  DecodeCapacity c;
+  c.max_batch = max_batch;
+  c.max_splits = max_total_splits(max_context_len, max_batch, heads, planner_compute_units(device_), -1);
+  c.largest = plan(std::vector<std::int32_t>(max_batch, static_cast<std::int32_t>(max_context_len)), heads, -1, c);
+  return c;
+}
+
+DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
+                            const DecodeCapacity& capacity) const {
+  DecodePlan p = plan(seqlens, heads, num_kv_splits);
+  place_in_fixed_layout(p, capacity.max_splits, capacity.max_batch);
+  return p;
 }
 
 void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const {
@@ -102,9 +121,9 @@ std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Dec
 }
 
 void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
-                        const DecodePlan& capacity, rt::Buffer& workspace) {
-  validate(args, capacity, workspace);
-  bind(args, capacity, workspace);
+                        const DecodeCapacity& capacity, rt::Buffer& workspace) {
+  validate(args, capacity.largest, workspace);
+  bind(args, capacity.largest, workspace);
   recorder.launch(*split_, counts, kSplitSlot, {kSplitGroup, 1, 1});
   recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }

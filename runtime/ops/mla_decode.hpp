@@ -37,6 +37,18 @@ struct MlaDecodeArgs : MlaDecodeLayout {
 
 using MlaDecodeTiming = DecodeTiming;
 
+// The sizes a recorded decode is made for: every step of up to max_batch
+// requests no longer than max_context_len is planned into one fixed
+// workspace layout, so its tables sit at the same offsets every step.
+struct DecodeCapacity {
+  int max_batch = 0;
+  std::int64_t max_splits = 0;  // split rows of the fixed layout
+  // max_batch requests at max_context_len, in the fixed layout: the step a
+  // recording's buffers are checked against; largest.layout.total is the
+  // workspace it needs.
+  DecodePlan largest;
+};
+
 class MlaDecoder {
  public:
   MlaDecoder(rt::Device& device, DType dtype);
@@ -56,12 +68,15 @@ class MlaDecoder {
                                      bool timed = false);
 
   // Recorded decode (runtime/recording.hpp). record() validates `args`
-  // against `capacity`, the largest step the recording serves (its batch and
-  // a layout placed with place_in_fixed_layout), and records both stages.
-  // Each step then sets its group counts with set_counts(), uploads them and
-  // its plan (same fixed layout), and replays.
+  // against capacity.largest and records both stages. Each step is then
+  // planned with plan(..., capacity), sets its group counts with
+  // set_counts(), uploads them and its plan, and replays.
+  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int heads) const;
+  // plan() placed in the capacity's fixed layout; throws when it does not fit.
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
+                  const DecodeCapacity& capacity) const;
   void record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
-              const DecodePlan& capacity, rt::Buffer& workspace);
+              const DecodeCapacity& capacity, rt::Buffer& workspace);
   static void set_counts(rt::LaunchCounts& counts, const DecodePlan& plan);
   static constexpr std::size_t kSplitSlot = 0, kCombineSlot = 1, kCountSlots = 2;
 

@@ -24,6 +24,11 @@ struct CombineOutput {
   std::int64_t lse_stride_b = 0;
 };
 
+// The compute units the planner fills on `device` (at least one).
+inline int planner_compute_units(const rt::Device& device) {
+  return device.info().compute_units > 0 ? device.info().compute_units : 1;
+}
+
 // The plan's tables (work rows, split_begin) into `workspace` with one copy;
 // the workspace must hold plan.layout.total bytes.
 void upload_plan_tables(rt::Device& device, const DecodePlan& plan, rt::Buffer& workspace, const char* call);

@@ -86,9 +86,7 @@ TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
   ops::MlaDecoder decoder(*device, DType::bf16);
   ops::KvAppender appender(*device);
   constexpr int batch = 2, heads = 16, pages = 8, page_size = 16;
-  const auto max_splits = max_total_splits(pages * page_size, batch, heads, 1, -1);
-  DecodePlan capacity = decoder.plan(std::vector<std::int32_t>(batch, pages * page_size), heads);
-  place_in_fixed_layout(capacity, max_splits, batch);
+  const auto capacity = decoder.capacity(batch, pages * page_size, heads);
   auto q_nope = device->allocate(batch * heads * mla::kLatentDim * 2);
   auto q_rope = device->allocate(batch * heads * mla::kRopeDim * 2);
   auto kv = device->allocate(std::size_t(batch) * pages * page_size * mla::kRowDim * 2);
@@ -96,7 +94,7 @@ TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
   auto out = device->allocate(batch * heads * mla::kLatentDim * 2);
   auto rows = device->allocate(batch * mla::kRowDim * 2);
   auto slots = device->allocate(batch * 4);
-  auto workspace = device->allocate(capacity.layout.total);
+  auto workspace = device->allocate(capacity.largest.layout.total);
   rt::LaunchCounts counts(*device, ops::MlaDecoder::kCountSlots + 1);
 
   ops::MlaDecodeArgs args;
@@ -120,8 +118,7 @@ TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
   EXPECT_THROW(recorder->close(), Error);  // closed once
 
   for (const auto& lens : {std::vector<std::int32_t>{100, 3}, std::vector<std::int32_t>{7}}) {
-    DecodePlan plan = decoder.plan(lens, heads);
-    place_in_fixed_layout(plan, max_splits, batch);
+    const DecodePlan plan = decoder.plan(lens, heads, -1, capacity);
     decoder.upload_plan(plan, *workspace);
     ops::MlaDecoder::set_counts(counts, plan);
     ops::KvAppender::set_count(counts, ops::MlaDecoder::kCountSlots, static_cast<int>(lens.size()));
