@@ -120,6 +120,13 @@ class Device {
   void write_vector(Buffer& dst, const std::vector<T>& v, std::size_t offset = 0) {
     write(dst, v.data(), v.size() * sizeof(T), offset);
   }
+  // A new buffer holding `v`.
+  template <typename T>
+  std::unique_ptr<Buffer> upload_vector(const std::vector<T>& v) {
+    auto b = allocate(v.size() * sizeof(T));
+    write_vector(*b, v);
+    return b;
+  }
 };
 
 }  // namespace zemla::rt

@@ -149,12 +149,9 @@ std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_siz
   for (auto& v : cache) v = static_cast<std::uint16_t>(rng());
   std::vector<std::uint16_t> rows(std::size_t(n) * mla::kRowDim);
   for (auto& v : rows) v = static_cast<std::uint16_t>(rng());
-  auto cache_buf = device.allocate(cache.size() * 2);
-  device.write_vector(*cache_buf, cache);
-  auto rows_buf = device.allocate(rows.size() * 2);
-  device.write_vector(*rows_buf, rows);
-  auto slots_buf = device.allocate(slots.size() * 4);
-  device.write_vector(*slots_buf, slots);
+  auto cache_buf = device.upload_vector(cache);
+  auto rows_buf = device.upload_vector(rows);
+  auto slots_buf = device.upload_vector(slots);
   ops::KvAppender(device).run({cache_buf.get(), num_pages, page_size, 0, 0, rows_buf.get(), 0, slots_buf.get(), n});
   std::vector<std::uint16_t> got(cache.size());
   device.read(*cache_buf, got.data(), got.size() * 2);

@@ -12,10 +12,6 @@ namespace {
 
 constexpr const char* kCall = "gqa_decode";
 
-std::int64_t bytes_of(const rt::Buffer* b) {
-  return b == nullptr ? GqaDecodeGeometry::kNoBuffer : static_cast<std::int64_t>(b->bytes());
-}
-
 }  // namespace
 
 GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
@@ -43,21 +39,20 @@ void GqaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) cons
 void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
   GqaDecodeGeometry g;
   static_cast<GqaDecodeLayout&>(g) = a;
-  g.q_bytes = bytes_of(a.q);
-  g.k_cache_bytes = bytes_of(a.k_cache);
-  g.v_cache_bytes = bytes_of(a.v_cache);
-  g.page_table_bytes = bytes_of(a.page_table);
-  g.seqlens_bytes = bytes_of(a.seqlens);
-  g.out_bytes = bytes_of(a.out);
-  g.lse_bytes = bytes_of(a.lse);
-  g.workspace_bytes = bytes_of(&workspace);
+  g.q_bytes = checked_bytes(a.q);
+  g.k_cache_bytes = checked_bytes(a.k_cache);
+  g.v_cache_bytes = checked_bytes(a.v_cache);
+  g.page_table_bytes = checked_bytes(a.page_table);
+  g.seqlens_bytes = checked_bytes(a.seqlens);
+  g.out_bytes = checked_bytes(a.out);
+  g.lse_bytes = checked_bytes(a.lse);
+  g.workspace_bytes = checked_bytes(&workspace);
   check_gqa_decode(g, plan);
 }
 
 std::optional<MlaDecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
                                                bool timed) {
   validate(a, plan, workspace);
-  const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
   rt::Kernel& k = *split_;
   std::uint32_t i = 0;
   k.set_buffer(i++, a.q);
@@ -75,8 +70,8 @@ std::optional<MlaDecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const Dec
   k.set_scalar(i++, a.max_pages);
   k.set_buffer(i++, a.seqlens);
   k.set_buffer(i++, &workspace);
-  k.set_scalar(i++, floats(plan.layout.partial_lse));
-  k.set_scalar(i++, floats(plan.layout.work));
+  k.set_scalar(i++, float_offset(plan.layout.partial_lse));
+  k.set_scalar(i++, float_offset(plan.layout.work));
   k.set_scalar(i++, a.q_heads);
   k.set_scalar(i++, a.kv_heads);
   k.set_scalar(i++, a.head_dim);

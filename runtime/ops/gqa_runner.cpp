@@ -12,18 +12,14 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.q_heads, p.kv_heads, p.head_dim, options.num_kv_splits);
 
-  auto upload = [&](const auto& v) {
-    auto b = device.allocate(v.size() * sizeof(v[0]));
-    device.write_vector(*b, v);
-    return b;
-  };
-  auto q = upload(p.q);
-  auto k = upload(p.k_cache);
-  auto v = upload(p.v_cache);
-  auto table = upload(p.page_table);
-  auto seqlens = upload(p.seqlens);
-  auto out = upload(poisoned_output(p.dtype, p.q.size()));
-  auto lse = upload(std::vector<float>(std::size_t(p.batch) * p.q_heads, std::numeric_limits<float>::quiet_NaN()));
+  auto q = device.upload_vector(p.q);
+  auto k = device.upload_vector(p.k_cache);
+  auto v = device.upload_vector(p.v_cache);
+  auto table = device.upload_vector(p.page_table);
+  auto seqlens = device.upload_vector(p.seqlens);
+  auto out = device.upload_vector(poisoned_output(p.dtype, p.q.size()));
+  auto lse = device.upload_vector(
+      std::vector<float>(std::size_t(p.batch) * p.q_heads, std::numeric_limits<float>::quiet_NaN()));
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
 
@@ -47,10 +43,8 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   args.out = out.get();
   args.lse = options.want_lse ? lse.get() : nullptr;
 
-  for (int i = 0; i < options.warmup; ++i) decoder.run(args, outcome.plan, *workspace);
-  if (options.iters <= 0) decoder.run(args, outcome.plan, *workspace);
-  for (int i = 0; i < options.iters; ++i) outcome.timings.push_back(*decoder.run(args, outcome.plan, *workspace, true));
-  device.finish();
+  outcome.timings =
+      run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
   outcome.result = read_result(device, *out, *lse, p.dtype, p.q.size(), std::size_t(p.batch) * p.q_heads);
   outcome.binary = loaded_binary_name(device, {"gqa_decode", outcome.variant, std::string(dtype_name(p.dtype))});
   return outcome;

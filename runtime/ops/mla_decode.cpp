@@ -18,10 +18,6 @@ namespace {
 constexpr const char* kCall = "mla_decode";
 constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the kernels' reqd size
 
-std::int64_t bytes_of(const rt::Buffer* b) {
-  return b == nullptr ? MlaDecodeGeometry::kNoBuffer : static_cast<std::int64_t>(b->bytes());
-}
-
 }  // namespace
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
@@ -62,19 +58,18 @@ void MlaDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) cons
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
   MlaDecodeGeometry g;
   static_cast<MlaDecodeLayout&>(g) = a;
-  g.q_nope_bytes = bytes_of(a.q_nope);
-  g.q_rope_bytes = bytes_of(a.q_rope);
-  g.kv_cache_bytes = bytes_of(a.kv_cache);
-  g.page_table_bytes = bytes_of(a.page_table);
-  g.out_bytes = bytes_of(a.out);
-  g.lse_bytes = bytes_of(a.lse);
-  g.workspace_bytes = bytes_of(&workspace);
+  g.q_nope_bytes = checked_bytes(a.q_nope);
+  g.q_rope_bytes = checked_bytes(a.q_rope);
+  g.kv_cache_bytes = checked_bytes(a.kv_cache);
+  g.page_table_bytes = checked_bytes(a.page_table);
+  g.out_bytes = checked_bytes(a.out);
+  g.lse_bytes = checked_bytes(a.lse);
+  g.workspace_bytes = checked_bytes(&workspace);
   check_mla_decode(g, plan);
   if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
 }
 
 void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
-  const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
   const float scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
   const int write_lse = a.lse != nullptr ? 1 : 0;
   rt::Kernel& k = *split_;
@@ -94,8 +89,8 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.set_scalar(i++, a.page_table_stride);
   k.set_scalar(i++, a.max_pages);
   k.set_buffer(i++, &workspace);
-  k.set_scalar(i++, floats(plan.layout.partial_lse));
-  k.set_scalar(i++, floats(plan.layout.work));
+  k.set_scalar(i++, float_offset(plan.layout.partial_lse));
+  k.set_scalar(i++, float_offset(plan.layout.work));
   k.set_scalar(i++, a.heads);
   k.set_scalar(i++, scale_log2);
   k.set_buffer(i++, a.out);

@@ -25,18 +25,14 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);
 
-  auto upload = [&](const auto& v) {
-    auto b = device.allocate(v.size() * sizeof(v[0]));
-    device.write_vector(*b, v);
-    return b;
-  };
-  auto q_nope = upload(p.q_nope);
-  auto q_rope = upload(p.q_rope);
-  auto kv = upload(p.kv_cache);
-  auto table = upload(p.page_table);
+  auto q_nope = device.upload_vector(p.q_nope);
+  auto q_rope = device.upload_vector(p.q_rope);
+  auto kv = device.upload_vector(p.kv_cache);
+  auto table = device.upload_vector(p.page_table);
   // Poison the outputs: an element the kernels fail to write stays NaN.
-  auto out = upload(poisoned_output(p.dtype, p.q_nope.size()));
-  auto lse = upload(std::vector<float>(std::size_t(p.batch) * p.heads, std::numeric_limits<float>::quiet_NaN()));
+  auto out = device.upload_vector(poisoned_output(p.dtype, p.q_nope.size()));
+  auto lse =
+      device.upload_vector(std::vector<float>(std::size_t(p.batch) * p.heads, std::numeric_limits<float>::quiet_NaN()));
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
 
@@ -56,14 +52,22 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   if (options.check_page_table) args.host_page_table = p.page_table;
   args.set_contiguous_strides();
 
-  for (int i = 0; i < options.warmup; ++i) decoder.run(args, outcome.plan, *workspace);
-  if (options.iters <= 0) decoder.run(args, outcome.plan, *workspace);
-  for (int i = 0; i < options.iters; ++i) outcome.timings.push_back(*decoder.run(args, outcome.plan, *workspace, true));
-  device.finish();
+  outcome.timings =
+      run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
 
   outcome.result = read_result(device, *out, *lse, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
   outcome.binary = loaded_binary_name(device, {"mla_decode", outcome.variant, std::string(dtype_name(p.dtype))});
   return outcome;
+}
+
+std::vector<DecodeTiming> run_iterations(rt::Device& device, const MlaRunOptions& options,
+                                         const std::function<std::optional<DecodeTiming>(bool timed)>& run) {
+  for (int i = 0; i < options.warmup; ++i) run(false);
+  if (options.iters <= 0) run(false);
+  std::vector<DecodeTiming> timings;
+  for (int i = 0; i < options.iters; ++i) timings.push_back(*run(true));
+  device.finish();
+  return timings;
 }
 
 MlaResult read_result(rt::Device& device, const rt::Buffer& out, const rt::Buffer& lse, DType dtype,

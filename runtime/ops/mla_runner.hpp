@@ -3,6 +3,8 @@
 // decode, read back. Shared by the CLI, the tests and the benchmark so all
 // three exercise exactly the path an embedding server uses.
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,7 +37,11 @@ struct MlaRunOutcome {
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);
 
-// Pieces the MLA and GQA runners share. NaN bits of the dtype: an output
+// Pieces the MLA and GQA runners share. The untimed and timed runs
+// `options` asks for (run(timed) launches one decode), then a finish.
+std::vector<DecodeTiming> run_iterations(rt::Device& device, const MlaRunOptions& options,
+                                         const std::function<std::optional<DecodeTiming>(bool timed)>& run);
+// NaN bits of the dtype: an output
 // element the kernels fail to write stays NaN.
 std::vector<std::uint16_t> poisoned_output(DType dtype, std::size_t values);
 // out widened to fp32, and lse, read back.

@@ -25,12 +25,11 @@ SplitCombine::SplitCombine(rt::Device& device, const rt::ProgramKey& key)
     : kernel_(&device.kernel(key, "split_kv_combine")) {}
 
 void SplitCombine::bind(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& o) {
-  const auto floats = [](std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); };
   rt::Kernel& c = *kernel_;
   std::uint32_t i = 0;
   c.set_buffer(i++, &workspace);
-  c.set_scalar(i++, floats(plan.layout.partial_lse));
-  c.set_scalar(i++, floats(plan.layout.split_begin));
+  c.set_scalar(i++, float_offset(plan.layout.partial_lse));
+  c.set_scalar(i++, float_offset(plan.layout.split_begin));
   c.set_scalar(i++, plan.heads);
   c.set_scalar(i++, plan.geometry.value_dim);
   c.set_buffer(i++, o.out);

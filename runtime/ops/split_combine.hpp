@@ -1,12 +1,13 @@
 #pragma once
-// Stage 2 of split-KV decode, shared by MLA and GQA: the split_kv_combine
-// kernel (kernels_spirv/common/split_combine.clh) of a decode program, its
-// arguments and its launch size.
+// What MLA and GQA split-KV decode share: stage 2 (the split_kv_combine
+// kernel of kernels_spirv/common/split_combine.clh, its arguments and launch
+// size), the plan upload, the two-stage launch, and small argument helpers.
 
 #include <cstdint>
 #include <optional>
 
 #include "host/decode_planner.hpp"
+#include "host/launch_checks.hpp"
 #include "runtime/device.hpp"
 
 namespace zemla::ops {
@@ -23,6 +24,14 @@ struct CombineOutput {
   rt::Buffer* lse = nullptr;  // optional fp32 [batch, heads]
   std::int64_t lse_stride_b = 0;
 };
+
+// A buffer's size as the launch checks take it; kNoBuffer for an absent one.
+inline std::int64_t checked_bytes(const rt::Buffer* b) {
+  return b == nullptr ? launch_checks::kNoBuffer : static_cast<std::int64_t>(b->bytes());
+}
+
+// A workspace byte offset in the kernels' float (4-byte) units.
+inline std::int64_t float_offset(std::size_t bytes) { return static_cast<std::int64_t>(bytes / sizeof(float)); }
 
 // The compute units the planner fills on `device` (at least one).
 inline int planner_compute_units(const rt::Device& device) {

@@ -83,12 +83,8 @@ TEST(MlaDecodeStrides, PaddedLayoutsMatchTheDenseResult) {
   for (int pg = 0; pg < p.num_pages; ++pg)
     for (int t = 0; t < p.page_size; ++t)
       for (int d = 0; d < 576; ++d) kv[pg * kv_sp + t * kv_st + d] = p.kv_cache[(pg * p.page_size + t) * 576 + d];
-  auto up = [&](const auto& v) {
-    auto b = device.allocate(v.size() * sizeof(v[0]));
-    device.write_vector(*b, v);
-    return b;
-  };
-  auto qn = up(q_nope), qr = up(p.q_rope), kvb = up(kv), table = up(p.page_table);
+  auto qn = device.upload_vector(q_nope), qr = device.upload_vector(p.q_rope), kvb = device.upload_vector(kv),
+       table = device.upload_vector(p.page_table);
   const std::int64_t out_sh = 520, out_sb = out_sh * p.heads + 8;
   auto out = device.allocate(out_sb * p.batch * 2);
   auto ws = device.allocate(plan.layout.total);
