@@ -20,21 +20,12 @@ namespace zemla::cli {
 namespace {
 
 struct RunFlags {
-  int batch = 32;
+  StepFlags step;
   int heads = 16;
-  std::vector<std::int32_t> seqlens;
-  std::string seqlen_range = "1:8192";
   int page_size = 64;
   std::string dtype;  // empty: bf16, or what --load's files hold
   std::string load_dir;
   std::string save_dir;
-  int splits = -1;
-  std::string backend = "auto";
-  int device = -1;
-  std::uint64_t seed = 1;
-  bool check = true;
-  int iters = 0;
-  int warmup = 2;
 };
 
 MlaProblem make_problem(const RunFlags& f) {
@@ -45,8 +36,8 @@ MlaProblem make_problem(const RunFlags& f) {
   spec.dtype = parse_dtype(f.dtype.empty() ? "bf16" : f.dtype);
   spec.heads = f.heads;
   spec.page_size = f.page_size;
-  spec.seqlens = seqlens_from_flags(f.seqlens, f.seqlen_range, f.batch, f.seed);
-  spec.seed = f.seed;
+  spec.seqlens = f.step.lengths();
+  spec.seed = f.step.seed;
   return make_random_problem(spec);
 }
 
@@ -57,22 +48,13 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   bool expected_has_lse = false;
   const auto expected = f.load_dir.empty() ? std::nullopt : load_mla_expected(f.load_dir, problem, expected_has_lse);
 
-  auto device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
-  const auto outcome = ops::run_mla_problem(*device, problem, {f.splits, f.iters > 0 ? f.warmup : 0, f.iters, true});
+  auto device = f.step.open_device();
+  const auto outcome = ops::run_mla_problem(*device, problem, f.step.run_options());
 
-  nlohmann::json report{{"device", device->info().name},
-                        {"backend", rt::backend_name(device->info().backend)},
-                        {"variant", outcome.variant},
-                        {"binary", outcome.binary},
-                        {"dtype", dtype_name(problem.dtype)},
-                        {"batch", problem.batch},
-                        {"heads", problem.heads},
-                        {"page_size", problem.page_size},
-                        {"max_seqlen", *std::max_element(problem.seqlens.begin(), problem.seqlens.end())},
-                        {"total_splits", outcome.plan.total_splits()},
-                        {"combine", outcome.plan.needs_combine}};
+  nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
+  report["heads"] = problem.heads;
   bool ok = true;
-  if (f.check) {
+  if (f.step.check) {
     const auto ref = reference::mla_decode(problem);
     const auto c = compare_with_reference(outcome.result, ref, problem.dtype, mla::kLatentDim, true);
     report["check"] = check_report(c);
@@ -94,7 +76,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   if (!outcome.timings.empty()) {
     const double ms = outcome.median_step_ms();
     const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
-    report["timing"] = timing_report(ms, cost.bytes, cost.flops, f.iters, device->info().name);
+    report["timing"] = timing_report(ms, cost.bytes, cost.flops, f.step.iters, device->info().name);
     report["timing"]["bytes_formula"] = kStepCostFormula;
   }
   if (global.json) {
@@ -123,17 +105,10 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* mla = run->add_subcommand("mla-decode",
                                   "One MLA decode step (DeepSeek-V3 shapes by default: H=16, B=32, lengths 1..8192, "
                                   "page 64, bf16), checked against the host reference");
-  std::vector<CLI::Option*> shape_flags;
-  shape_flags.push_back(mla->add_option("--batch,-b", flags->batch, "Requests in the batch (ignored with --seqlens)")
-                            ->capture_default_str());
+  std::vector<CLI::Option*> shape_flags = add_step_flags(*mla, flags->step);
   shape_flags.push_back(
       mla->add_option("--heads", flags->heads, "Query heads (8, 16, 32, 64, 128, or any positive count)")
           ->capture_default_str());
-  shape_flags.push_back(
-      mla->add_option("--seqlens", flags->seqlens, "Cached tokens per request, comma separated: 8192,100,1")
-          ->delimiter(','));
-  shape_flags.push_back(mla->add_option("--seqlen-range", flags->seqlen_range, "Random lengths LO:HI, one per request")
-                            ->capture_default_str());
   shape_flags.push_back(
       mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str());
   mla->add_option("--dtype", flags->dtype, "bf16 or fp16 (default bf16, or what --load's kv_cache holds)");
@@ -142,20 +117,8 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
                                "cache_seqlens.npy, optional sm_scale.npy; an out.npy (and lse.npy) there is checked "
                                "too. Shapes, heads and page size come from the files");
   mla->add_option("--save", flags->save_dir, "Write the inputs and out.npy, lse.npy (float32) to DIR");
-  mla->add_option("--splits", flags->splits, "KV splits per request; -1 lets the planner choose")
-      ->capture_default_str();
-  mla->add_option("--backend", flags->backend, "auto, level_zero or opencl")->capture_default_str();
-  mla->add_option("--device", flags->device, "Device index within the backend (-1: best)")->capture_default_str();
-  mla->add_option("--seed", flags->seed, "Random seed for inputs and lengths")->capture_default_str();
-  mla->add_flag("--check,!--no-check", flags->check, "Compare with the fp64 host reference (default on)");
-  mla->add_option("--iters", flags->iters, "Timed iterations on the device clock (0: no timing)")
-      ->capture_default_str();
-  mla->add_option("--warmup", flags->warmup, "Untimed iterations before timing")->capture_default_str();
   for (auto* opt : shape_flags) opt->excludes(load);
-  mla->callback([flags, &global, &exit_code] {
-    flags->batch = flags->seqlens.empty() ? flags->batch : static_cast<int>(flags->seqlens.size());
-    run_mla(*flags, global, exit_code);
-  });
+  mla->callback([flags, &global, &exit_code] { run_mla(*flags, global, exit_code); });
 }
 
 }  // namespace zemla::cli

@@ -20,21 +20,13 @@ namespace zemla::cli {
 namespace {
 
 struct GqaFlags {
-  int batch = 32, q_heads = 32, kv_heads = 8, head_dim = 128;
-  std::vector<std::int32_t> seqlens;
-  std::string seqlen_range = "1:8192";
+  StepFlags step;
+  int q_heads = 32, kv_heads = 8, head_dim = 128;
   int page_size = 64;
   std::string decode_backend = "intel_xpu";
   std::string dtype = "bf16";
   float softcap = 0;
   int window_left = -1;
-  int splits = -1;
-  std::string backend = "auto";
-  int device = -1;
-  std::uint64_t seed = 1;
-  bool check = true;
-  int iters = 0;
-  int warmup = 2;
 };
 
 // The page size after sglang's rules for a non-MLA model on this decode backend.
@@ -56,34 +48,26 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
   spec.kv_heads = f.kv_heads;
   spec.head_dim = f.head_dim;
   spec.page_size = config.config.page_size;
-  spec.seqlens = seqlens_from_flags(f.seqlens, f.seqlen_range, f.batch, f.seed);
+  spec.seqlens = f.step.lengths();
   spec.softcap = f.softcap;
   spec.window_left = f.window_left;
-  spec.seed = f.seed;
+  spec.seed = f.step.seed;
   const auto problem = make_random_gqa_problem(spec);
 
-  auto device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
-  const auto outcome = ops::run_gqa_problem(*device, problem, {f.splits, f.iters > 0 ? f.warmup : 0, f.iters, true});
+  auto device = f.step.open_device();
+  const auto outcome = ops::run_gqa_problem(*device, problem, f.step.run_options());
 
-  nlohmann::json report{{"device", device->info().name},
-                        {"backend", rt::backend_name(device->info().backend)},
-                        {"variant", outcome.variant},
-                        {"binary", outcome.binary},
-                        {"dtype", dtype_name(problem.dtype)},
-                        {"batch", problem.batch},
-                        {"q_heads", problem.q_heads},
-                        {"kv_heads", problem.kv_heads},
-                        {"head_dim", problem.head_dim},
-                        {"page_size", problem.page_size},
-                        {"softcap", problem.softcap},
-                        {"window_left", problem.window_left},
-                        {"max_seqlen", *std::max_element(problem.seqlens.begin(), problem.seqlens.end())},
-                        {"total_splits", outcome.plan.total_splits()},
-                        {"combine", outcome.plan.needs_combine}};
+  nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
+  report.update({{"q_heads", problem.q_heads},
+                 {"kv_heads", problem.kv_heads},
+                 {"head_dim", problem.head_dim},
+                 {"page_size", problem.page_size},
+                 {"softcap", problem.softcap},
+                 {"window_left", problem.window_left}});
   for (const auto& d : config.diagnostics)
     report["config_diagnostics"].push_back({{"code", d.code}, {"message", d.message}});
   bool ok = true;
-  if (f.check) {
+  if (f.step.check) {
     const auto c =
         compare_with_reference(outcome.result, reference::gqa_decode(problem), problem.dtype, problem.head_dim, true);
     report["check"] = check_report(c);
@@ -97,7 +81,7 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
                          2.0 * problem.batch * problem.q_heads * problem.head_dim * 2.0;
     const double flops = 4.0 * tokens * problem.q_heads * problem.head_dim;
     const double ms = outcome.median_step_ms();
-    report["timing"] = timing_report(ms, bytes, flops, f.iters, device->info().name);
+    report["timing"] = timing_report(ms, bytes, flops, f.step.iters, device->info().name);
   }
   if (global.json) {
     std::cout << report.dump(2) << '\n';
@@ -124,12 +108,10 @@ void add_run_gqa_command(CLI::App& run, const Global& global, int& exit_code) {
   auto* g = run.add_subcommand("gqa-decode",
                                "One non-MLA paged decode step (GQA/MQA/MHA; defaults: B=32, 32 query heads over 8 KV "
                                "heads, head_dim 128, lengths 1..8192)");
-  g->add_option("--batch", flags->batch, "Requests (with --seqlen-range)")->capture_default_str();
+  add_step_flags(*g, flags->step);
   g->add_option("--q-heads", flags->q_heads, "Query heads")->capture_default_str();
   g->add_option("--kv-heads", flags->kv_heads, "KV heads (q-heads / kv-heads <= 8)")->capture_default_str();
   g->add_option("--head-dim", flags->head_dim, "64, 128 or 256")->capture_default_str();
-  g->add_option("--seqlens", flags->seqlens, "Explicit lengths, comma separated")->delimiter(',');
-  g->add_option("--seqlen-range", flags->seqlen_range, "LO:HI for random lengths")->capture_default_str();
   g->add_option("--page-size", flags->page_size,
                 "Tokens per KV page; sglang's non-MLA rule corrects anything but 64 or 128 to 128")
       ->capture_default_str();
@@ -139,14 +121,6 @@ void add_run_gqa_command(CLI::App& run, const Global& global, int& exit_code) {
   g->add_option("--softcap", flags->softcap, "Logit soft-capping (0: off)")->capture_default_str();
   g->add_option("--window-left", flags->window_left, "Sliding window: keys back from the last token (-1: none)")
       ->capture_default_str();
-  g->add_option("--splits", flags->splits, "KV splits per request (-1: planner)")->capture_default_str();
-  g->add_option("--backend", flags->backend, "auto, level_zero or opencl")->capture_default_str();
-  g->add_option("--device", flags->device, "Device index within the backend (-1: best)")->capture_default_str();
-  g->add_option("--seed", flags->seed, "Random seed for inputs and lengths")->capture_default_str();
-  g->add_flag("--check,!--no-check", flags->check, "Compare with the fp64 host reference (default on)");
-  g->add_option("--iters", flags->iters, "Timed iterations on the device clock (0: one untimed run)")
-      ->capture_default_str();
-  g->add_option("--warmup", flags->warmup, "Untimed iterations before timing")->capture_default_str();
   g->callback([flags, &global, &exit_code] { run_gqa(*flags, global, exit_code); });
 }
 

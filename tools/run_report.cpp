@@ -1,21 +1,58 @@
 #include "tools/run_report.hpp"
 
+#include <algorithm>
 #include <iostream>
 
 #include "host/mla_problem.hpp"
 #include "host/roofline.hpp"
+#include "runtime/select.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
 
-std::vector<std::int32_t> seqlens_from_flags(const std::vector<std::int32_t>& seqlens, const std::string& range,
-                                             int batch, std::uint64_t seed) {
+std::vector<std::int32_t> StepFlags::lengths() const {
   if (!seqlens.empty()) return seqlens;
-  const auto colon = range.find(':');
-  require(colon != std::string::npos, "run", "--seqlen-range '" + range + "' must be LO:HI");
-  const int lo = std::stoi(range.substr(0, colon));
-  const int hi = std::stoi(range.substr(colon + 1));
+  const auto colon = seqlen_range.find(':');
+  require(colon != std::string::npos, "run", "--seqlen-range '" + seqlen_range + "' must be LO:HI");
+  const int lo = std::stoi(seqlen_range.substr(0, colon));
+  const int hi = std::stoi(seqlen_range.substr(colon + 1));
   return random_seqlens(batch, lo, hi, seed);
+}
+
+std::unique_ptr<rt::Device> StepFlags::open_device() const {
+  return rt::open_device(rt::selection_from_env({backend, device}));
+}
+
+std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& f) {
+  std::vector<CLI::Option*> lengths;
+  lengths.push_back(
+      cmd.add_option("--batch,-b", f.batch, "Requests in the batch (ignored with --seqlens)")->capture_default_str());
+  lengths.push_back(
+      cmd.add_option("--seqlens", f.seqlens, "Cached tokens per request, comma separated: 8192,100,1")->delimiter(','));
+  lengths.push_back(
+      cmd.add_option("--seqlen-range", f.seqlen_range, "Random lengths LO:HI, one per request")->capture_default_str());
+  cmd.add_option("--splits", f.splits, "KV splits per request; -1 lets the planner choose")->capture_default_str();
+  cmd.add_option("--backend", f.backend, "auto, level_zero or opencl")->capture_default_str();
+  cmd.add_option("--device", f.device, "Device index within the backend (-1: best)")->capture_default_str();
+  cmd.add_option("--seed", f.seed, "Random seed for inputs and lengths")->capture_default_str();
+  cmd.add_flag("--check,!--no-check", f.check, "Compare with the fp64 host reference (default on)");
+  cmd.add_option("--iters", f.iters, "Timed iterations on the device clock (0: no timing)")->capture_default_str();
+  cmd.add_option("--warmup", f.warmup, "Untimed iterations before timing")->capture_default_str();
+  return lengths;
+}
+
+nlohmann::json step_report(const rt::Device& device, const ops::MlaRunOutcome& outcome, DType dtype, int page_size,
+                           std::span<const std::int32_t> seqlens) {
+  return {{"device", device.info().name},
+          {"backend", rt::backend_name(device.info().backend)},
+          {"variant", outcome.variant},
+          {"binary", outcome.binary},
+          {"dtype", dtype_name(dtype)},
+          {"batch", seqlens.size()},
+          {"page_size", page_size},
+          {"max_seqlen", *std::max_element(seqlens.begin(), seqlens.end())},
+          {"total_splits", outcome.plan.total_splits()},
+          {"combine", outcome.plan.needs_combine}};
 }
 
 nlohmann::json check_report(const Comparison& c) {

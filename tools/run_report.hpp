@@ -1,19 +1,47 @@
 #pragma once
-// What `zemla run mla-decode` and `zemla run gqa-decode` share: request
-// lengths from the flags, and the check report in JSON and as text.
+// What `zemla run mla-decode` and `zemla run gqa-decode` share: the flags
+// beside each command's shapes, the report's common fields, and the check
+// and timing reports in JSON and as text.
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "host/compare.hpp"
+#include "runtime/device.hpp"
+#include "runtime/ops/mla_runner.hpp"
 
 namespace zemla::cli {
 
-// Explicit --seqlens, else `batch` random lengths in --seqlen-range LO:HI.
-std::vector<std::int32_t> seqlens_from_flags(const std::vector<std::int32_t>& seqlens, const std::string& range,
-                                             int batch, std::uint64_t seed);
+struct StepFlags {
+  int batch = 32;
+  std::vector<std::int32_t> seqlens;
+  std::string seqlen_range = "1:8192";
+  int splits = -1;
+  std::string backend = "auto";
+  int device = -1;
+  std::uint64_t seed = 1;
+  bool check = true;
+  int iters = 0;
+  int warmup = 2;
+
+  // Explicit --seqlens, else `batch` random lengths in --seqlen-range LO:HI.
+  std::vector<std::int32_t> lengths() const;
+  ops::MlaRunOptions run_options() const { return {splits, iters > 0 ? warmup : 0, iters, true}; }
+  std::unique_ptr<rt::Device> open_device() const;
+};
+
+// Registers the step flags on `cmd`; returns the length flags (--batch,
+// --seqlens, --seqlen-range) for a command that must exclude them.
+std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& flags);
+
+// The fields every run report starts with.
+nlohmann::json step_report(const rt::Device& device, const ops::MlaRunOutcome& outcome, DType dtype, int page_size,
+                           std::span<const std::int32_t> seqlens);
 
 nlohmann::json check_report(const Comparison& c);
 void print_check(const char* label, const nlohmann::json& c);
