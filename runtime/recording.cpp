@@ -9,9 +9,13 @@ namespace zemla::rt {
 LaunchCounts::LaunchCounts(Device& device, std::size_t slots)
     : device_(device), host_(slots * 3, 1), buffer_(device.allocate(slots * kSlotBytes)) {}
 
-void LaunchCounts::set(std::size_t slot, Range3 groups) {
-  require(slot < slots(), "LaunchCounts::set",
+void LaunchCounts::check_slot(std::size_t slot) const {
+  require(slot < slots(), "LaunchCounts",
           [&] { return "slot " + std::to_string(slot) + " is outside [0, " + std::to_string(slots()) + ")"; });
+}
+
+void LaunchCounts::set(std::size_t slot, Range3 groups) {
+  check_slot(slot);
   // A zero count is not a valid indirect launch on every driver; callers
   // size every launch to at least one group and let the kernel return early.
   require(groups.x > 0 && groups.y > 0 && groups.z > 0 && groups.x <= UINT32_MAX && groups.y <= UINT32_MAX &&
@@ -26,8 +30,7 @@ void LaunchCounts::set(std::size_t slot, Range3 groups) {
 }
 
 Range3 LaunchCounts::at(std::size_t slot) const {
-  require(slot < slots(), "LaunchCounts::at",
-          [&] { return "slot " + std::to_string(slot) + " is outside [0, " + std::to_string(slots()) + ")"; });
+  check_slot(slot);
   return {host_[slot * 3], host_[slot * 3 + 1], host_[slot * 3 + 2]};
 }
 

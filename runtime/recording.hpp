@@ -32,6 +32,9 @@ class LaunchCounts {
   // Host side only, until upload().
   void set(std::size_t slot, Range3 groups);
   Range3 at(std::size_t slot) const;
+  // Throws zemla::Error unless `slot` exists: recorders call it so a bad
+  // slot fails when recorded, not when replayed.
+  void check_slot(std::size_t slot) const;
   // One copy of every slot to the device.
   void upload();
   const Buffer& buffer() const { return *buffer_; }

@@ -209,7 +209,7 @@ class ClRecorder final : public Recorder {
   explicit ClRecorder(Device& device) : device_(device) {}
   void launch(Kernel& kernel, const LaunchCounts& counts, std::size_t slot, Range3 local) override {
     auto& k = static_cast<ClKernel&>(kernel);
-    counts.at(slot);  // a bad slot fails now, not at replay
+    counts.check_slot(slot);
     launches_.push_back({&k, k.args(), &counts, slot, local});
   }
   std::unique_ptr<Recording> close() override { return std::make_unique<ClRecording>(device_, std::move(launches_)); }

@@ -511,7 +511,7 @@ class ZeRecorder final : public Recorder {
   }
   void launch(Kernel& kernel, const LaunchCounts& counts, std::size_t slot, Range3 local) override {
     require(list_.get() != nullptr, "Recorder::launch", "the recording is already closed");
-    counts.at(slot);  // a bad slot fails now, not at replay
+    counts.check_slot(slot);
     auto& k = static_cast<ZeKernel&>(kernel);
     k.use_group_size(local);
     const auto* base = static_cast<const char*>(static_cast<const ZeBuffer&>(counts.buffer()).ptr());
