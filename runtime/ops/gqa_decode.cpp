@@ -16,7 +16,6 @@ constexpr const char* kCall = "gqa_decode";
 
 GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
     : device_(device),
-      dtype_(dtype),
       variant_(rt::choose_variant(device.info())),
       key_{"gqa_decode", variant_, std::string(dtype_name(dtype))},
       split_(&device_.kernel(key_, "gqa_decode_split")),

@@ -35,6 +35,8 @@ class GqaDecoder {
   GqaDecoder(rt::Device& device, DType dtype);
 
   const std::string& variant() const { return variant_; }
+  // The program its kernels come from (for Device::loaded_binary).
+  const rt::ProgramKey& program() const { return key_; }
 
   DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
                   int num_kv_splits = -1) const;
@@ -47,7 +49,6 @@ class GqaDecoder {
 
  private:
   rt::Device& device_;
-  DType dtype_;
   std::string variant_;
   rt::ProgramKey key_;
   rt::Kernel* split_;

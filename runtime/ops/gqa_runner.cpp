@@ -46,7 +46,7 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   outcome.timings =
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
   outcome.result = read_result(device, *out, *lse, p.dtype, p.q.size(), std::size_t(p.batch) * p.q_heads);
-  outcome.binary = loaded_binary_name(device, {"gqa_decode", outcome.variant, std::string(dtype_name(p.dtype))});
+  outcome.binary = loaded_binary_name(device, decoder.program());
   return outcome;
 }
 

@@ -22,7 +22,6 @@ constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the k
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
     : device_(device),
-      dtype_(dtype),
       variant_(rt::choose_variant(device.info())),
       key_{"mla_decode", variant_, std::string(dtype_name(dtype))},
       split_(&device_.kernel(key_, "mla_decode_split")),

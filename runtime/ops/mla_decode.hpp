@@ -53,9 +53,9 @@ class MlaDecoder {
  public:
   MlaDecoder(rt::Device& device, DType dtype);
 
-  DType dtype() const { return dtype_; }
   const std::string& variant() const { return variant_; }
-  rt::Device& device() const { return device_; }
+  // The program its kernels come from (for Device::loaded_binary).
+  const rt::ProgramKey& program() const { return key_; }
 
   DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits = -1) const;
   // The plan's tables go into the workspace with one copy; `workspace` must
@@ -85,7 +85,6 @@ class MlaDecoder {
   static rt::Range3 split_groups(const DecodePlan& plan);
 
   rt::Device& device_;
-  DType dtype_;
   std::string variant_;
   rt::ProgramKey key_;
   rt::Kernel* split_;

@@ -56,7 +56,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
 
   outcome.result = read_result(device, *out, *lse, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
-  outcome.binary = loaded_binary_name(device, {"mla_decode", outcome.variant, std::string(dtype_name(p.dtype))});
+  outcome.binary = loaded_binary_name(device, decoder.program());
   return outcome;
 }
 
