@@ -31,6 +31,7 @@ struct SplitGeometry {
   int head_block = mla::kHeadBlock;
   int tile = mla::kTile;
   int value_dim = mla::kLatentDim;
+  bool operator==(const SplitGeometry&) const = default;
 };
 
 // Byte offsets of the pieces of one decode workspace (each 256-byte aligned).

@@ -53,10 +53,8 @@ void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan) {
     return "batch " + s(g.batch) + " x q_heads " + s(g.q_heads) + " differs from the plan's " + s(plan.batch()) +
            " x " + s(plan.heads);
   });
-  const SplitGeometry want = gqa::split_geometry(g.q_heads, g.kv_heads, g.head_dim);
-  require(plan.geometry.head_block == want.head_block && plan.geometry.tile == want.tile &&
-              plan.geometry.value_dim == want.value_dim,
-          kCall, "the plan was made for another split geometry (plan with GqaDecoder::plan)");
+  require(plan.geometry == gqa::split_geometry(g.q_heads, g.kv_heads, g.head_dim), kCall,
+          "the plan was made for another split geometry (plan with GqaDecoder::plan)");
   require(std::isfinite(g.sm_scale) && g.sm_scale > 0, kCall,
           [&] { return "sm_scale " + std::to_string(g.sm_scale) + " must be a positive finite number"; });
   require(std::isfinite(g.softcap) && g.softcap >= 0, kCall,

@@ -49,6 +49,8 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
           [&] { return "batch " + s(g.batch) + " differs from the plan's " + s(plan.batch()); });
   require(g.heads == plan.heads, kCall,
           [&] { return "heads " + s(g.heads) + " differs from the plan's " + s(plan.heads); });
+  require(plan.geometry == SplitGeometry{}, kCall,
+          "the plan was made for another split geometry (plan with MlaDecoder::plan)");
   require(std::isfinite(g.sm_scale) && g.sm_scale > 0, kCall,
           [&] { return "sm_scale " + std::to_string(g.sm_scale) + " must be a positive finite number"; });
   const auto& sizes = find_backend("intel_xpu")->mla_decode_page_sizes;

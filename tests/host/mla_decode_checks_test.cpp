@@ -75,6 +75,11 @@ TEST(MlaDecodeChecks, ShapesMustAgreeWithThePlan) {
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.batch = 4; }), "batch 4 differs from the plan's 3");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.heads = 0; }), "heads 0 must be positive");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.heads = 8; }), "heads 8 differs from the plan's 16");
+  // A plan made for GQA's tiles and row width cannot drive the MLA kernels.
+  EXPECT_EQ(error_after([](ValidCall& c) {
+              c.plan = plan_decode({c.seqlens, 16, 8, -1, {2, 64, 128}});
+            }),
+            "the plan was made for another split geometry (plan with MlaDecoder::plan)");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.max_pages = 0; }), "max_pages 0 must be positive");
 }
 
