@@ -14,6 +14,7 @@
 #include "host/compare.hpp"
 #include "host/gqa_problem.hpp"
 #include "kernels/device_fixture.hpp"
+#include "kernels/mla_cases.hpp"
 #include "runtime/ops/gqa_runner.hpp"
 #include "zemla/error.hpp"
 
@@ -77,26 +78,14 @@ TEST_P(GqaDecodeNumerics, MatchesReferenceWithinTolerance) {
   spec.seed = std::hash<std::string>{}(c.name);
   const auto problem = make_random_gqa_problem(spec);
   const auto outcome = ops::run_gqa_problem(testing::test_device(), problem, {c.splits, 0, 0, true});
-  if (const auto v = testing::expected("ZEMLA_EXPECT_VARIANT"); !v.empty()) {
-    ASSERT_EQ(outcome.variant, v);
-  }
-  if (const auto f = testing::expected("ZEMLA_EXPECT_FORMAT"); !f.empty()) {
-    ASSERT_EQ(outcome.binary, f);
-  }
+  expect_the_suites_binary(outcome);
   if (c.splits > 1) {
     ASSERT_TRUE(outcome.plan.needs_combine) << "the case must exercise stage 2";
   }
   const auto cmp = compare_with_reference(outcome.result, reference::gqa_decode(problem), c.dtype, c.head_dim, true);
   EXPECT_TRUE(cmp.pass) << cmp.failure << " (max abs err " << cmp.max_abs_error << ", 1-cos " << cmp.cosine_distance
                         << ", splits " << outcome.plan.total_splits() << ")";
-  for (int b = 0; b < problem.batch; ++b) {
-    if (problem.seqlens[b] != 0) continue;
-    for (int h = 0; h < problem.q_heads; ++h) {
-      const std::size_t bh = std::size_t(b) * problem.q_heads + h;
-      EXPECT_TRUE(std::isinf(outcome.result.lse[bh]) && outcome.result.lse[bh] < 0) << "b " << b << " h " << h;
-      for (int d = 0; d < problem.head_dim; ++d) ASSERT_EQ(outcome.result.out[bh * problem.head_dim + d], 0.0f);
-    }
-  }
+  expect_empty_requests_zero(outcome.result, problem.seqlens, problem.q_heads, problem.head_dim);
 }
 
 INSTANTIATE_TEST_SUITE_P(Matrix, GqaDecodeNumerics, ::testing::ValuesIn(matrix()),
