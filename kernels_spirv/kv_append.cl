@@ -1,14 +1,13 @@
-// Writes one decode step's new latent rows (c_kv then k_rope, 576 values) into
-// their paged-cache slots. The copy is bit-exact, so one binary serves bf16 and
-// fp16. A slot outside [0, num_slots) is skipped: the host validates slots, and
-// the kernel still never writes outside the cache when it is not asked to.
-
-#define ROW_VALUES 576
-#define ROW_VEC8 (ROW_VALUES / 8)
+// Writes one step's new cache rows into their paged-cache slots: MLA's latent
+// rows (c_kv then k_rope, 576 values) or a GQA K or V row (kv_heads x
+// head_dim values). The copy is bit-exact, so one binary serves bf16 and
+// fp16. Rows are whole 8-value vectors (the host checks row_values % 8 == 0).
+// A slot outside [0, num_slots) is skipped: the host validates slots, and the
+// kernel still never writes outside the cache when it is not asked to.
 
 __kernel void kv_append(__global ushort* kv_cache, long kv_stride_page, long kv_stride_token,
                         int page_size, long num_slots, __global const ushort* rows,
-                        long rows_stride, __global const int* slots, int num_rows) {
+                        long rows_stride, __global const int* slots, int num_rows, int row_values) {
   const int row = get_group_id(1);
   if (row >= num_rows) return;
   const long slot = slots[row];
@@ -16,7 +15,8 @@ __kernel void kv_append(__global ushort* kv_cache, long kv_stride_page, long kv_
   __global ushort* dst =
       kv_cache + (slot / page_size) * kv_stride_page + (slot % page_size) * kv_stride_token;
   __global const ushort* src = rows + row * rows_stride;
-  for (int i = get_local_id(0); i < ROW_VEC8; i += get_local_size(0)) {
+  const int vectors = row_values / 8;
+  for (int i = get_local_id(0); i < vectors; i += get_local_size(0)) {
     vstore8(vload8(i, src), i, dst);
   }
 }

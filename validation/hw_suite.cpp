@@ -54,7 +54,7 @@ CheckOutcome kv_append_exact(rt::Device& device) {
   const auto more = pool.append_tokens(2, 3);
   slots64.insert(slots64.end(), more.begin(), more.end());
   const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
-  const std::size_t wrong = kv_append_mismatches(device, num_pages, page_size, slots, 5);
+  const std::size_t wrong = kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 5);
   return {wrong == 0 ? Status::pass : Status::fail, std::to_string(slots.size()) + " rows into " +
                                                         std::to_string(num_pages) + " pages: " + std::to_string(wrong) +
                                                         " cache values differ from the expected bits"};
@@ -141,18 +141,26 @@ CheckOutcome recorded_layer(rt::Device& device) {
 
 }  // namespace
 
-std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size,
+std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
                                  const std::vector<std::int32_t>& slots, unsigned seed) {
   const int n = static_cast<int>(slots.size());
   std::mt19937 rng(seed);
-  std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * mla::kRowDim);
+  std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * row_values);
   for (auto& v : cache) v = static_cast<std::uint16_t>(rng());
-  std::vector<std::uint16_t> rows(std::size_t(n) * mla::kRowDim);
+  std::vector<std::uint16_t> rows(std::size_t(n) * row_values);
   for (auto& v : rows) v = static_cast<std::uint16_t>(rng());
   auto cache_buf = device.upload_vector(cache);
   auto rows_buf = device.upload_vector(rows);
   auto slots_buf = device.upload_vector(slots);
-  ops::KvAppender(device).run({cache_buf.get(), num_pages, page_size, 0, 0, rows_buf.get(), 0, slots_buf.get(), n});
+  ops::KvAppendArgs args;
+  args.kv_cache = cache_buf.get();
+  args.num_pages = num_pages;
+  args.page_size = page_size;
+  args.rows = rows_buf.get();
+  args.slots = slots_buf.get();
+  args.num_rows = n;
+  args.row_values = row_values;
+  ops::KvAppender(device).run(args);
   std::vector<std::uint16_t> got(cache.size());
   device.read(*cache_buf, got.data(), got.size() * 2);
 
@@ -160,8 +168,8 @@ std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_siz
   const std::int64_t capacity = std::int64_t{num_pages} * page_size;
   for (int r = 0; r < n; ++r) {
     if (slots[r] < 0 || slots[r] >= capacity) continue;
-    std::copy_n(rows.begin() + std::ptrdiff_t(r) * mla::kRowDim, mla::kRowDim,
-                expect.begin() + std::ptrdiff_t(slots[r]) * mla::kRowDim);
+    std::copy_n(rows.begin() + std::ptrdiff_t(r) * row_values, row_values,
+                expect.begin() + std::ptrdiff_t(slots[r]) * row_values);
   }
   std::size_t wrong = 0;
   for (std::size_t i = 0; i < got.size(); ++i) wrong += got[i] != expect[i];

@@ -35,10 +35,10 @@ bool hardware_required();
 
 std::string status_name(CheckOutcome::Status s);
 
-// kv_append of random rows into a random cache at `slots` (a slot outside
-// the pool must be skipped), read back: the number of cache values that
-// differ from the expected bits. Shared with the kernel tests.
-std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size,
+// kv_append of random rows of `row_values` values into a random cache at
+// `slots` (a slot outside the pool must be skipped), read back: the number of
+// cache values that differ from the expected bits. Shared with the kernel tests.
+std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
                                  const std::vector<std::int32_t>& slots, unsigned seed);
 
 }  // namespace zemla::validation

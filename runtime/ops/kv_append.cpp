@@ -2,7 +2,6 @@
 
 #include <string>
 
-#include "host/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
@@ -17,26 +16,31 @@ KvAppender::KvAppender(rt::Device& device)
 
 bool KvAppender::bind(const KvAppendArgs& in) {
   KvAppendArgs a = in;
-  if (a.kv_stride_token == 0) a.kv_stride_token = mla::kRowDim;
-  if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
-  if (a.rows_stride == 0) a.rows_stride = mla::kRowDim;
   // Runs on every append: messages are built only when a check fails.
+  require(a.row_values > 0 && a.row_values % 8 == 0, kCall, [&] {
+    return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8";
+  });
+  const std::int64_t row = a.row_values;
+  if (a.kv_stride_token == 0) a.kv_stride_token = row;
+  if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
+  if (a.rows_stride == 0) a.rows_stride = row;
   require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
   if (a.num_rows == 0) return false;
   require(a.page_size > 0 && a.num_pages > 0, kCall, [&] {
     return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
            " must be positive";
   });
-  require(a.kv_stride_token >= mla::kRowDim && a.kv_stride_page >= a.page_size * a.kv_stride_token &&
-              a.rows_stride >= mla::kRowDim,
-          kCall, "strides must hold a 576-value row per token and page_size rows per page");
+  require(a.kv_stride_token >= row && a.kv_stride_page >= a.page_size * a.kv_stride_token && a.rows_stride >= row,
+          kCall, [&] {
+            return "strides must hold a " + std::to_string(row) + "-value row per token and page_size rows per page";
+          });
   const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
   require(a.kv_cache &&
               static_cast<std::int64_t>(a.kv_cache->bytes()) >=
-                  need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + mla::kRowDim, 2),
+                  need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row, 2),
           kCall, "kv_cache is null or smaller than num_pages x page_size rows");
   require(
-      a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + mla::kRowDim, 2),
+      a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
       kCall, "rows is null or holds fewer than num_rows rows");
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
           "slots is null or holds fewer than num_rows int32 values");
@@ -52,6 +56,7 @@ bool KvAppender::bind(const KvAppendArgs& in) {
   k.set_scalar(i++, a.rows_stride);
   k.set_buffer(i++, a.slots);
   k.set_scalar(i++, a.num_rows);
+  k.set_scalar(i++, a.row_values);
   return true;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// kv_append: write one step's new 576-wide latent rows into their paged-cache
-// slots (slot = page * page_size + offset, from host/page_pool).
+// kv_append: write one step's new cache rows into their paged-cache slots
+// (slot = page * page_size + offset, from host/page_pool): MLA's 576-wide
+// latent rows, or GQA's K or V rows of kv_heads x head_dim values.
 
 #include <cstddef>
 #include <cstdint>
@@ -11,15 +12,16 @@
 namespace zemla::ops {
 
 struct KvAppendArgs {
-  rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, 576] (16-bit values)
+  rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, row_values] (16-bit values)
   int num_pages = 0;
   int page_size = 0;
   std::int64_t kv_stride_page = 0;    // elements; 0 = dense
   std::int64_t kv_stride_token = 0;   // elements; 0 = dense
-  const rt::Buffer* rows = nullptr;   // [num_rows, 576]
+  const rt::Buffer* rows = nullptr;   // [num_rows, row_values]
   std::int64_t rows_stride = 0;       // elements; 0 = dense
   const rt::Buffer* slots = nullptr;  // int32 [num_rows]
   int num_rows = 0;
+  int row_values = 576;  // per token; a multiple of 8 (MLA's c_kv + k_rope by default)
 };
 
 class KvAppender {
