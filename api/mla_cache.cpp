@@ -6,11 +6,8 @@
 #include <string>
 
 #include "api/impl.hpp"
-#include "host/backend_config.hpp"
-#include "host/capability_registry.hpp"
-#include "host/grow_only.hpp"
+#include "api/paged_steps.hpp"
 #include "host/mla_shape.hpp"
-#include "host/page_pool.hpp"
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_decode.hpp"
 #include "runtime/recording.hpp"
@@ -18,27 +15,7 @@
 namespace zemla {
 
 namespace {
-
 constexpr const char* kCacheCall = "MlaCache";
-
-ValidatedConfig validated(const MlaCacheOptions& o) {
-  ValidatedConfig v = validate_config(parse_backend_flags(o.server_flags));
-  for (const auto& d : v.diagnostics) {
-    require(d.severity != Severity::error, kCacheCall, "server flags rejected (" + d.code + "): " + d.message);
-  }
-  require(v.config.model_arch == ModelArch::mla, kCacheCall,
-          "the server flags describe a non-MLA model (--model-arch)");
-  require(v.backends.decode == "intel_xpu", kCacheCall,
-          "decode attention backend is '" + v.backends.decode + "'; zemla implements intel_xpu");
-  return v;
-}
-
-template <typename Int>
-Int positive(Int v, const char* name) {
-  require(v > 0, kCacheCall, std::string(name) + " " + std::to_string(v) + " must be positive");
-  return v;
-}
-
 }  // namespace
 
 // What a fixed capacity settles once: the page-table width, the decoder's
@@ -54,26 +31,21 @@ struct FixedCapacity {
 struct MlaCache::Impl {
   Impl(Runtime& runtime, const MlaCacheOptions& o, const std::optional<MlaCapacity>& capacity)
       : device(*runtime.impl().device),
-        config(validated(o)),
-        pool(positive(o.num_pages, "num_pages"), config.config.page_size),
+        config(validated_server_flags(o.server_flags, ModelArch::mla, kCacheCall)),
+        steps(device, require_positive(o.num_pages, kCacheCall, "num_pages"), config.config.page_size),
         decoder(device, config.config.dtype),
         appender(device),
-        workspace([this](std::size_t n) { return device.allocate(n); }),
-        page_table([this](std::size_t n) { return device.allocate(n); }),
-        slots([this](std::size_t n) { return device.allocate(n); }),
-        prefill_slots([this](std::size_t n) { return device.allocate(n); }) {
-    positive(o.num_layers, "num_layers");
-    const std::size_t layer_bytes = std::size_t(o.num_pages) * pool.page_size() * mla::kRowDim * 2;
-    for (int l = 0; l < o.num_layers; ++l) layers.push_back(device.allocate(layer_bytes));
+        layers(device, o.num_layers, std::size_t(o.num_pages) * steps.pool.page_size() * mla::kRowDim * 2, kCacheCall) {
     if (capacity) fix_capacity(*capacity);
   }
 
   void fix_capacity(const MlaCapacity& c) {
     fixed.emplace();
     fixed->limits = c;
-    positive(c.max_batch, "capacity.max_batch");
-    positive(c.max_context_len, "capacity.max_context_len");
-    positive(c.heads, "capacity.heads");
+    require_positive(c.max_batch, kCacheCall, "capacity.max_batch");
+    require_positive(c.max_context_len, kCacheCall, "capacity.max_context_len");
+    require_positive(c.heads, kCacheCall, "capacity.heads");
+    const PagePool& pool = steps.pool;
     const std::int64_t width = (c.max_context_len + pool.page_size() - 1) / pool.page_size();
     require(width <= pool.num_pages(), kCacheCall, [&] {
       return "capacity.max_context_len " + std::to_string(c.max_context_len) + " needs " + std::to_string(width) +
@@ -81,9 +53,10 @@ struct MlaCache::Impl {
     });
     fixed->table_width = static_cast<int>(width);
     fixed->decode = decoder.capacity(c.max_batch, c.max_context_len, c.heads);
-    workspace.ensure(fixed->decode.largest.layout.total);
-    page_table.ensure(std::size_t(c.max_batch) * fixed->table_width * sizeof(std::int32_t));
-    slots.ensure(std::size_t(c.max_batch) * sizeof(std::int32_t));
+    steps.workspace.ensure(fixed->decode.largest.layout.total);
+    steps.page_table.ensure(std::size_t(c.max_batch) * fixed->table_width * sizeof(std::int32_t));
+    steps.slots.ensure(std::size_t(c.max_batch) * sizeof(std::int32_t));
+    steps.max_context_len = c.max_context_len;
     fixed->counts = std::make_unique<rt::LaunchCounts>(device, ops::MlaDecoder::kCountSlots + 1);
   }
 
@@ -96,14 +69,10 @@ struct MlaCache::Impl {
 
   rt::Device& device;
   ValidatedConfig config;
-  PagePool pool;
+  PagedSteps steps;
   ops::MlaDecoder decoder;
   ops::KvAppender appender;
-  std::vector<std::unique_ptr<rt::Buffer>> layers;
-  // Reused by every step; grown only when a step needs more (never, with a
-  // fixed capacity: recorded layers hold these). A prompt's slots have their
-  // own buffer, so a long prompt never moves the step's.
-  GrowOnly<rt::Buffer> workspace, page_table, slots, prefill_slots;
+  LayerBuffers layers;
   std::optional<FixedCapacity> fixed;
 };
 
@@ -120,43 +89,16 @@ MlaCache::~MlaCache() = default;
 MlaCache::MlaCache(MlaCache&&) noexcept = default;
 MlaCache& MlaCache::operator=(MlaCache&&) noexcept = default;
 
-int MlaCache::page_size() const { return impl_->pool.page_size(); }
+int MlaCache::page_size() const { return impl_->steps.pool.page_size(); }
 DType MlaCache::dtype() const { return impl_->config.config.dtype; }
-int MlaCache::num_layers() const { return static_cast<int>(impl_->layers.size()); }
-int MlaCache::num_pages() const { return impl_->pool.num_pages(); }
-int MlaCache::free_pages() const { return impl_->pool.free_pages(); }
-void MlaCache::add_request(std::int64_t id) { impl_->pool.add_request(id); }
-void MlaCache::release_request(std::int64_t id) { impl_->pool.release(id); }
-std::int64_t MlaCache::length(std::int64_t id) const { return impl_->pool.length(id); }
+int MlaCache::num_layers() const { return impl_->layers.size(); }
+int MlaCache::num_pages() const { return impl_->steps.pool.num_pages(); }
+int MlaCache::free_pages() const { return impl_->steps.pool.free_pages(); }
+void MlaCache::add_request(std::int64_t id) { impl_->steps.pool.add_request(id); }
+void MlaCache::release_request(std::int64_t id) { impl_->steps.pool.release(id); }
+std::int64_t MlaCache::length(std::int64_t id) const { return impl_->steps.pool.length(id); }
 
 namespace {
-
-// Reserves `tokens` more tokens for each request (the pool's all-or-nothing
-// append) and uploads their slots for kv_append into `slot_buffer`.
-void reserve(MlaCache::Impl& c, std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer) {
-  const auto slots64 = c.pool.append_tokens(requests, tokens);
-  const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
-  c.device.write_vector(slot_buffer.ensure(slots.size() * sizeof(std::int32_t)), slots);
-}
-
-// Every request's length after `tokens` more, checked against the capacity
-// before anything changes.
-std::vector<std::int32_t> lengths_after(const MlaCache::Impl& c, std::span<const std::int64_t> requests, int tokens,
-                                        const char* call) {
-  require(!requests.empty(), call, "names no request");
-  require(tokens > 0, call, [&] { return "tokens " + std::to_string(tokens) + " must be positive"; });
-  std::vector<std::int32_t> lengths;
-  lengths.reserve(requests.size());
-  for (const auto id : requests) {
-    const std::int64_t len = std::int64_t{c.pool.length(id)} + tokens;
-    require(!c.fixed || len <= c.fixed->limits.max_context_len, call, [&] {
-      return "request " + std::to_string(id) + " would hold " + std::to_string(len) +
-             " tokens; the cache's capacity.max_context_len is " + std::to_string(c.fixed->limits.max_context_len);
-    });
-    lengths.push_back(static_cast<std::int32_t>(len));
-  }
-  return lengths;
-}
 
 void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, const rt::Buffer& slots,
                  const char* call);
@@ -170,8 +112,9 @@ struct MlaPrefill::Impl {
 
 MlaPrefill MlaCache::begin_prefill(std::int64_t request, int tokens) {
   constexpr const char* kCall = "MlaCache::begin_prefill";
-  lengths_after(*impl_, {&request, 1}, tokens, kCall);
-  reserve(*impl_, {&request, 1}, tokens, impl_->prefill_slots);
+  PagedSteps& steps = impl_->steps;
+  steps.lengths_after({&request, 1}, tokens, kCall);
+  steps.reserve({&request, 1}, tokens, steps.prefill_slots);
   return MlaPrefill(std::make_unique<MlaPrefill::Impl>(MlaPrefill::Impl{impl_.get(), tokens}));
 }
 
@@ -181,7 +124,8 @@ MlaPrefill::MlaPrefill(MlaPrefill&&) noexcept = default;
 MlaPrefill& MlaPrefill::operator=(MlaPrefill&&) noexcept = default;
 int MlaPrefill::tokens() const { return impl_->tokens; }
 void MlaPrefill::append(int layer, const Tensor& rows) {
-  append_rows(*impl_->cache, layer, rows, impl_->tokens, impl_->cache->prefill_slots.current(), "MlaPrefill::append");
+  append_rows(*impl_->cache, layer, rows, impl_->tokens, impl_->cache->steps.prefill_slots.current(),
+              "MlaPrefill::append");
 }
 
 MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits) {
@@ -198,16 +142,14 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
              std::to_string(c.fixed->limits.heads);
     });
   }
-  const auto lengths = lengths_after(c, requests, 1, kCall);
+  const auto lengths = c.steps.lengths_after(requests, 1, kCall);
   auto impl = std::make_unique<MlaStep::Impl>();
   impl->cache = &c;
   impl->plan = c.plan_step(lengths, heads, num_kv_splits);
-  reserve(c, requests, 1, c.slots);
+  c.steps.reserve(requests, 1, c.steps.slots);
 
-  impl->max_pages = c.fixed ? c.fixed->table_width : std::max(1, c.pool.max_pages_in_use(requests));
-  const auto table = c.pool.page_table(requests, impl->max_pages);
-  c.device.write_vector(c.page_table.ensure(table.size() * sizeof(std::int32_t)), table);
-  c.decoder.upload_plan(impl->plan, c.workspace.ensure(impl->plan.layout.total));
+  impl->max_pages = c.steps.upload_page_table(requests, c.fixed ? c.fixed->table_width : 0);
+  c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
   if (c.fixed) {
     // One upload serves every recorded layer of the step.
     ops::MlaDecoder::set_counts(*c.fixed->counts, impl->plan);
@@ -229,18 +171,12 @@ const MlaStepPlan& MlaStep::plan() const { return impl_->summary; }
 
 namespace {
 
-rt::Buffer& layer_cache(MlaCache::Impl& c, int layer, const char* call) {
-  require(layer >= 0 && layer < static_cast<int>(c.layers.size()), call,
-          "layer " + std::to_string(layer) + " is outside [0, " + std::to_string(c.layers.size()) + ")");
-  return *c.layers[layer];
-}
-
 ops::KvAppendArgs append_args(MlaCache::Impl& c, int layer, const rt::Buffer* rows, int count, const rt::Buffer& slots,
                               const char* call) {
   ops::KvAppendArgs a;
-  a.kv_cache = &layer_cache(c, layer, call);
-  a.num_pages = c.pool.num_pages();
-  a.page_size = c.pool.page_size();
+  a.kv_cache = &c.layers.at(layer, call);
+  a.num_pages = c.steps.pool.num_pages();
+  a.page_size = c.steps.pool.page_size();
   a.rows = rows;
   a.slots = &slots;
   a.num_rows = count;
@@ -261,10 +197,10 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
   a.sm_scale = sm_scale;
   a.q_nope = buffer_of(&q_nope, call, "q_nope");
   a.q_rope = buffer_of(&q_rope, call, "q_rope");
-  a.kv_cache = &layer_cache(c, layer, call);
-  a.num_pages = c.pool.num_pages();
-  a.page_size = c.pool.page_size();
-  a.page_table = &c.page_table.current();
+  a.kv_cache = &c.layers.at(layer, call);
+  a.num_pages = c.steps.pool.num_pages();
+  a.page_size = c.steps.pool.page_size();
+  a.page_table = &c.steps.page_table.current();
   a.max_pages = max_pages;
   a.out = buffer_of(&out, call, "out");
   a.lse = buffer_of(lse, call, "lse");
@@ -275,7 +211,7 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
 }  // namespace
 
 void MlaStep::append(int layer, const Tensor& rows) {
-  append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->slots.current(), "MlaStep::append");
+  append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->steps.slots.current(), "MlaStep::append");
 }
 
 std::optional<MlaTiming> MlaStep::decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
@@ -284,7 +220,7 @@ std::optional<MlaTiming> MlaStep::decode(int layer, const Tensor& q_nope, const 
   const auto a = decode_args(c, layer, impl_->summary.batch, impl_->summary.heads, impl_->max_pages, q_nope, q_rope,
                              out, lse, sm_scale, "MlaStep::decode");
   // The pool built this table, so the full page check would only cost time.
-  const auto t = c.decoder.run(a, impl_->plan, c.workspace.current(), timed);
+  const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
   return MlaTiming{t->split_ms, t->combine_ms};
 }
@@ -309,12 +245,13 @@ MlaRecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, flo
   const MlaCapacity& cap = c.fixed->limits;
   // Checked against the largest step: every smaller one reads and writes less.
   auto recorder = c.device.record();
-  c.appender.record(*recorder, *c.fixed->counts, FixedCapacity::kAppendSlot,
-                    append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.slots.current(), kCall));
+  c.appender.record(
+      *recorder, *c.fixed->counts, FixedCapacity::kAppendSlot,
+      append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.steps.slots.current(), kCall));
   c.decoder.record(*recorder, *c.fixed->counts,
                    decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out,
                                t.lse, sm_scale, kCall),
-                   c.fixed->decode, c.workspace.current());
+                   c.fixed->decode, c.steps.workspace.current());
   return MlaRecordedLayer(
       std::make_unique<MlaRecordedLayer::Impl>(MlaRecordedLayer::Impl{&c, layer, recorder->close()}));
 }

@@ -1,0 +1,75 @@
+#include "api/paged_steps.hpp"
+
+namespace zemla {
+
+ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, ModelArch arch, const char* call) {
+  ValidatedConfig v = validate_config(parse_backend_flags(flags));
+  for (const auto& d : v.diagnostics) {
+    require(d.severity != Severity::error, call,
+            [&] { return "server flags rejected (" + d.code + "): " + d.message; });
+  }
+  require(v.config.model_arch == arch, call, [&] {
+    return arch == ModelArch::mla ? std::string("the server flags describe a non-MLA model (--model-arch)")
+                                  : std::string("the server flags describe an MLA model; pass --model-arch mha");
+  });
+  require(v.backends.decode == "intel_xpu", call,
+          [&] { return "decode attention backend is '" + v.backends.decode + "'; zemla implements intel_xpu"; });
+  return v;
+}
+
+namespace {
+GrowOnly<rt::Buffer> device_buffers(rt::Device& device) {
+  return GrowOnly<rt::Buffer>([&device](std::size_t n) { return device.allocate(n); });
+}
+}  // namespace
+
+PagedSteps::PagedSteps(rt::Device& d, int num_pages, int page_size)
+    : device(d),
+      pool(num_pages, page_size),
+      workspace(device_buffers(d)),
+      page_table(device_buffers(d)),
+      slots(device_buffers(d)),
+      prefill_slots(device_buffers(d)) {}
+
+std::vector<std::int32_t> PagedSteps::lengths_after(std::span<const std::int64_t> requests, int tokens,
+                                                    const char* call) const {
+  require(!requests.empty(), call, "names no request");
+  require(tokens > 0, call, [&] { return "tokens " + std::to_string(tokens) + " must be positive"; });
+  std::vector<std::int32_t> lengths;
+  lengths.reserve(requests.size());
+  for (const auto id : requests) {
+    const std::int64_t len = std::int64_t{pool.length(id)} + tokens;
+    require(!max_context_len || len <= *max_context_len, call, [&] {
+      return "request " + std::to_string(id) + " would hold " + std::to_string(len) +
+             " tokens; the cache's capacity.max_context_len is " + std::to_string(*max_context_len);
+    });
+    lengths.push_back(static_cast<std::int32_t>(len));
+  }
+  return lengths;
+}
+
+void PagedSteps::reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer) {
+  const auto slots64 = pool.append_tokens(requests, tokens);
+  const std::vector<std::int32_t> slot_values(slots64.begin(), slots64.end());
+  device.write_vector(slot_buffer.ensure(slot_values.size() * sizeof(std::int32_t)), slot_values);
+}
+
+int PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int width) {
+  if (width == 0) width = std::max(1, pool.max_pages_in_use(requests));
+  const auto table = pool.page_table(requests, width);
+  device.write_vector(page_table.ensure(table.size() * sizeof(std::int32_t)), table);
+  return width;
+}
+
+LayerBuffers::LayerBuffers(rt::Device& device, int num_layers, std::size_t bytes_per_layer, const char* call) {
+  require_positive(num_layers, call, "num_layers");
+  for (int l = 0; l < num_layers; ++l) buffers_.push_back(device.allocate(bytes_per_layer));
+}
+
+rt::Buffer& LayerBuffers::at(int layer, const char* call) const {
+  require(layer >= 0 && layer < size(), call,
+          [&] { return "layer " + std::to_string(layer) + " is outside [0, " + std::to_string(size()) + ")"; });
+  return *buffers_[layer];
+}
+
+}  // namespace zemla
