@@ -78,7 +78,7 @@ struct MlaCache::Impl {
 
 struct MlaStep::Impl {
   MlaCache::Impl* cache;
-  MlaStepPlan summary;
+  DecodeStepPlan summary;
   DecodePlan plan;
   int max_pages = 0;
 };
@@ -157,8 +157,7 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
     c.fixed->counts->upload();
   }
 
-  impl->summary = {static_cast<int>(requests.size()), heads,  impl->plan.total_splits(), impl->plan.needs_combine,
-                   impl->plan.layout.total,           lengths};
+  impl->summary = step_summary(impl->plan, heads, lengths);
   return MlaStep(std::move(impl));
 }
 
@@ -167,7 +166,7 @@ MlaStep::~MlaStep() = default;
 MlaStep::MlaStep(MlaStep&&) noexcept = default;
 MlaStep& MlaStep::operator=(MlaStep&&) noexcept = default;
 
-const MlaStepPlan& MlaStep::plan() const { return impl_->summary; }
+const DecodeStepPlan& MlaStep::plan() const { return impl_->summary; }
 
 namespace {
 
@@ -214,15 +213,15 @@ void MlaStep::append(int layer, const Tensor& rows) {
   append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->steps.slots.current(), "MlaStep::append");
 }
 
-std::optional<MlaTiming> MlaStep::decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
-                                         Tensor* lse, float sm_scale, bool timed) {
+std::optional<DecodeStepTiming> MlaStep::decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
+                                                Tensor* lse, float sm_scale, bool timed) {
   MlaCache::Impl& c = *impl_->cache;
   const auto a = decode_args(c, layer, impl_->summary.batch, impl_->summary.heads, impl_->max_pages, q_nope, q_rope,
                              out, lse, sm_scale, "MlaStep::decode");
   // The pool built this table, so the full page check would only cost time.
   const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
-  return MlaTiming{t->split_ms, t->combine_ms};
+  return DecodeStepTiming{t->split_ms, t->combine_ms};
 }
 
 struct MlaRecordedLayer::Impl {

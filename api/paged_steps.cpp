@@ -61,6 +61,17 @@ int PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int wi
   return width;
 }
 
+DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths) {
+  DecodeStepPlan summary;
+  summary.batch = static_cast<int>(lengths.size());
+  summary.heads = heads;
+  summary.total_splits = plan.total_splits();
+  summary.needs_combine = plan.needs_combine;
+  summary.workspace_bytes = plan.layout.total;
+  summary.seqlens = std::move(lengths);
+  return summary;
+}
+
 LayerBuffers::LayerBuffers(rt::Device& device, int num_layers, std::size_t bytes_per_layer, const char* call) {
   require_positive(num_layers, call, "num_layers");
   for (int l = 0; l < num_layers; ++l) buffers_.push_back(device.allocate(bytes_per_layer));

@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "host/backend_config.hpp"
+#include "host/decode_planner.hpp"
 #include "host/grow_only.hpp"
 #include "host/page_pool.hpp"
 #include "runtime/device.hpp"
 #include "zemla/error.hpp"
+#include "zemla/zemla.hpp"
 
 namespace zemla {
 
@@ -51,6 +53,9 @@ class PagedSteps {
   GrowOnly<rt::Buffer> workspace, page_table, slots, prefill_slots;
   std::optional<std::int64_t> max_context_len;
 };
+
+// The public summary of a step's plan.
+DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths);
 
 // One device buffer per layer, checked by index.
 class LayerBuffers {

@@ -38,17 +38,21 @@ void GqaDecodeLayout::set_contiguous_strides() {
   lse_stride_b = q_heads;
 }
 
+void check_gqa_heads(int q_heads, int kv_heads, int head_dim, const char* call) {
+  require(kv_heads > 0 && q_heads > 0 && q_heads % kv_heads == 0, call,
+          [&] { return "q_heads " + s(q_heads) + " must be a positive multiple of kv_heads " + s(kv_heads); });
+  require(q_heads / kv_heads <= gqa::kMaxGroup, call, [&] {
+    return "q_heads / kv_heads = " + s(q_heads / kv_heads) + " exceeds " + s(gqa::kMaxGroup) +
+           " query heads per KV head";
+  });
+  require(head_dim == 64 || head_dim == 128 || head_dim == 256, call,
+          [&] { return "head_dim " + s(head_dim) + " must be 64, 128 or 256"; });
+}
+
 void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan) {
   using launch_checks::span_bytes;
   require(g.batch > 0, kCall, [&] { return "batch " + s(g.batch) + " must be positive"; });
-  require(g.kv_heads > 0 && g.q_heads > 0 && g.q_heads % g.kv_heads == 0, kCall,
-          [&] { return "q_heads " + s(g.q_heads) + " must be a positive multiple of kv_heads " + s(g.kv_heads); });
-  require(g.q_heads / g.kv_heads <= gqa::kMaxGroup, kCall, [&] {
-    return "q_heads / kv_heads = " + s(g.q_heads / g.kv_heads) + " exceeds " + s(gqa::kMaxGroup) +
-           " query heads per KV head";
-  });
-  require(g.head_dim == 64 || g.head_dim == 128 || g.head_dim == 256, kCall,
-          [&] { return "head_dim " + s(g.head_dim) + " must be 64, 128 or 256"; });
+  check_gqa_heads(g.q_heads, g.kv_heads, g.head_dim, kCall);
   require(g.batch == plan.batch() && g.q_heads == plan.heads, kCall, [&] {
     return "batch " + s(g.batch) + " x q_heads " + s(g.q_heads) + " differs from the plan's " + s(plan.batch()) +
            " x " + s(plan.heads);

@@ -35,5 +35,8 @@ struct GqaDecodeGeometry : GqaDecodeLayout {
 };
 
 void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan);
+// The head counts and width alone (q_heads a multiple of kv_heads, at most
+// 8 query heads per KV head, head_dim 64/128/256), failing as `call`.
+void check_gqa_heads(int q_heads, int kv_heads, int head_dim, const char* call);
 
 }  // namespace zemla

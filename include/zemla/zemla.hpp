@@ -1,6 +1,7 @@
 #pragma once
-// zemla's public C++ API: MLA (DeepSeek-style) paged decode attention for an
-// inference server that embeds it.
+// zemla's public C++ API: paged decode attention for an inference server that
+// embeds it. MLA (DeepSeek-style) models use MlaCache; other models (GQA,
+// MQA, MHA: flash_attn_with_kvcache's decode) use GqaCache, further down.
 //
 //   zemla::Runtime rt;                                   // best device
 //   zemla::MlaCache cache(rt, {{"--decode-attention-backend", "intel_xpu",
@@ -125,19 +126,22 @@ struct MlaLayerTensors {
   Tensor* lse = nullptr;           // fp32 [max_batch, heads], optional
 };
 
-struct MlaStepPlan {
+// What begin_step planned, shared by every layer of the step.
+struct DecodeStepPlan {
   int batch = 0;
-  int heads = 0;
+  int heads = 0;  // query heads
   int total_splits = 0;
   bool needs_combine = false;
   std::size_t workspace_bytes = 0;
   std::vector<std::int32_t> seqlens;  // per request, including this step's token
 };
 
-struct MlaTiming {
+struct DecodeStepTiming {
   double split_ms = 0;
   double combine_ms = 0;
 };
+using MlaStepPlan = DecodeStepPlan;
+using MlaTiming = DecodeStepTiming;
 
 class MlaStep;
 class MlaPrefill;
@@ -195,15 +199,15 @@ class ZEMLA_API MlaStep {
   MlaStep(MlaStep&&) noexcept;
   MlaStep& operator=(MlaStep&&) noexcept;
 
-  const MlaStepPlan& plan() const;
+  const DecodeStepPlan& plan() const;
   // rows: [batch, 576] of the cache dtype (c_kv then k_rope), one new token
   // per request, written into `layer`'s cache at this step's slots.
   void append(int layer, const Tensor& rows);
   // q_nope [batch, heads, 512], q_rope [batch, heads, 64] (cache dtype) ->
   // out [batch, heads, 512] (cache dtype), lse [batch, heads] fp32 (optional).
   // With `timed`, waits and returns device times.
-  std::optional<MlaTiming> decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse,
-                                  float sm_scale, bool timed = false);
+  std::optional<DecodeStepTiming> decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
+                                         Tensor* lse, float sm_scale, bool timed = false);
   // append + decode of a recorded layer for this step: the same results as
   // append(layer, rows) then decode(layer, ...) on the recorded tensors.
   void replay(MlaRecordedLayer& recorded);
@@ -248,6 +252,119 @@ class ZEMLA_API MlaPrefill {
  private:
   friend class MlaCache;
   explicit MlaPrefill(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Non-MLA models: paged GQA / MQA / MHA decode ----
+//
+//   zemla::GqaCache cache(rt, {{"--model-arch", "mha", "--decode-attention-backend", "intel_xpu",
+//                               "--page-size", "128"}, /*layers*/ 32, /*pages*/ 2048,
+//                              /*kv_heads*/ 8, /*head_dim*/ 128});
+//   cache.add_request(7);
+//   auto step = cache.begin_step(ids, /*q_heads*/ 32);
+//   for (int layer = 0; layer < 32; ++layer) {
+//     step.append(layer, k_rows, v_rows);
+//     step.decode(layer, q, out, &lse, {sm_scale});
+//   }
+//
+// The same page pool, step planning and split-KV work as MlaCache, with
+// separate K and V pools per layer as sglang's MHA pool stores them.
+
+struct GqaCacheOptions {
+  // sglang-style server flags for a non-MLA model (--model-arch mha),
+  // validated like `zemla config`: on intel_xpu the page size is 64 or 128,
+  // and a smaller one is corrected to 128 (page_size() tells).
+  std::vector<std::string> server_flags;
+  int num_layers = 1;
+  int num_pages = 0;  // per layer, for K and for V
+  int kv_heads = 0;
+  int head_dim = 0;  // 64, 128 or 256
+};
+
+// flash_attn_with_kvcache's options for one layer's decode.
+struct GqaAttention {
+  float sm_scale = 0;
+  float softcap = 0;     // > 0: scores become softcap * tanh(score * sm_scale / softcap)
+  int window_left = -1;  // >= 0: a token sees only the window_left keys before it and itself
+};
+
+class GqaStep;
+class GqaPrefill;
+
+// Paged K and V caches for every layer, the pool that hands their pages to
+// requests (a page holds page_size tokens of every KV head), and the decode
+// kernels. Rules as MlaCache: one step at a time, all-or-nothing reservation.
+class ZEMLA_API GqaCache {
+ public:
+  GqaCache(Runtime& runtime, const GqaCacheOptions& options);
+  ~GqaCache();
+  GqaCache(GqaCache&&) noexcept;
+  GqaCache& operator=(GqaCache&&) noexcept;
+
+  int page_size() const;
+  DType dtype() const;
+  int num_layers() const;
+  int num_pages() const;
+  int free_pages() const;
+  int kv_heads() const;
+  int head_dim() const;
+
+  void add_request(std::int64_t id);
+  void release_request(std::int64_t id);
+  std::int64_t length(std::int64_t id) const;
+
+  // Reserves one new token per request and plans the step for every layer;
+  // q_heads is a multiple of kv_heads, at most 8 query heads per KV head.
+  GqaStep begin_step(std::span<const std::int64_t> requests, int q_heads, int num_kv_splits = -1);
+  // Reserves `tokens` more tokens of one request (a prompt whose K and V
+  // another backend computed) for GqaPrefill::append to fill.
+  GqaPrefill begin_prefill(std::int64_t request, int tokens);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZEMLA_API GqaStep {
+ public:
+  ~GqaStep();
+  GqaStep(GqaStep&&) noexcept;
+  GqaStep& operator=(GqaStep&&) noexcept;
+
+  const DecodeStepPlan& plan() const;
+  // k_rows, v_rows: [batch, kv_heads, head_dim] of the cache dtype, one new
+  // token per request, written into `layer`'s K and V caches.
+  void append(int layer, const Tensor& k_rows, const Tensor& v_rows);
+  // q [batch, q_heads, head_dim] (cache dtype) -> out [batch, q_heads,
+  // head_dim] (cache dtype), lse [batch, q_heads] fp32 (optional). With
+  // `timed`, waits and returns device times.
+  std::optional<DecodeStepTiming> decode(int layer, const Tensor& q, Tensor& out, Tensor* lse,
+                                         const GqaAttention& attention, bool timed = false);
+
+  struct Impl;
+
+ private:
+  friend class GqaCache;
+  explicit GqaStep(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class ZEMLA_API GqaPrefill {
+ public:
+  ~GqaPrefill();
+  GqaPrefill(GqaPrefill&&) noexcept;
+  GqaPrefill& operator=(GqaPrefill&&) noexcept;
+
+  int tokens() const;
+  // k_rows, v_rows: [tokens, kv_heads, head_dim] of the cache dtype.
+  void append(int layer, const Tensor& k_rows, const Tensor& v_rows);
+
+  struct Impl;
+
+ private:
+  friend class GqaCache;
+  explicit GqaPrefill(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -23,10 +23,7 @@ GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
 
 DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
                             int num_kv_splits) const {
-  require(kv_heads > 0 && q_heads > 0 && q_heads % kv_heads == 0, kCall, [&] {
-    return "q_heads " + std::to_string(q_heads) + " must be a positive multiple of kv_heads " +
-           std::to_string(kv_heads);
-  });
+  check_gqa_heads(q_heads, kv_heads, head_dim, kCall);
   return plan_decode({seqlens, q_heads, planner_compute_units(device_), num_kv_splits,
                       gqa::split_geometry(q_heads, kv_heads, head_dim)});
 }

@@ -1,0 +1,217 @@
+// End to end through the public API (zemla.hpp only, plus the host
+// reference): a GqaCache serves staggered requests with prompts and decode
+// steps over several layers; every step's out and LSE are checked against
+// the fp64 GQA reference rebuilt from a host copy of every K and V row each
+// request was given, under the DESIGN.md §6 tolerances (compare.hpp).
+// Requests join and leave, so the pool hands out non-contiguous pages.
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "compare.hpp"
+#include "dtype.hpp"
+#include "reference.hpp"
+#include "zemla/zemla.hpp"
+
+namespace {
+
+constexpr int kLayers = 2, kKvHeads = 2, kQHeads = 8, kHeadDim = 64, kRow = kKvHeads * kHeadDim;
+constexpr int kPages = 40, kSteps = 60;
+const std::vector<std::string> kFlags = {"--model-arch", "mha",         "--decode-attention-backend",
+                                         "intel_xpu",    "--page-size", "64"};
+
+struct Request {
+  std::int64_t id;
+  int start_step;
+  int prompt;
+  int tokens;
+};
+
+// One history per layer and request: K and V rows, bf16 bits, in token order.
+struct History {
+  std::vector<std::uint16_t> k, v;
+  int length() const { return static_cast<int>(k.size() / kRow); }
+};
+
+// The reference problem for this step: each request's rows laid out on
+// their own pages (the reference needs no pool; the layout is its own).
+zemla::reference::GqaProblem reference_problem(const std::vector<const History*>& rows,
+                                               const std::vector<std::uint16_t>& q, const zemla::GqaAttention& a,
+                                               int page_size) {
+  zemla::reference::GqaProblem p;
+  p.batch = static_cast<int>(rows.size());
+  p.q_heads = kQHeads;
+  p.kv_heads = kKvHeads;
+  p.head_dim = kHeadDim;
+  p.page_size = page_size;
+  p.sm_scale = a.sm_scale;
+  p.softcap = a.softcap;
+  p.window_left = a.window_left;
+  p.q = q;
+  int longest = 1;
+  for (const auto* h : rows) longest = std::max(longest, h->length());
+  p.max_pages = (longest + page_size - 1) / page_size;
+  p.num_pages = p.batch * p.max_pages;
+  p.k_cache.assign(std::size_t(p.num_pages) * page_size * kRow, 0);
+  p.v_cache = p.k_cache;
+  for (int b = 0; b < p.batch; ++b) {
+    for (int page = 0; page < p.max_pages; ++page) p.page_table.push_back(b * p.max_pages + page);
+    p.seqlens.push_back(rows[b]->length());
+    const std::size_t base = std::size_t(b) * p.max_pages * page_size * kRow;
+    std::copy(rows[b]->k.begin(), rows[b]->k.end(), p.k_cache.begin() + base);
+    std::copy(rows[b]->v.begin(), rows[b]->v.end(), p.v_cache.begin() + base);
+  }
+  return p;
+}
+
+// Plain attention, then soft-capping with a sliding window shorter than a page.
+class GqaServing : public ::testing::TestWithParam<zemla::GqaAttention> {};
+
+TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
+  zemla::GqaAttention attention = GetParam();
+  attention.sm_scale = 1.0f / std::sqrt(float(kHeadDim));
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::GqaCache cache(runtime, {kFlags, kLayers, kPages, kKvHeads, kHeadDim});
+  ASSERT_EQ(cache.page_size(), 64);
+  ASSERT_EQ(cache.dtype(), zemla::DType::bf16);
+
+  std::mt19937_64 rng(23);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto random_bf16 = [&](std::size_t n) {
+    std::vector<std::uint16_t> v(n);
+    for (auto& x : v) x = zemla::float_to_bf16(normal(rng));
+    return v;
+  };
+  auto upload = [&](const std::vector<std::uint16_t>& v) {
+    auto t = runtime.allocate(v.size() * 2);
+    t.upload(v.data(), v.size() * 2);
+    return t;
+  };
+  std::vector<Request> requests;
+  for (int i = 0; i < 8; ++i) requests.push_back({200 + i, (i * 7) % 30, (i * 53) % 150, 10 + (i * 13) % 35});
+  std::vector<std::map<std::int64_t, History>> history(kLayers);
+
+  int checked = 0, max_batch = 0;
+  double worst_ratio = 0;
+  for (int step = 0; step < kSteps; ++step) {
+    std::vector<std::int64_t> active;
+    for (const auto& r : requests) {
+      if (step == r.start_step) {
+        cache.add_request(r.id);
+        if (r.prompt > 0) {
+          auto prefill = cache.begin_prefill(r.id, r.prompt);
+          for (int layer = 0; layer < kLayers; ++layer) {
+            const auto k = random_bf16(std::size_t(r.prompt) * kRow), v = random_bf16(k.size());
+            prefill.append(layer, upload(k), upload(v));
+            history[layer][r.id] = {k, v};
+          }
+        }
+      }
+      if (step >= r.start_step && step < r.start_step + r.tokens) active.push_back(r.id);
+      if (step == r.start_step + r.tokens) {
+        cache.release_request(r.id);
+        for (auto& h : history) h.erase(r.id);
+      }
+    }
+    if (active.empty()) continue;
+    const int batch = static_cast<int>(active.size());
+    max_batch = std::max(max_batch, batch);
+    auto zstep = cache.begin_step(active, kQHeads);
+    ASSERT_EQ(zstep.plan().batch, batch);
+
+    for (int layer = 0; layer < kLayers; ++layer) {
+      const auto k = random_bf16(std::size_t(batch) * kRow), v = random_bf16(k.size());
+      zstep.append(layer, upload(k), upload(v));
+      std::vector<const History*> rows;
+      for (int b = 0; b < batch; ++b) {
+        auto& h = history[layer][active[b]];
+        h.k.insert(h.k.end(), k.begin() + b * kRow, k.begin() + (b + 1) * kRow);
+        h.v.insert(h.v.end(), v.begin() + b * kRow, v.begin() + (b + 1) * kRow);
+        ASSERT_EQ(h.length(), cache.length(active[b]));
+        rows.push_back(&h);
+      }
+      const auto q = random_bf16(std::size_t(batch) * kQHeads * kHeadDim);
+      auto q_t = upload(q);
+      auto out_t = runtime.allocate(q.size() * 2), lse_t = runtime.allocate(std::size_t(batch) * kQHeads * 4);
+      zstep.decode(layer, q_t, out_t, &lse_t, attention);
+
+      std::vector<std::uint16_t> out_bits(q.size());
+      zemla::MlaResult got;
+      got.lse.resize(std::size_t(batch) * kQHeads);
+      out_t.download(out_bits.data(), out_bits.size() * 2);
+      lse_t.download(got.lse.data(), got.lse.size() * 4);
+      for (auto x : out_bits) got.out.push_back(zemla::bf16_to_float(x));
+      const auto ref = zemla::reference::gqa_decode(reference_problem(rows, q, attention, cache.page_size()));
+      const auto cmp = zemla::compare_with_reference(got, ref, zemla::DType::bf16, kHeadDim, true);
+      worst_ratio = std::max(worst_ratio, cmp.worst_row_ratio);
+      ASSERT_TRUE(cmp.pass) << "step " << step << " layer " << layer << ": " << cmp.failure;
+      checked += batch * kQHeads;
+    }
+  }
+  EXPECT_EQ(cache.free_pages(), kPages) << "every finished request returned its pages";
+  EXPECT_GE(max_batch, 4);
+  std::printf("checked %d head outputs over %d steps, max batch %d, worst row err/tol %.3f\n", checked, kSteps,
+              max_batch, worst_ratio);
+}
+
+INSTANTIATE_TEST_SUITE_P(Attention, GqaServing,
+                         ::testing::Values(zemla::GqaAttention{0, 0, -1}, zemla::GqaAttention{0, 20.0f, 40}),
+                         [](const auto& info) { return info.param.softcap > 0 ? "SoftcapWindow" : "Plain"; });
+
+void expect_error(const std::function<void()>& f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one naming: " << needle;
+  } catch (const zemla::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// The config rules of `zemla config` decide the page size: intel_xpu corrects
+// 32 to 128 for a non-MLA model, and the cache then serves at 128.
+TEST(GqaCacheConfig, TakesTheCorrectedPageSizeAndRefusesBadShapes) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::GqaCache corrected(runtime, {{"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size",
+                                       "32", "--dtype", "float16"},
+                                      1,
+                                      4,
+                                      1,
+                                      128});
+  EXPECT_EQ(corrected.page_size(), 128);
+  EXPECT_EQ(corrected.dtype(), zemla::DType::f16);
+
+  expect_error(
+      [&] {
+        zemla::GqaCache(runtime, {{"--prefill-attention-backend", "triton", "--page-size", "64"}, 1, 4, 2, 64});
+      },
+      "the server flags describe an MLA model; pass --model-arch mha");
+  expect_error([&] { zemla::GqaCache(runtime, {kFlags, 1, 4, 2, 96}); }, "head_dim 96 must be 64, 128 or 256");
+  expect_error([&] { zemla::GqaCache(runtime, {kFlags, 1, 4, 0, 64}); }, "kv_heads 0 must be positive");
+  expect_error([&] { zemla::GqaCache(runtime, {kFlags, 0, 4, 2, 64}); }, "num_layers 0 must be positive");
+
+  zemla::GqaCache cache(runtime, {kFlags, 1, 4, 2, 64});
+  cache.add_request(1);
+  const std::vector<std::int64_t> one{1};
+  expect_error([&] { cache.begin_step(one, 3); }, "q_heads 3 must be a positive multiple of kv_heads 2");
+  expect_error([&] { cache.begin_step(one, 18); }, "exceeds 8 query heads per KV head");
+  EXPECT_EQ(cache.length(1), 0) << "a refused step reserves nothing";
+  auto step = cache.begin_step(one, 4);
+  auto small = runtime.allocate(64), rows = runtime.allocate(2 * 64 * 2);
+  expect_error([&] { step.append(1, rows, rows); }, "layer 1 is outside [0, 1)");
+  expect_error([&] { step.append(0, small, rows); }, "rows is null or holds fewer than num_rows rows");
+  auto out = runtime.allocate(4 * 64 * 2);
+  expect_error([&] { step.decode(0, small, out, nullptr, {0.125f}); },
+               "q holds 64 bytes; its shape and strides need 512");
+  expect_error([&] { step.decode(0, out, out, nullptr, {0.0f}); }, "sm_scale");
+  expect_error([&] { step.decode(0, out, out, nullptr, {0.125f, -1.0f}); }, "softcap");
+}
+
+}  // namespace
