@@ -5,6 +5,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "zemla/zemla.h"
 #include "zemla/zemla.hpp"
@@ -23,6 +24,12 @@ struct zemla_mla_step {
 };
 struct zemla_mla_recorded_layer {
   zemla::MlaRecordedLayer recorded;
+};
+struct zemla_gqa_cache {
+  zemla::GqaCache cache;
+};
+struct zemla_gqa_step {
+  zemla::GqaStep step;
 };
 
 namespace {
@@ -136,6 +143,16 @@ zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_
 
 namespace {
 
+// The flags as strings; a NULL entry throws naming its index.
+std::vector<std::string> flag_list(const char* call, const char* const* server_flags, int num_flags) {
+  std::vector<std::string> flags;
+  for (int i = 0; i < num_flags; ++i) {
+    zemla::require(server_flags[i] != nullptr, call, "server_flags[" + std::to_string(i) + "] is NULL");
+    flags.emplace_back(server_flags[i]);
+  }
+  return flags;
+}
+
 zemla_status create_cache(const char* call, zemla_runtime* runtime, const char* const* server_flags, int num_flags,
                           int num_layers, int num_pages, const std::optional<zemla::MlaCapacity>& capacity,
                           zemla_mla_cache** out) {
@@ -145,10 +162,7 @@ zemla_status create_cache(const char* call, zemla_runtime* runtime, const char* 
   if (num_flags > 0 && server_flags == nullptr) return null_argument(call, "server_flags");
   return guarded([&] {
     zemla::MlaCacheOptions o;
-    for (int i = 0; i < num_flags; ++i) {
-      zemla::require(server_flags[i] != nullptr, call, "server_flags[" + std::to_string(i) + "] is NULL");
-      o.server_flags.emplace_back(server_flags[i]);
-    }
+    o.server_flags = flag_list(call, server_flags, num_flags);
     o.num_layers = num_layers;
     o.num_pages = num_pages;
     *out = new zemla_mla_cache{zemla::MlaCache(runtime->runtime, o, capacity)};
@@ -242,6 +256,76 @@ zemla_status zemla_mla_step_replay(zemla_mla_step* step, zemla_mla_recorded_laye
   ZEMLA_NOT_NULL("zemla_mla_step_replay", step);
   ZEMLA_NOT_NULL("zemla_mla_step_replay", recorded);
   return guarded([&] { step->step.replay(recorded->recorded); });
+}
+
+zemla_status zemla_gqa_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                    int num_layers, int num_pages, int kv_heads, int head_dim, zemla_gqa_cache** out) {
+  constexpr const char* kCall = "zemla_gqa_cache_create";
+  ZEMLA_NOT_NULL(kCall, runtime);
+  ZEMLA_NOT_NULL(kCall, out);
+  *out = nullptr;
+  if (num_flags > 0 && server_flags == nullptr) return null_argument(kCall, "server_flags");
+  return guarded([&] {
+    const zemla::GqaCacheOptions o{flag_list(kCall, server_flags, num_flags), num_layers, num_pages, kv_heads,
+                                   head_dim};
+    *out = new zemla_gqa_cache{zemla::GqaCache(runtime->runtime, o)};
+  });
+}
+
+void zemla_gqa_cache_destroy(zemla_gqa_cache* cache) { delete cache; }
+
+zemla_status zemla_gqa_cache_page_size(const zemla_gqa_cache* cache, int* out) {
+  ZEMLA_NOT_NULL("zemla_gqa_cache_page_size", cache);
+  ZEMLA_NOT_NULL("zemla_gqa_cache_page_size", out);
+  return guarded([&] { *out = cache->cache.page_size(); });
+}
+
+zemla_status zemla_gqa_cache_add_request(zemla_gqa_cache* cache, int64_t id) {
+  ZEMLA_NOT_NULL("zemla_gqa_cache_add_request", cache);
+  return guarded([&] { cache->cache.add_request(id); });
+}
+
+zemla_status zemla_gqa_cache_release_request(zemla_gqa_cache* cache, int64_t id) {
+  ZEMLA_NOT_NULL("zemla_gqa_cache_release_request", cache);
+  return guarded([&] { cache->cache.release_request(id); });
+}
+
+zemla_status zemla_gqa_cache_free_pages(const zemla_gqa_cache* cache, int* out) {
+  ZEMLA_NOT_NULL("zemla_gqa_cache_free_pages", cache);
+  ZEMLA_NOT_NULL("zemla_gqa_cache_free_pages", out);
+  return guarded([&] { *out = cache->cache.free_pages(); });
+}
+
+zemla_status zemla_gqa_step_begin(zemla_gqa_cache* cache, const int64_t* requests, int count, int q_heads,
+                                  zemla_gqa_step** out) {
+  ZEMLA_NOT_NULL("zemla_gqa_step_begin", cache);
+  ZEMLA_NOT_NULL("zemla_gqa_step_begin", requests);
+  ZEMLA_NOT_NULL("zemla_gqa_step_begin", out);
+  *out = nullptr;
+  return guarded([&] {
+    zemla::require(count > 0, "zemla_gqa_step_begin", "count " + std::to_string(count) + " must be positive");
+    *out = new zemla_gqa_step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, q_heads)};
+  });
+}
+
+void zemla_gqa_step_destroy(zemla_gqa_step* step) { delete step; }
+
+zemla_status zemla_gqa_step_append(zemla_gqa_step* step, int layer, const zemla_tensor* k_rows,
+                                   const zemla_tensor* v_rows) {
+  ZEMLA_NOT_NULL("zemla_gqa_step_append", step);
+  ZEMLA_NOT_NULL("zemla_gqa_step_append", k_rows);
+  ZEMLA_NOT_NULL("zemla_gqa_step_append", v_rows);
+  return guarded([&] { step->step.append(layer, k_rows->tensor, v_rows->tensor); });
+}
+
+zemla_status zemla_gqa_step_decode(zemla_gqa_step* step, int layer, const zemla_tensor* q, zemla_tensor* out,
+                                   zemla_tensor* lse, float sm_scale, float softcap, int window_left) {
+  ZEMLA_NOT_NULL("zemla_gqa_step_decode", step);
+  ZEMLA_NOT_NULL("zemla_gqa_step_decode", q);
+  ZEMLA_NOT_NULL("zemla_gqa_step_decode", out);
+  return guarded([&] {
+    step->step.decode(layer, q->tensor, out->tensor, lse ? &lse->tensor : nullptr, {sm_scale, softcap, window_left});
+  });
 }
 
 }  // extern "C"

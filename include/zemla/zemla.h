@@ -36,6 +36,8 @@ typedef struct zemla_tensor zemla_tensor;
 typedef struct zemla_mla_cache zemla_mla_cache;
 typedef struct zemla_mla_step zemla_mla_step;
 typedef struct zemla_mla_recorded_layer zemla_mla_recorded_layer;
+typedef struct zemla_gqa_cache zemla_gqa_cache;
+typedef struct zemla_gqa_step zemla_gqa_step;
 
 ZEMLA_C_API const char* zemla_status_string(zemla_status status);
 /* The last failure's message on this thread ("" if none). Valid until the next call. */
@@ -87,6 +89,30 @@ ZEMLA_C_API zemla_status zemla_mla_layer_record(zemla_mla_cache* cache, int laye
 ZEMLA_C_API void zemla_mla_recorded_layer_destroy(zemla_mla_recorded_layer* recorded);
 /* The recorded layer's append + decode for this step, reading and writing the recorded tensors' first rows. */
 ZEMLA_C_API zemla_status zemla_mla_step_replay(zemla_mla_step* step, zemla_mla_recorded_layer* recorded);
+
+/* Non-MLA models (GQA / MQA / MHA): see GqaCache in zemla.hpp. server_flags describe a non-MLA model, e.g.
+ * {"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size", "128"}; head_dim is
+ * 64, 128 or 256. A page size the config rules correct is taken corrected: ask zemla_gqa_cache_page_size. */
+ZEMLA_C_API zemla_status zemla_gqa_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                                int num_layers, int num_pages, int kv_heads, int head_dim,
+                                                zemla_gqa_cache** out);
+ZEMLA_C_API void zemla_gqa_cache_destroy(zemla_gqa_cache* cache);
+ZEMLA_C_API zemla_status zemla_gqa_cache_page_size(const zemla_gqa_cache* cache, int* out);
+ZEMLA_C_API zemla_status zemla_gqa_cache_add_request(zemla_gqa_cache* cache, int64_t id);
+ZEMLA_C_API zemla_status zemla_gqa_cache_release_request(zemla_gqa_cache* cache, int64_t id);
+ZEMLA_C_API zemla_status zemla_gqa_cache_free_pages(const zemla_gqa_cache* cache, int* out);
+/* One decode step for `count` requests; q_heads is a multiple of kv_heads (at most 8 per KV head). */
+ZEMLA_C_API zemla_status zemla_gqa_step_begin(zemla_gqa_cache* cache, const int64_t* requests, int count, int q_heads,
+                                              zemla_gqa_step** out);
+ZEMLA_C_API void zemla_gqa_step_destroy(zemla_gqa_step* step);
+/* k_rows, v_rows: [count, kv_heads, head_dim] in the cache dtype. */
+ZEMLA_C_API zemla_status zemla_gqa_step_append(zemla_gqa_step* step, int layer, const zemla_tensor* k_rows,
+                                               const zemla_tensor* v_rows);
+/* q [count, q_heads, head_dim] -> out [count, q_heads, head_dim]; lse fp32 [count, q_heads] or NULL.
+ * softcap > 0 caps the logits; window_left >= 0 is a sliding window (flash-attn's window_size[0]), -1 none. */
+ZEMLA_C_API zemla_status zemla_gqa_step_decode(zemla_gqa_step* step, int layer, const zemla_tensor* q,
+                                               zemla_tensor* out, zemla_tensor* lse, float sm_scale, float softcap,
+                                               int window_left);
 
 #ifdef __cplusplus
 }

@@ -10,48 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "zemla/zemla.h"
+#include "c_test_util.h"
 
 enum { HEADS = 2, ROW = 576, LATENT = 512, ROPE = 64, STEPS = 40 };
-
-static int failures = 0;
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                        \
-      fprintf(stderr, "\n");                               \
-      ++failures;                                          \
-    }                                                      \
-  } while (0)
-#define OK(call)                                                                                \
-  do {                                                                                          \
-    zemla_status s_ = (call);                                                                   \
-    if (s_ != ZEMLA_STATUS_SUCCESS) {                                                           \
-      fprintf(stderr, "FAIL %s: %s: %s\n", #call, zemla_status_string(s_), zemla_last_error()); \
-      exit(1);                                                                                  \
-    }                                                                                           \
-  } while (0)
-
-static uint64_t rng_state = 88172645463325252ull;
-static float uniform(void) { /* xorshift64 -> [-1, 1) */
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (float)(rng_state >> 40) * 0x1p-23f - 1.0f;
-}
-static uint16_t to_bf16(float x) { /* round to nearest even; inputs are finite */
-  uint32_t u;
-  memcpy(&u, &x, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return (uint16_t)(u >> 16);
-}
-static double from_bf16(uint16_t b) {
-  uint32_t u = (uint32_t)b << 16;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
 
 int main(void) {
   zemla_runtime* rt = NULL;
