@@ -19,6 +19,10 @@
 // splits_of_request) per split, and split_begin [batch + 1]: request r owns
 // splits split_begin[r] .. split_begin[r + 1] - 1.
 //
+// The two products of each tile (scores, then P.V) come from
+// common/scalar_tiles.clh (portable, intel_sg: fp32 FMAs) or
+// common/xmx_tiles.clh (intel_xmx: DPAS); the softmax is the same for all.
+//
 // Bounds: a page id outside [0, num_pages) or a page index past the table
 // width reads nothing (its tokens count as masked), so a corrupt page table
 // cannot move any read or write outside its buffer.
@@ -26,37 +30,14 @@
 #include "common/dtype.clh"
 #include "common/split_combine.clh"
 #include "common/variant.clh"
+#if defined(ZEMLA_VARIANT_INTEL_XMX)
+#include "common/xmx_tiles.clh"
+#else
+#include "common/scalar_tiles.clh"
+#endif
 
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
-
-// Eight 16-bit values from local memory, widened to fp32.
-inline float8 load8_as_float(__local const ushort* p) {
-#if defined(ZEMLA_DTYPE_BF16)
-  return as_float8(convert_uint8(vload8(0, p)) << 16);
-#else
-  return vload_half8(0, (__local const half*)p);
-#endif
-}
-
-inline float2 load2_as_float(__local const ushort* p) {
-#if defined(ZEMLA_DTYPE_BF16)
-  return as_float2(convert_uint2(vload2(0, p)) << 16);
-#else
-  return vload_half2(0, (__local const half*)p);
-#endif
-}
-
-inline float dot8_acc(float8 a, float8 b, float acc) {
-  acc = fma(a.s0, b.s0, acc);
-  acc = fma(a.s1, b.s1, acc);
-  acc = fma(a.s2, b.s2, acc);
-  acc = fma(a.s3, b.s3, acc);
-  acc = fma(a.s4, b.s4, acc);
-  acc = fma(a.s5, b.s5, acc);
-  acc = fma(a.s6, b.s6, acc);
-  return fma(a.s7, b.s7, acc);
-}
 
 // Where one tile of a request's tokens lives: a page id outside the pool or
 // a page index past the table's width gives zero valid rows, never a read.
@@ -86,12 +67,12 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
   __local ushort q_tile[HEAD_BLOCK * KV_PITCH];
   __local ushort kv_tile[TILE * KV_PITCH];
-  __local float partial[SCORE_CHUNKS * WG_SIZE];  // [chunk][head][token]
-  // float4 arrays so the float4 reads of a row are aligned.
-  __local float4 p_tile4[TILE * HEAD_BLOCK / 4];  // [token][head]: P.V reads one token's heads at once
+  __local float partial[PARTIAL_CHUNKS * WG_SIZE];  // [chunk][head][token]
+  // float4 arrays so float4 reads are aligned. The P tile's layout is the
+  // tile helpers' own (store_p / acc_pv).
+  __local float4 p_tile[P_TILE_BYTES / 16];
   __local float4 scratch4[WG_SIZE / 4];
   __local float alpha_tile[HEAD_BLOCK];
-  __local float* p_tile = (__local float*)p_tile4;
   __local float* scratch = (__local float*)scratch4;
 
   const int lid = get_local_id(0);
@@ -119,13 +100,6 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
     vstore8(v, vec, q_tile + h * KV_PITCH);
   }
 
-  // Score-block role: SCORE_HEADS x SCORE_TOKENS scores over one chunk.
-  const int chunk = lid / ((HEAD_BLOCK / SCORE_HEADS) * (TILE / SCORE_TOKENS));
-  const int block_head = ((lid / (TILE / SCORE_TOKENS)) % (HEAD_BLOCK / SCORE_HEADS)) * SCORE_HEADS;
-  const int block_token = (lid % (TILE / SCORE_TOKENS)) * SCORE_TOKENS;
-  __local const ushort* q_block = q_tile + block_head * KV_PITCH + chunk * SCORE_CHUNK_DIMS;
-  __local const ushort* k_block = kv_tile + block_token * KV_PITCH + chunk * SCORE_CHUNK_DIMS;
-
   // Softmax role: this item owns score (score_head, score_token). Every item
   // of a head row sees the same running max, so the running sum can stay
   // per item (scaled by the same alphas) and be added up once at the end.
@@ -134,10 +108,9 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   float m_run = -INFINITY;  // running max (log2 domain) of score_head
   float l_part = 0.0f;      // this item's share of the running sum of exp2(s - m_run)
 
-  // Output role: columns [col0, col0 + COLS_PER_ITEM) of V for every head.
-  const int col0 = lid * COLS_PER_ITEM;
-  float2 acc[HEAD_BLOCK];
-  for (int h = 0; h < HEAD_BLOCK; ++h) acc[h] = (float2)(0.0f);
+  // Output role: the (head, column) accumulators acc_head / acc_col name.
+  float acc[ACC_VALUES];
+  for (int i = 0; i < ACC_VALUES; ++i) acc[i] = 0.0f;
 
   for (int t0 = token_begin; t0 < token_end; t0 += TILE) {
     const TileSource src =
@@ -147,29 +120,13 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
     load_kv_tile(kv_tile, src.rows, kv_stride_token, valid_rows);
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    float sb[SCORE_HEADS][SCORE_TOKENS];
-    for (int h = 0; h < SCORE_HEADS; ++h) {
-      for (int t = 0; t < SCORE_TOKENS; ++t) sb[h][t] = 0.0f;
-    }
-    for (int d = 0; d < SCORE_CHUNK_DIMS; d += 8) {
-      float8 k[SCORE_TOKENS];
-      for (int t = 0; t < SCORE_TOKENS; ++t) k[t] = load8_as_float(k_block + t * KV_PITCH + d);
-      for (int h = 0; h < SCORE_HEADS; ++h) {
-        const float8 q = load8_as_float(q_block + h * KV_PITCH + d);
-        for (int t = 0; t < SCORE_TOKENS; ++t) sb[h][t] = dot8_acc(q, k[t], sb[h][t]);
-      }
-    }
-    for (int h = 0; h < SCORE_HEADS; ++h) {
-      for (int t = 0; t < SCORE_TOKENS; ++t) {
-        partial[chunk * WG_SIZE + (block_head + h) * TILE + block_token + t] = sb[h][t];
-      }
-    }
+    tile_scores(q_tile, kv_tile, partial);
     barrier(CLK_LOCAL_MEM_FENCE);
 
     float s = -INFINITY;
     if (score_token < valid_rows) {
       float sum = 0.0f;
-      for (int c = 0; c < SCORE_CHUNKS; ++c) sum += partial[c * WG_SIZE + lid];
+      for (int c = 0; c < PARTIAL_CHUNKS; ++c) sum += partial[c * WG_SIZE + lid];
       s = sum * scale_log2;
     }
     const float m_new = fmax(m_run, tile_row_max(s, scratch));
@@ -178,22 +135,12 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
     const float p = s == -INFINITY ? 0.0f : exp2(s - m_new);
     l_part = l_part * alpha + p;
     m_run = m_new;
-    p_tile[score_token * HEAD_BLOCK + score_head] = p;
+    store_p(p_tile, score_head, score_token, p);
     if (score_token == 0) alpha_tile[score_head] = alpha;
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    for (int h = 0; h < HEAD_BLOCK; ++h) acc[h] *= alpha_tile[h];
-    for (int t = 0; t < TILE; ++t) {
-      const float2 v = load2_as_float(kv_tile + t * KV_PITCH + col0);
-      __local const float4* pt = p_tile4 + t * (HEAD_BLOCK / 4);
-      for (int h4 = 0; h4 < HEAD_BLOCK / 4; ++h4) {
-        const float4 ph = pt[h4];
-        acc[4 * h4 + 0] = fma(ph.x, v, acc[4 * h4 + 0]);
-        acc[4 * h4 + 1] = fma(ph.y, v, acc[4 * h4 + 1]);
-        acc[4 * h4 + 2] = fma(ph.z, v, acc[4 * h4 + 2]);
-        acc[4 * h4 + 3] = fma(ph.w, v, acc[4 * h4 + 3]);
-      }
-    }
+    acc_rescale(acc, alpha_tile);
+    acc_pv(acc, kv_tile, p_tile);
   }
 
   // Hand each head's softmax state to the output items: the row's sum is the
@@ -212,21 +159,28 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   barrier(CLK_LOCAL_MEM_FENCE);
 
   const int heads_here = min(HEAD_BLOCK, num_heads - head0);
-  for (int h = 0; h < heads_here; ++h) {
+  // An empty split (length 0, or every page invalid) yields zeros, LSE -inf.
+  for (int i = 0; i < ACC_VALUES; ++i) {
+    const int h = acc_head(i);
+    if (h >= heads_here) continue;
     const int head = head0 + h;
     const float l = l_final[h];
-    // An empty split (length 0, or every page invalid) yields zeros, LSE -inf.
-    const float inv_l = l > 0.0f ? 1.0f / l : 0.0f;
-    const float2 o = acc[h] * inv_l;
-    const float lse_h = l > 0.0f ? (m_final[h] + log2(l)) * LN2 : -INFINITY;
+    const float o = l > 0.0f ? acc[i] / l : 0.0f;
+    const int col = acc_col(i);
     if (num_splits == 1) {
-      __global ushort* dst = out + req * out_stride_b + head * out_stride_h + col0;
-      dst[0] = float_to_elem(o.x);
-      dst[1] = float_to_elem(o.y);
-      if (write_lse && lid == 0) lse[req * lse_stride_b + head] = lse_h;
+      out[req * out_stride_b + head * out_stride_h + col] = float_to_elem(o);
     } else {
-      vstore2(o, 0, ws_out + ((long)split * num_heads + head) * MLA_DC + col0);
-      if (lid == 0) ws_lse[(long)split * num_heads + head] = lse_h;
+      ws_out[((long)split * num_heads + head) * MLA_DC + col] = o;
+    }
+  }
+  if (lid < heads_here) {
+    const int head = head0 + lid;
+    const float l = l_final[lid];
+    const float lse_h = l > 0.0f ? (m_final[lid] + log2(l)) * LN2 : -INFINITY;
+    if (num_splits == 1) {
+      if (write_lse) lse[req * lse_stride_b + head] = lse_h;
+    } else {
+      ws_lse[(long)split * num_heads + head] = lse_h;
     }
   }
 }

@@ -49,7 +49,7 @@ std::uint64_t to_u64(std::string_view v) {
 
 }  // namespace
 
-std::string ze_info_text(std::span<const unsigned char> zebin) {
+std::span<const unsigned char> zebin_section(std::span<const unsigned char> zebin, std::string_view wanted) {
   if (zebin.size() < 64 ||
       std::memcmp(zebin.data(),
                   "\x7f"
@@ -78,13 +78,22 @@ std::string ze_info_text(std::span<const unsigned char> zebin) {
     if (name_at >= zebin.size()) continue;
     const char* s = reinterpret_cast<const char*>(zebin.data() + name_at);
     const std::size_t max_len = zebin.size() - name_at;
-    if (std::string_view(s, strnlen(s, max_len)) != ".ze_info") continue;
+    if (std::string_view(s, strnlen(s, max_len)) != wanted) continue;
     if (offset > zebin.size() || zebin.size() - offset < size) {
-      throw Error(kCall, kInvalidArgument, ".ze_info section lies past the end of the file");
+      throw Error(kCall, kInvalidArgument, std::string(wanted) + " section lies past the end of the file");
     }
-    return std::string(reinterpret_cast<const char*>(zebin.data() + offset), size);
+    return zebin.subspan(offset, size);
   }
-  throw Error(kCall, kNotFound, "no .ze_info section (built with --format zebin?)");
+  throw Error(kCall, kNotFound, "no " + std::string(wanted) + " section (built with --format zebin?)");
+}
+
+std::string ze_info_text(std::span<const unsigned char> zebin) {
+  const auto text = zebin_section(zebin, ".ze_info");
+  return std::string(reinterpret_cast<const char*>(text.data()), text.size());
+}
+
+std::span<const unsigned char> kernel_isa(std::span<const unsigned char> zebin, std::string_view kernel) {
+  return zebin_section(zebin, ".text." + std::string(kernel));
 }
 
 std::vector<ZebinKernelInfo> read_zebin_info(std::span<const unsigned char> zebin) {

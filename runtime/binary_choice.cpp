@@ -23,34 +23,62 @@ bool DeviceInfo::has_extension(std::string_view name) const {
   return false;
 }
 
-std::string choose_variant(const DeviceInfo& info) {
+std::string choose_variant(const DeviceInfo& info, bool program_has_xmx) {
+  std::string variant;
   if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
-    const std::string v = forced;
-    if (v != "portable" && v != "intel_sg") {
+    variant = forced;
+    if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx") {
       throw Error("choose_variant", kInvalidArgument,
-                  "ZEMLA_VARIANT='" + v + "' is not a kernel variant; expected portable or intel_sg");
+                  "ZEMLA_VARIANT='" + variant + "' is not a kernel variant; expected portable, intel_sg or intel_xmx");
     }
-    return v;
+  } else if (info.backend == Backend::level_zero) {
+    variant = info.matrix_engines ? "intel_xmx" : "intel_sg";
+  } else {
+    bool sg16 = false;
+    for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
+    const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
+                          info.has_extension("cl_intel_required_subgroup_size") && sg16;
+    variant = !intel_sg ? "portable" : info.matrix_engines ? "intel_xmx" : "intel_sg";
   }
-  if (info.backend == Backend::level_zero) return "intel_sg";
-  bool sg16 = false;
-  for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
-  const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
-                        info.has_extension("cl_intel_required_subgroup_size") && sg16;
-  return intel_sg ? "intel_sg" : "portable";
+  return variant == "intel_xmx" && !program_has_xmx ? "intel_sg" : variant;
 }
+
+namespace {
+
+// The SPIR-V build that emulates DPAS; ZEMLA_XMX_EMULATION picks sub-group 8.
+std::string emulation_target() {
+  const char* forced = std::getenv("ZEMLA_XMX_EMULATION");
+  const std::string sg = forced != nullptr && *forced != '\0' ? forced : "sg16";
+  if (sg != "sg16" && sg != "sg8") {
+    throw Error("choose_binary", kInvalidArgument,
+                "ZEMLA_XMX_EMULATION='" + sg + "' is not an emulated sub-group size; expected sg16 or sg8");
+  }
+  return "emulated-" + sg;
+}
+
+}  // namespace
 
 BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
   const kernels::KernelBinary* spirv = nullptr;
+  const kernels::KernelBinary* emulated = nullptr;
   const kernels::KernelBinary* source = nullptr;
   const kernels::KernelBinary* native = nullptr;
+  const bool emulate = key.variant == "intel_xmx" && !info.matrix_engines;
+  const std::string emulated_target = emulate ? emulation_target() : "";
   for (const auto& b : kernels::embedded_kernels()) {
     if (b.program != key.program || b.variant != key.variant || b.dtype != key.dtype) continue;
-    if (b.format == kernels::BinaryFormat::spirv) spirv = &b;
+    if (b.format == kernels::BinaryFormat::spirv && b.target == "spirv") spirv = &b;
+    if (b.format == kernels::BinaryFormat::spirv && b.target == emulated_target) emulated = &b;
     if (b.format == kernels::BinaryFormat::opencl_c) source = &b;
     if (b.format == kernels::BinaryFormat::zebin && info.ip_version && b.ip_version == *info.ip_version) native = &b;
   }
   const std::string what = key.program + "/" + key.variant + "/" + key.dtype;
+  if (emulate && emulated && (info.backend == Backend::level_zero || info.accepts_spirv)) {
+    return {emulated, "SPIR-V with emulated DPAS, " + emulated_target + " (the device has no matrix engines)"};
+  }
+  if (emulate && info.backend == Backend::level_zero) {
+    throw Error("choose_binary", kNotFound, what + ": no " + emulated_target + " SPIR-V embedded (ZEMLA_AOT=OFF?)");
+  }
   if (info.backend == Backend::level_zero) {
     if (native) return {native, "native zebin for " + std::string(native->target)};
     if (spirv) {
@@ -69,7 +97,7 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
 const kernels::KernelBinary* spirv_fallback(const ProgramKey& key) {
   for (const auto& b : kernels::embedded_kernels()) {
     if (b.program == key.program && b.variant == key.variant && b.dtype == key.dtype &&
-        b.format == kernels::BinaryFormat::spirv) {
+        b.format == kernels::BinaryFormat::spirv && b.target == "spirv") {
       return &b;
     }
   }

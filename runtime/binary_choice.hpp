@@ -8,10 +8,13 @@
 
 namespace zemla::rt {
 
-// "intel_sg" where the device has Intel sub-groups of 16 with 16-bit block
-// reads (every Intel GPU on Level Zero), else "portable". ZEMLA_VARIANT
-// overrides it (tests use this to run portable on Intel's CPU runtime).
-std::string choose_variant(const DeviceInfo& info);
+// "intel_xmx" where the device has matrix engines (DPAS) and the program
+// has an XMX variant; else "intel_sg" where the device has Intel sub-groups
+// of 16 with 16-bit block reads (every Intel GPU on Level Zero); else
+// "portable". ZEMLA_VARIANT overrides it (tests use this to run portable, or
+// intel_xmx with emulated DPAS, on Intel's CPU runtime); a program without
+// an XMX variant then gets intel_sg.
+std::string choose_variant(const DeviceInfo& info, bool program_has_xmx = true);
 
 struct BinaryChoice {
   const kernels::KernelBinary* binary = nullptr;
@@ -20,6 +23,8 @@ struct BinaryChoice {
 
 // Level Zero: the zebin for the device's IP version, else SPIR-V.
 // OpenCL: SPIR-V when the device takes IL, else OpenCL C source.
+// intel_xmx on a device without matrix engines: the SPIR-V that emulates
+// DPAS, at sub-group 16 or (ZEMLA_XMX_EMULATION=sg8) 8.
 // Throws zemla::Error (ZEMLA_ERROR_NOT_FOUND) when nothing fits.
 BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key);
 

@@ -38,6 +38,9 @@ struct DeviceInfo {
   std::optional<std::uint32_t> ip_version;  // Intel GPUs on Level Zero
   bool accepts_spirv = false;
   std::vector<std::string> extensions;
+  // Matrix engines (DPAS): OpenCL's cl_intel_subgroup_matrix_multiply_accumulate,
+  // or Level Zero's module dot-product properties reporting DPAS.
+  bool matrix_engines = false;
 
   bool has_extension(std::string_view name) const;
 };

@@ -79,6 +79,7 @@ DeviceInfo describe(const Located& at, int index) {
   info.accepts_spirv = device_string(at.device, CL_DEVICE_IL_VERSION).find("SPIR-V") != std::string::npos;
   std::istringstream extensions(device_string(at.device, CL_DEVICE_EXTENSIONS));
   for (std::string e; extensions >> e;) info.extensions.push_back(e);
+  info.matrix_engines = info.has_extension("cl_intel_subgroup_matrix_multiply_accumulate");
   if (info.has_extension("cl_intel_required_subgroup_size")) {
     std::size_t bytes = 0;
     if (clGetDeviceInfo(at.device, kDeviceSubGroupSizesIntel, 0, nullptr, &bytes) == CL_SUCCESS) {

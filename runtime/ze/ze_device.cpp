@@ -26,6 +26,16 @@ struct IpVersionExt {
 };
 constexpr auto kIpVersionStype = static_cast<ze_structure_type_t>(0x1000f);
 
+// Intel's dot-product module properties (compute-runtime's ze_intel_gpu.h,
+// not in the loader's headers): whether the device has DPAS.
+constexpr const char* kDotProductExtension = "ZE_intel_experimental_device_module_dp_properties";
+constexpr std::uint32_t kDotProductFlagDpas = 1u << 1;
+struct DotProductProperties {
+  ze_structure_type_t stype = static_cast<ze_structure_type_t>(0x00030013);
+  void* pNext = nullptr;
+  std::uint32_t flags = 0;
+};
+
 using ContextHandle = Handle<ze_context_handle_t, zeContextDestroy>;
 using CommandListHandle = Handle<ze_command_list_handle_t, zeCommandListDestroy>;
 using CommandQueueHandle = Handle<ze_command_queue_handle_t, zeCommandQueueDestroy>;
@@ -122,16 +132,21 @@ DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_
     check(zeDeviceGetMemoryProperties(at.device, &mem_count, mems.data()), "zeDeviceGetMemoryProperties");
   }
   for (const auto& m : mems) info.global_mem_bytes += m.totalSize;
-  ze_device_module_properties_t module{};
-  module.stype = ZE_STRUCTURE_TYPE_DEVICE_MODULE_PROPERTIES;
-  check(zeDeviceGetModuleProperties(at.device, &module), "zeDeviceGetModuleProperties");
-  info.accepts_spirv = module.spirvVersionSupported != 0;
   std::uint32_t ext_count = 0;
   if (zeDriverGetExtensionProperties(at.driver, &ext_count, nullptr) == ZE_RESULT_SUCCESS && ext_count > 0) {
     std::vector<ze_driver_extension_properties_t> exts(ext_count);
     check(zeDriverGetExtensionProperties(at.driver, &ext_count, exts.data()), "zeDriverGetExtensionProperties");
     for (const auto& e : exts) info.extensions.emplace_back(e.name);
   }
+  ze_device_module_properties_t module{};
+  module.stype = ZE_STRUCTURE_TYPE_DEVICE_MODULE_PROPERTIES;
+  // Chained only where the driver names the extension: the validation layer
+  // rejects an stype it does not know.
+  DotProductProperties dot_product;
+  if (info.has_extension(kDotProductExtension)) module.pNext = &dot_product;
+  check(zeDeviceGetModuleProperties(at.device, &module), "zeDeviceGetModuleProperties");
+  info.accepts_spirv = module.spirvVersionSupported != 0;
+  info.matrix_engines = (dot_product.flags & kDotProductFlagDpas) != 0;
   if (props_out != nullptr) {
     *props_out = props;
     props_out->pNext = nullptr;

@@ -3,7 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <set>
+#include <string>
 
 #include "zemla/error.hpp"
 #include "zemla_kernels/manifest.hpp"
@@ -49,7 +54,7 @@ TEST(ZebinFacts, NoKernelSpillsOrUsesPrivateMemory) {
 TEST(ZebinFacts, SplitKernelRunsAtTheRequestedSimd16) {
   int seen = 0;
   for (const auto* b : zebins()) {
-    if (b->program != "mla_decode") continue;
+    if (b->program != "mla_decode" || b->variant != "intel_sg") continue;
     for (const auto& k : kernels::read_zebin_info(b->bytes)) {
       if (k.name != "mla_decode_split") continue;
       ++seen;
@@ -61,6 +66,67 @@ TEST(ZebinFacts, SplitKernelRunsAtTheRequestedSimd16) {
     }
   }
   EXPECT_EQ(seen, 4);  // 2 dtypes x 2 targets
+}
+
+// iga64's platform name for an ocloc target (DESIGN.md §4).
+std::string iga_platform(std::string_view target) { return target == "pvc" ? "12p72" : "12p71"; }
+
+// The `dpas` instructions in a kernel's disassembly (iga64 -d).
+int dpas_in_disassembly(const kernels::KernelBinary& b, const std::string& kernel) {
+  const auto isa = kernels::kernel_isa(b.bytes, kernel);
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("zemla_isa_" + std::string(b.target) + "_" + std::string(b.dtype) + "_" + kernel + ".bin");
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(isa.data()), std::ptrdiff_t(isa.size()));
+  const std::string command =
+      std::string(ZEMLA_IGA64) + " -d -p=" + iga_platform(b.target) + " '" + path.string() + "' 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return -1;
+  int count = 0, lines = 0;
+  char line[512];
+  while (std::fgets(line, sizeof line, pipe.get()) != nullptr) {
+    ++lines;
+    if (std::string_view(line).find("dpas.") != std::string_view::npos) ++count;
+  }
+  std::filesystem::remove(path);
+  return lines > 0 ? count : -1;
+}
+
+// The XMX split kernel on the matrix engines: DPAS in .ze_info, the systolic
+// width as SIMD width (16 on Xe-HPC, 8 on Xe-HPG), and per KV tile the dpas
+// instructions the mapping in common/xmx_tiles.clh implies: 6 K-steps of
+// scores and 2 x 2 P.V blocks per sub-group, so 10 in the unrolled tile loop.
+// A change that sends either product back to FMAs drops the count and fails.
+TEST(ZebinFacts, XmxSplitKernelUsesDpasAtTheSystolicWidth) {
+  int seen = 0;
+  for (const auto* b : zebins()) {
+    if (b->program != "mla_decode" || b->variant != "intel_xmx") continue;
+    for (const auto& k : kernels::read_zebin_info(b->bytes)) {
+      if (k.name != "mla_decode_split") continue;
+      ++seen;
+      SCOPED_TRACE(std::string(b->target) + " " + std::string(b->dtype));
+      EXPECT_TRUE(k.has_dpas);
+      EXPECT_EQ(k.simd_size, b->target == "pvc" ? 16u : 8u);
+      if (b->target == "pvc") {
+        EXPECT_EQ(k.grf_count, 256u);
+      }
+      const int dpas = dpas_in_disassembly(*b, k.name);
+      ASSERT_GE(dpas, 0) << "iga64 could not disassemble the kernel";
+      RecordProperty(std::string(b->target) + "_" + std::string(b->dtype) + "_dpas", dpas);
+      std::printf("%s %s mla_decode_split: %d dpas per KV tile\n", std::string(b->target).c_str(),
+                  std::string(b->dtype).c_str(), dpas);
+      EXPECT_EQ(dpas, 10);
+    }
+  }
+  EXPECT_EQ(seen, 4);  // 2 dtypes x 2 targets
+}
+
+TEST(ZebinFacts, TheOtherVariantsUseNoDpas) {
+  for (const auto* b : zebins()) {
+    if (b->variant == "intel_xmx") continue;
+    for (const auto& k : kernels::read_zebin_info(b->bytes)) {
+      EXPECT_FALSE(k.has_dpas) << b->program << "/" << b->variant << " " << b->target << " " << k.name;
+    }
+  }
 }
 
 TEST(ZebinInfoReader, RejectsTruncatedAndNonElfInput) {

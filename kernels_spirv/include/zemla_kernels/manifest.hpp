@@ -17,7 +17,8 @@ struct KernelBinary {
   std::string_view program;  // "mla_decode", "kv_append"
   std::string_view variant;  // "portable", "intel_sg", or "any"
   std::string_view dtype;    // "bf16", "f16", or "any"
-  std::string_view target;   // "opencl-c", "spirv", or an ocloc device ("pvc")
+  std::string_view target;   // "opencl-c", "spirv", an ocloc device ("pvc"), or for intel_xmx
+                             // "emulated-sg16" / "emulated-sg8": SPIR-V emulating DPAS
   BinaryFormat format;
   std::uint32_t ip_version;        // zebin only: the device IP version it is for
   std::string_view build_options;  // what ocloc got; the source path passes the same

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace zemla::kernels {
@@ -22,8 +23,15 @@ struct ZebinKernelInfo {
   std::uint64_t scratch_bytes = 0;  // per_thread_memory_buffers of type scratch/private
 };
 
-// The raw `.ze_info` text of a zebin. Throws zemla::Error on a malformed ELF.
+// A section of a zebin's ELF by name. Throws zemla::Error on a malformed ELF
+// or a missing section.
+std::span<const unsigned char> zebin_section(std::span<const unsigned char> zebin, std::string_view name);
+
+// The raw `.ze_info` text of a zebin.
 std::string ze_info_text(std::span<const unsigned char> zebin);
+
+// A kernel's machine code (its `.text.<kernel>` section), for iga64 -d.
+std::span<const unsigned char> kernel_isa(std::span<const unsigned char> zebin, std::string_view kernel);
 
 // Every kernel described in the zebin (the compiler's internal symbol-table
 // kernel excluded).
