@@ -46,12 +46,14 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
                   << "      compute units " << d["compute_units"] << ", max work-group " << d["max_work_group_size"]
                   << ", local " << (d["local_mem_bytes"].get<std::uint64_t>() >> 10) << " KiB"
                   << ", global " << mib(d["global_mem_bytes"]) << ", sub-groups " << d["sub_group_sizes"].dump()
-                  << (d.contains("ip_version") ? ", IP " + d["ip_version"].get<std::string>() : "") << '\n';
+                  << (d.contains("ip_version") ? ", IP " + d["ip_version"].get<std::string>() : "")
+                  << ", matrix engines " << (d["matrix_engines"].get<bool>() ? "yes (DPAS)" : "no") << '\n';
         if (d["binary"].contains("error")) {
           std::cout << "      mla_decode: " << d["binary"]["error"].get<std::string>() << '\n';
         } else {
           std::cout << "      mla_decode: " << d["mla_decode_variant"].get<std::string>() << " variant, "
-                    << d["binary"]["reason"].get<std::string>() << '\n';
+                    << d["binary"]["reason"].get<std::string>() << '\n'
+                    << "      gqa_decode: " << d["gqa_decode_variant"].get<std::string>() << " variant\n";
         }
       }
     }

@@ -18,12 +18,14 @@ nlohmann::json describe_device(const rt::DeviceInfo& d) {
                    {"sub_group_sizes", d.sub_group_sizes},
                    {"local_mem_bytes", d.local_mem_bytes},
                    {"global_mem_bytes", d.global_mem_bytes},
-                   {"accepts_spirv", d.accepts_spirv}};
+                   {"accepts_spirv", d.accepts_spirv},
+                   {"matrix_engines", d.matrix_engines}};
   if (d.ip_version) j["ip_version"] = kernels::ip_version_string(*d.ip_version);
   try {
     const std::string variant = rt::choose_variant(d);
     const auto choice = rt::choose_binary(d, {"mla_decode", variant, "bf16"});
     j["mla_decode_variant"] = variant;
+    j["gqa_decode_variant"] = rt::choose_variant(d, /*program_has_xmx=*/false);
     j["binary"] = {{"format", kernels::format_name(choice.binary->format)},
                    {"target", choice.binary->target},
                    {"reason", choice.reason}};

@@ -17,9 +17,8 @@ KvAppender::KvAppender(rt::Device& device)
 bool KvAppender::bind(const KvAppendArgs& in) {
   KvAppendArgs a = in;
   // Runs on every append: messages are built only when a check fails.
-  require(a.row_values > 0 && a.row_values % 8 == 0, kCall, [&] {
-    return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8";
-  });
+  require(a.row_values > 0 && a.row_values % 8 == 0, kCall,
+          [&] { return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8"; });
   const std::int64_t row = a.row_values;
   if (a.kv_stride_token == 0) a.kv_stride_token = row;
   if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
@@ -35,13 +34,11 @@ bool KvAppender::bind(const KvAppendArgs& in) {
             return "strides must hold a " + std::to_string(row) + "-value row per token and page_size rows per page";
           });
   const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
-  require(a.kv_cache &&
-              static_cast<std::int64_t>(a.kv_cache->bytes()) >=
-                  need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row, 2),
+  require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
+                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row, 2),
           kCall, "kv_cache is null or smaller than num_pages x page_size rows");
-  require(
-      a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
-      kCall, "rows is null or holds fewer than num_rows rows");
+  require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
+          kCall, "rows is null or holds fewer than num_rows rows");
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
           "slots is null or holds fewer than num_rows int32 values");
 

@@ -86,7 +86,8 @@ std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& k
   const auto* bin = device.loaded_binary(key);
   if (bin == nullptr) return "";
   std::string name(kernels::format_name(bin->format));
-  if (bin->format == kernels::BinaryFormat::zebin) name += " " + std::string(bin->target);
+  // A zebin's device, or which SPIR-V build (the DPAS emulations) when not the plain one.
+  if (bin->target != name) name += " " + std::string(bin->target);
   return name;
 }
 

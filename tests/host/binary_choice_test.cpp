@@ -87,11 +87,60 @@ TEST(VariantChoice, IntelSubgroupsOf16SelectIntelSg) {
   EXPECT_EQ(choose_variant(gpu), "intel_sg");
 }
 
+// Matrix engines select intel_xmx for a program that has it; the others
+// (GQA) keep intel_sg on the same device.
+TEST(VariantChoice, MatrixEnginesSelectIntelXmxWhereTheProgramHasIt) {
+  unsetenv("ZEMLA_VARIANT");
+  DeviceInfo gpu;
+  gpu.backend = Backend::level_zero;
+  gpu.matrix_engines = true;
+  EXPECT_EQ(choose_variant(gpu), "intel_xmx");
+  EXPECT_EQ(choose_variant(gpu, /*program_has_xmx=*/false), "intel_sg");
+  DeviceInfo cl;
+  cl.backend = Backend::opencl;
+  cl.sub_group_sizes = {16};
+  cl.matrix_engines = true;
+  EXPECT_EQ(choose_variant(cl), "portable") << "DPAS alone, without Intel sub-groups, is not enough";
+  cl.extensions = {"cl_intel_subgroups", "cl_intel_subgroups_short", "cl_intel_required_subgroup_size"};
+  EXPECT_EQ(choose_variant(cl), "intel_xmx");
+}
+
+// intel_xmx where the device has no matrix engines loads the SPIR-V that
+// emulates DPAS, at the sub-group size ZEMLA_XMX_EMULATION names; with
+// them, the DPAS SPIR-V or the native zebin.
+TEST(BinaryChoice, IntelXmxWithoutMatrixEnginesLoadsTheEmulation) {
+  if (first_zebin() == nullptr) GTEST_SKIP() << "built with ZEMLA_AOT=OFF: no SPIR-V embedded";
+  const ProgramKey xmx{"mla_decode", "intel_xmx", "bf16"};
+  DeviceInfo cpu;
+  cpu.backend = Backend::opencl;
+  cpu.accepts_spirv = true;
+  unsetenv("ZEMLA_XMX_EMULATION");
+  auto choice = choose_binary(cpu, xmx);
+  EXPECT_EQ(choice.binary->target, "emulated-sg16");
+  EXPECT_NE(choice.reason.find("emulated DPAS"), std::string::npos) << choice.reason;
+  setenv("ZEMLA_XMX_EMULATION", "sg8", 1);
+  EXPECT_EQ(choose_binary(cpu, xmx).binary->target, "emulated-sg8");
+  setenv("ZEMLA_XMX_EMULATION", "sg4", 1);
+  EXPECT_THROW(choose_binary(cpu, xmx), Error);
+  unsetenv("ZEMLA_XMX_EMULATION");
+  cpu.matrix_engines = true;
+  EXPECT_EQ(choose_binary(cpu, xmx).binary->target, "spirv");
+  EXPECT_NE(std::string_view(choose_binary(cpu, xmx).binary->build_options)
+                .find("-Dcl_intel_subgroup_matrix_multiply_accumulate"),
+            std::string_view::npos);
+  const auto* fallback = spirv_fallback(xmx);
+  ASSERT_NE(fallback, nullptr);
+  EXPECT_EQ(fallback->target, "spirv") << "a rejected zebin falls back to DPAS SPIR-V, not the emulation";
+}
+
 TEST(VariantChoice, ZemlaVariantOverridesAndIsValidated) {
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
   setenv("ZEMLA_VARIANT", "portable", 1);
   EXPECT_EQ(choose_variant(gpu), "portable");
+  setenv("ZEMLA_VARIANT", "intel_xmx", 1);
+  EXPECT_EQ(choose_variant(gpu), "intel_xmx");
+  EXPECT_EQ(choose_variant(gpu, /*program_has_xmx=*/false), "intel_sg");
   setenv("ZEMLA_VARIANT", "xmx", 1);
   EXPECT_THROW(choose_variant(gpu), Error);
   unsetenv("ZEMLA_VARIANT");
