@@ -13,6 +13,7 @@
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
+#include "validation/dpas_check.hpp"
 #include "validation/recorded_layer_check.hpp"
 #include "zemla/error.hpp"
 
@@ -42,6 +43,19 @@ CheckOutcome mla_numerics(rt::Device& device, DType dtype, int heads) {
      << c.max_lse_error;
   if (!c.pass) os << "; " << c.failure;
   return {c.pass ? Status::pass : Status::fail, os.str()};
+}
+
+// The matrix engines against the fragment layouts the intel_xmx kernels assume.
+CheckOutcome dpas_fragments(rt::Device& device, DType dtype) {
+  if (!device.info().matrix_engines) {
+    return {Status::skip, "the device reports no matrix engines (DPAS), so the intel_xmx variant does not run on it"};
+  }
+  const auto r = check_dpas_fragments(device, dtype);
+  std::ostringstream os;
+  os << "sub-group " << r.sub_group << ", " << r.elements_checked << " elements against a plain matrix multiply: worst "
+     << "err/tol " << r.worst_ratio;
+  if (!r.pass()) os << "; " << r.failure;
+  return {r.pass() ? Status::pass : Status::fail, os.str()};
 }
 
 CheckOutcome kv_append_exact(rt::Device& device) {
@@ -183,6 +197,10 @@ std::vector<Check> hardware_checks() {
       checks.push_back({"mla_decode_" + std::string(dtype_name(dt)) + "_h" + std::to_string(heads),
                         [dt, heads](rt::Device& d) { return mla_numerics(d, dt, heads); }});
     }
+  }
+  for (DType dt : {DType::bf16, DType::f16}) {
+    checks.push_back(
+        {"dpas_fragments_" + std::string(dtype_name(dt)), [dt](rt::Device& d) { return dpas_fragments(d, dt); }});
   }
   checks.push_back({"kv_append_bit_exact", kv_append_exact});
   checks.push_back({"recorded_layer_replay", recorded_layer});
