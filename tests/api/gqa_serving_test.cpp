@@ -19,6 +19,7 @@
 #include "compare.hpp"
 #include "dtype.hpp"
 #include "reference.hpp"
+#include "staggered_requests.hpp"
 #include "zemla/zemla.hpp"
 
 namespace {
@@ -28,12 +29,7 @@ constexpr int kPages = 40, kSteps = 60;
 const std::vector<std::string> kFlags = {"--model-arch", "mha",         "--decode-attention-backend",
                                          "intel_xpu",    "--page-size", "64"};
 
-struct Request {
-  std::int64_t id;
-  int start_step;
-  int prompt;
-  int tokens;
-};
+using zemla::testing::StaggeredRequest;
 
 // One history per layer and request: K and V rows, bf16 bits, in token order.
 struct History {
@@ -95,32 +91,30 @@ TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
     t.upload(v.data(), v.size() * 2);
     return t;
   };
-  std::vector<Request> requests;
+  std::vector<StaggeredRequest> requests;
   for (int i = 0; i < 8; ++i) requests.push_back({200 + i, (i * 7) % 30, (i * 53) % 150, 10 + (i * 13) % 35});
   std::vector<std::map<std::int64_t, History>> history(kLayers);
 
   int checked = 0, max_batch = 0;
   double worst_ratio = 0;
   for (int step = 0; step < kSteps; ++step) {
-    std::vector<std::int64_t> active;
-    for (const auto& r : requests) {
-      if (step == r.start_step) {
-        cache.add_request(r.id);
-        if (r.prompt > 0) {
-          auto prefill = cache.begin_prefill(r.id, r.prompt);
-          for (int layer = 0; layer < kLayers; ++layer) {
-            const auto k = random_bf16(std::size_t(r.prompt) * kRow), v = random_bf16(k.size());
-            prefill.append(layer, upload(k), upload(v));
-            history[layer][r.id] = {k, v};
+    const auto active = zemla::testing::requests_at_step(
+        requests, step,
+        [&](const StaggeredRequest& r) {
+          cache.add_request(r.id);
+          if (r.prompt > 0) {
+            auto prefill = cache.begin_prefill(r.id, r.prompt);
+            for (int layer = 0; layer < kLayers; ++layer) {
+              const auto k = random_bf16(std::size_t(r.prompt) * kRow), v = random_bf16(k.size());
+              prefill.append(layer, upload(k), upload(v));
+              history[layer][r.id] = {k, v};
+            }
           }
-        }
-      }
-      if (step >= r.start_step && step < r.start_step + r.tokens) active.push_back(r.id);
-      if (step == r.start_step + r.tokens) {
-        cache.release_request(r.id);
-        for (auto& h : history) h.erase(r.id);
-      }
-    }
+        },
+        [&](const StaggeredRequest& r) {
+          cache.release_request(r.id);
+          for (auto& h : history) h.erase(r.id);
+        });
     if (active.empty()) continue;
     const int batch = static_cast<int>(active.size());
     max_batch = std::max(max_batch, batch);

@@ -22,6 +22,7 @@
 
 #include "dtype.hpp"
 #include "reference.hpp"
+#include "staggered_requests.hpp"
 #include "zemla/zemla.hpp"
 
 namespace {
@@ -32,12 +33,7 @@ constexpr double kTolerance = 0.01;  // of max |ref| per head output (see the to
 const std::vector<std::string> kFlags = {
     "--decode-attention-backend", "intel_xpu", "--prefill-attention-backend", "triton", "--page-size", "16"};
 
-struct Request {
-  std::int64_t id;
-  int start_step;
-  int prompt;  // tokens written by a prefill before its first decode step
-  int tokens;  // generated (decode) tokens before it finishes
-};
+using zemla::testing::StaggeredRequest;
 
 struct LayerWeights {
   std::vector<double> w_uk, w_uv;  // [head][kHeadDim][512]
@@ -80,7 +76,7 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   }
   // Staggered requests; lengths cross several 16-token pages, and some
   // requests run alone, some 8 at a time.
-  std::vector<Request> requests;
+  std::vector<StaggeredRequest> requests;
   for (int i = 0; i < 14; ++i) requests.push_back({100 + i, (i * 17) % 150, (i * 23) % 41, 20 + (i * 37) % 90});
 
   // Host shadow of every cached row: [layer][request] -> rows as exact doubles.
@@ -101,21 +97,19 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   double worst_ratio = 0;
 
   for (int step = 0; step < kSteps; ++step) {
-    std::vector<std::int64_t> active;
-    for (const auto& r : requests) {
-      if (step == r.start_step) {
-        cache.add_request(r.id);
-        if (r.prompt > 0) {
-          auto prefill = cache.begin_prefill(r.id, r.prompt);
-          for (int layer = 0; layer < kLayers; ++layer) prefill.append(layer, new_rows(layer, r.id, r.prompt));
-        }
-      }
-      if (step >= r.start_step && step < r.start_step + r.tokens) active.push_back(r.id);
-      if (step == r.start_step + r.tokens) {
-        cache.release_request(r.id);
-        for (auto& h : history) h.erase(r.id);
-      }
-    }
+    const auto active = zemla::testing::requests_at_step(
+        requests, step,
+        [&](const StaggeredRequest& r) {
+          cache.add_request(r.id);
+          if (r.prompt > 0) {
+            auto prefill = cache.begin_prefill(r.id, r.prompt);
+            for (int layer = 0; layer < kLayers; ++layer) prefill.append(layer, new_rows(layer, r.id, r.prompt));
+          }
+        },
+        [&](const StaggeredRequest& r) {
+          cache.release_request(r.id);
+          for (auto& h : history) h.erase(r.id);
+        });
     if (active.empty()) continue;
     const int batch = static_cast<int>(active.size());
     max_batch = std::max(max_batch, batch);
