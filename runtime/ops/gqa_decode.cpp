@@ -46,7 +46,7 @@ void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const 
   check_gqa_decode(g, plan);
 }
 
-std::optional<MlaDecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
+std::optional<DecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
                                                bool timed) {
   validate(a, plan, workspace);
   rt::Kernel& k = *split_;

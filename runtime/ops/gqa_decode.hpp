@@ -44,7 +44,7 @@ class GqaDecoder {
   // Throws zemla::Error naming the argument and value on bad input.
   void validate(const GqaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
   // Validates, then enqueues; with `timed`, waits and returns device times.
-  std::optional<MlaDecodeTiming> run(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
+  std::optional<DecodeTiming> run(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
                                      bool timed = false);
 
  private:

@@ -98,26 +98,31 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.set_buffer(i++, a.lse);
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, write_lse);
+}
 
-  combine_.bind(plan, workspace, {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b});
+CombineOutput MlaDecoder::combine_output(const MlaDecodeArgs& a) {
+  return {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b};
 }
 
 rt::Range3 MlaDecoder::split_groups(const DecodePlan& plan) {
   return {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1};
 }
 
-std::optional<MlaDecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
+std::optional<DecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
                                                bool timed) {
   validate(a, plan, workspace);
   bind(a, plan, workspace);
+  // run_stages binds the combine kernel only when the plan needs it.
   return combine_.run_stages(device_, *split_, split_groups(plan), {kSplitGroup, 1, 1}, plan, workspace,
-                             {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b}, timed);
+                             combine_output(a), timed);
 }
 
 void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
                         const DecodeCapacity& capacity, rt::Buffer& workspace) {
   validate(args, capacity.largest, workspace);
   bind(args, capacity.largest, workspace);
+  // Recorded once for every step, needed or not: its group count decides.
+  combine_.bind(capacity.largest, workspace, combine_output(args));
   recorder.launch(*split_, counts, kSplitSlot, {kSplitGroup, 1, 1});
   recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }

@@ -35,8 +35,6 @@ struct MlaDecodeArgs : MlaDecodeLayout {
   std::span<const std::int32_t> host_page_table;
 };
 
-using MlaDecodeTiming = DecodeTiming;
-
 // The sizes a recorded decode is made for: every step of up to max_batch
 // requests no longer than max_context_len is planned into one fixed
 // workspace layout, so its tables sit at the same offsets every step.
@@ -64,7 +62,7 @@ class MlaDecoder {
   // Throws zemla::Error naming the argument, index and value on bad input.
   void validate(const MlaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
   // Validates, then enqueues; with `timed`, waits and returns device times.
-  std::optional<MlaDecodeTiming> run(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
+  std::optional<DecodeTiming> run(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
                                      bool timed = false);
 
   // Recorded decode (runtime/recording.hpp). record() validates `args`
@@ -81,7 +79,9 @@ class MlaDecoder {
   static constexpr std::size_t kSplitSlot = 0, kCombineSlot = 1, kCountSlots = 2;
 
  private:
+  // The split kernel's arguments.
   void bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
+  static CombineOutput combine_output(const MlaDecodeArgs& args);
   static rt::Range3 split_groups(const DecodePlan& plan);
 
   rt::Device& device_;

@@ -27,7 +27,7 @@ struct MlaRunOutcome {
   DecodePlan plan;
   std::string variant;
   std::string binary;  // "spirv", "zebin pvc", "opencl-c"
-  std::vector<MlaDecodeTiming> timings;
+  std::vector<DecodeTiming> timings;
 
   // Timed steps (split + combine), ascending; empty when nothing was timed.
   std::vector<double> sorted_step_ms() const;
