@@ -58,6 +58,8 @@ struct DecodePlan {
   int batch() const { return static_cast<int>(split_begin.size()) - 1; }
   int total_splits() const { return static_cast<int>(work.size()); }
   int splits_of(int request) const { return split_begin[request + 1] - split_begin[request]; }
+  // The request's length: where its last split ends (every request has one).
+  std::int32_t length(int request) const { return work[split_begin[request + 1] - 1].token_end; }
 };
 
 struct PlannerInputs {

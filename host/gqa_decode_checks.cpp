@@ -20,9 +20,7 @@ void require_stride(std::int64_t v, const char* name, std::int64_t minimum) {
 void require_buffer(std::int64_t bytes, const char* name, std::int64_t need) {
   launch_checks::require_buffer(kCall, bytes, name, need);
 }
-void require_aligned(std::int64_t v, const char* name) {
-  require(v % 8 == 0, kCall, [&] { return std::string(name) + " " + s(v) + " must be a multiple of 8"; });
-}
+void require_aligned(std::int64_t v, const char* name) { launch_checks::require_multiple_of_8(kCall, v, name); }
 
 }  // namespace
 
@@ -98,13 +96,7 @@ void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan) {
     require_buffer(g.lse_bytes, "lse", span_bytes(g.batch, g.lse_stride_b, 1, 0, g.q_heads, 4));
   }
   require_buffer(g.workspace_bytes, "workspace", static_cast<std::int64_t>(plan.layout.total));
-  const std::int64_t capacity = std::int64_t{g.max_pages} * g.page_size;
-  for (int r = 0; r < plan.batch(); ++r) {
-    const std::int64_t len = plan.work[plan.split_begin[r + 1] - 1].token_end;
-    require(len <= capacity, kCall, [&] {
-      return "cache_seqlens[" + s(r) + "] = " + s(len) + " exceeds max_pages * page_size = " + s(capacity);
-    });
-  }
+  launch_checks::require_lengths_fit(kCall, plan, g.max_pages, g.page_size);
 }
 
 }  // namespace zemla

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "decode_planner.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::launch_checks {
@@ -34,6 +35,22 @@ inline void require_stride(const char* call, std::int64_t v, const char* name, s
   require(v >= minimum && v <= kMaxStride, call, [&] {
     return std::string(name) + " " + std::to_string(v) + " must be in [" + std::to_string(minimum) + ", 2^40]";
   });
+}
+
+// Values read 8 at a time (and block-read by the intel_sg variants): 16-byte aligned rows.
+inline void require_multiple_of_8(const char* call, std::int64_t v, const char* name) {
+  require(v % 8 == 0, call, [&] { return std::string(name) + " " + std::to_string(v) + " must be a multiple of 8"; });
+}
+
+// Every request of the plan fits its page-table row of max_pages pages.
+inline void require_lengths_fit(const char* call, const DecodePlan& plan, int max_pages, int page_size) {
+  const std::int64_t capacity = std::int64_t{max_pages} * page_size;
+  for (int r = 0; r < plan.batch(); ++r) {
+    require(plan.length(r) <= capacity, call, [&] {
+      return "cache_seqlens[" + std::to_string(r) + "] = " + std::to_string(plan.length(r)) +
+             " exceeds max_pages * page_size = " + std::to_string(capacity);
+    });
+  }
 }
 
 }  // namespace zemla::launch_checks

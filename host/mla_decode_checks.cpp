@@ -66,11 +66,9 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_stride(g.q_rope_stride_b, "q_rope_stride_b", 0);
   require_stride(g.q_rope_stride_h, "q_rope_stride_h", 0);
   require_stride(g.kv_stride_token, "kv_stride_token", mla::kRowDim);
-  require(g.kv_stride_token % 8 == 0, kCall,
-          [&] { return "kv_stride_token " + s(g.kv_stride_token) + " must be a multiple of 8"; });
+  launch_checks::require_multiple_of_8(kCall, g.kv_stride_token, "kv_stride_token");
   require_stride(g.kv_stride_page, "kv_stride_page", std::int64_t{g.page_size} * g.kv_stride_token);
-  require(g.kv_stride_page % 8 == 0, kCall,
-          [&] { return "kv_stride_page " + s(g.kv_stride_page) + " must be a multiple of 8"; });
+  launch_checks::require_multiple_of_8(kCall, g.kv_stride_page, "kv_stride_page");
   require_stride(g.page_table_stride, "page_table_stride", g.max_pages);
   require_stride(g.out_stride_h, "out_stride_h", mla::kLatentDim);
   require_stride(g.out_stride_b, "out_stride_b", std::int64_t{g.heads} * g.out_stride_h);
@@ -88,13 +86,7 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
     require_buffer(g.lse_bytes, "lse", span_bytes(g.batch, g.lse_stride_b, 1, 0, g.heads, 4));
   }
   require_buffer(g.workspace_bytes, "workspace", static_cast<std::int64_t>(plan.layout.total));
-  const std::int64_t capacity = std::int64_t{g.max_pages} * g.page_size;
-  for (int r = 0; r < plan.batch(); ++r) {
-    const std::int64_t len = plan.work[plan.split_begin[r + 1] - 1].token_end;
-    require(len <= capacity, kCall, [&] {
-      return "cache_seqlens[" + s(r) + "] = " + s(len) + " exceeds max_pages * page_size = " + s(capacity);
-    });
-  }
+  launch_checks::require_lengths_fit(kCall, plan, g.max_pages, g.page_size);
 }
 
 void check_page_table(const MlaDecodeGeometry& g, const DecodePlan& plan, std::span<const std::int32_t> table) {
@@ -104,8 +96,7 @@ void check_page_table(const MlaDecodeGeometry& g, const DecodePlan& plan, std::s
                    s(g.batch) + " x stride " + s(g.page_table_stride) + " needs more";
           });
   for (int r = 0; r < plan.batch(); ++r) {
-    const std::int64_t len = plan.work[plan.split_begin[r + 1] - 1].token_end;
-    const std::int64_t pages = std::min<std::int64_t>((len + g.page_size - 1) / g.page_size, g.max_pages);
+    const std::int64_t pages = std::min<std::int64_t>((plan.length(r) + g.page_size - 1) / g.page_size, g.max_pages);
     for (std::int64_t i = 0; i < pages; ++i) {
       const std::int32_t page = table[static_cast<std::size_t>(r * g.page_table_stride + i)];
       require(page >= 0 && page < g.num_pages, kCall, [&] {
