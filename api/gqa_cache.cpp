@@ -36,8 +36,7 @@ struct GqaCache::Impl {
         decoder(device, config.config.dtype),
         appender(device),
         k_layers(device, o.num_layers, layer_bytes(), kCacheCall),
-        v_layers(device, o.num_layers, layer_bytes(), kCacheCall),
-        seqlens([this](std::size_t n) { return device.allocate(n); }) {}
+        v_layers(device, o.num_layers, layer_bytes(), kCacheCall) {}
 
   std::size_t layer_bytes() const { return std::size_t(steps.pool.num_pages()) * steps.pool.page_size() * row * 2; }
 
@@ -65,7 +64,6 @@ struct GqaCache::Impl {
   ops::GqaDecoder decoder;
   ops::KvAppender appender;
   LayerBuffers k_layers, v_layers;
-  GrowOnly<rt::Buffer> seqlens;  // the step's lengths, read by the split kernel
 };
 
 GqaCache::GqaCache(Runtime& runtime, const GqaCacheOptions& options)
@@ -127,7 +125,6 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   c.steps.reserve(requests, 1, c.steps.slots);
 
   impl->max_pages = c.steps.upload_page_table(requests, 0);
-  c.device.write_vector(c.seqlens.ensure(lengths.size() * sizeof(std::int32_t)), lengths);
   c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
   impl->summary = step_summary(impl->plan, q_heads, lengths);
   return GqaStep(std::move(impl));
@@ -165,7 +162,6 @@ std::optional<DecodeStepTiming> GqaStep::decode(int layer, const Tensor& q, Tens
   a.k_cache = &c.k_layers.at(layer, kCall);
   a.v_cache = &c.v_layers.at(layer, kCall);
   a.page_table = &c.steps.page_table.current();
-  a.seqlens = &c.seqlens.current();
   a.out = buffer_of(&out, kCall, "out");
   a.lse = buffer_of(lse, kCall, "lse");
   const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);

@@ -89,7 +89,6 @@ void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan) {
   require_buffer(g.k_cache_bytes, "k_cache", kv);
   require_buffer(g.v_cache_bytes, "v_cache", kv);
   require_buffer(g.page_table_bytes, "page_table", span_bytes(g.batch, g.page_table_stride, 1, 0, g.max_pages, 4));
-  require_buffer(g.seqlens_bytes, "cache_seqlens", std::int64_t{g.batch} * 4);
   require_buffer(g.out_bytes, "out", span_bytes(g.batch, g.out_stride_b, g.q_heads, g.out_stride_h, g.head_dim, 2));
   if (g.lse_bytes != GqaDecodeGeometry::kNoBuffer) {
     require_stride(g.lse_stride_b, "lse_stride_b", g.q_heads);

@@ -11,8 +11,9 @@
 namespace zemla {
 
 // q [batch, q_heads, head_dim]; k_cache / v_cache [num_pages, page_size,
-// kv_heads, head_dim]; page_table int32 [batch, max_pages]; cache_seqlens
-// int32 [batch]; out like q; lse fp32 [batch, q_heads]. Strides in elements.
+// kv_heads, head_dim]; page_table int32 [batch, max_pages]; out like q; lse
+// fp32 [batch, q_heads]. Strides in elements. cache_seqlens are the plan's
+// (GqaDecoder::plan), which the kernel reads from the workspace.
 struct GqaDecodeLayout {
   int batch = 0, q_heads = 0, kv_heads = 0, head_dim = 0;
   float sm_scale = 0;
@@ -31,7 +32,7 @@ struct GqaDecodeLayout {
 struct GqaDecodeGeometry : GqaDecodeLayout {
   static constexpr std::int64_t kNoBuffer = launch_checks::kNoBuffer;
   std::int64_t q_bytes = kNoBuffer, k_cache_bytes = kNoBuffer, v_cache_bytes = kNoBuffer, page_table_bytes = kNoBuffer,
-               seqlens_bytes = kNoBuffer, out_bytes = kNoBuffer, lse_bytes = kNoBuffer, workspace_bytes = kNoBuffer;
+               out_bytes = kNoBuffer, lse_bytes = kNoBuffer, workspace_bytes = kNoBuffer;
 };
 
 void check_gqa_decode(const GqaDecodeGeometry& g, const DecodePlan& plan);

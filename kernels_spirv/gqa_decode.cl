@@ -15,6 +15,10 @@
 // (window_left >= 0: the last token attends to keys [len - 1 - window_left,
 // len - 1]; -1: no window).
 //
+// The request's length, which places the window, is where its last split
+// ends in the plan's work table (split_begin gives the last split's row), so
+// the plan is the only record of the lengths.
+//
 // Caches: k_cache / v_cache [pages, page_size, kv_heads, head_dim] at the
 // given strides (elements). Bounds as in MLA: a page id outside the pool or
 // a page index past the table width reads nothing.
@@ -31,8 +35,8 @@ __kernel void gqa_decode_split(__global const ushort* q, long q_stride_b, long q
                                __global const ushort* k_cache, __global const ushort* v_cache, long kv_stride_page,
                                long kv_stride_token, long kv_stride_head, int num_pages, int page_size,
                                __global const int* page_table, long page_table_stride, int max_pages,
-                               __global const int* seqlens, __global float* workspace, long ws_lse_offset,
-                               long ws_work_offset, int num_q_heads, int num_kv_heads, int head_dim, float sm_scale,
+                               __global float* workspace, long ws_lse_offset, long ws_work_offset,
+                               long ws_split_begin_offset, int num_q_heads, int num_kv_heads, int head_dim, float sm_scale,
                                float softcap, int window_left, __global ushort* out, long out_stride_b,
                                long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
   __local float q_loc[GQA_MAX_GROUP * GQA_MAX_DIM];
@@ -44,9 +48,12 @@ __kernel void gqa_decode_split(__global const ushort* q, long q_stride_b, long q
   const int kv_head = get_group_id(1);
   const int group = num_q_heads / num_kv_heads;
   const int head0 = kv_head * group;
-  const int4 job = ((__global const int4*)(workspace + ws_work_offset))[split];
+  __global const int4* work = (__global const int4*)(workspace + ws_work_offset);
+  __global const int* split_begin = (__global const int*)(workspace + ws_split_begin_offset);
+  const int4 job = work[split];
   const int req = job.x, token_end = job.z, num_splits = job.w;
-  const int window_start = window_left >= 0 ? max(0, seqlens[req] - 1 - window_left) : 0;
+  const int length = work[split_begin[req + 1] - 1].z;
+  const int window_start = window_left >= 0 ? max(0, length - 1 - window_left) : 0;
   __global const int* pages = page_table + req * page_table_stride;
 
   for (int i = lid; i < group * head_dim; i += GQA_WG) {

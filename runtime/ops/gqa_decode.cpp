@@ -39,7 +39,6 @@ void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const 
   g.k_cache_bytes = checked_bytes(a.k_cache);
   g.v_cache_bytes = checked_bytes(a.v_cache);
   g.page_table_bytes = checked_bytes(a.page_table);
-  g.seqlens_bytes = checked_bytes(a.seqlens);
   g.out_bytes = checked_bytes(a.out);
   g.lse_bytes = checked_bytes(a.lse);
   g.workspace_bytes = checked_bytes(&workspace);
@@ -47,7 +46,7 @@ void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const 
 }
 
 std::optional<DecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
-                                               bool timed) {
+                                            bool timed) {
   validate(a, plan, workspace);
   rt::Kernel& k = *split_;
   std::uint32_t i = 0;
@@ -64,10 +63,10 @@ std::optional<DecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const Decode
   k.set_buffer(i++, a.page_table);
   k.set_scalar(i++, a.page_table_stride);
   k.set_scalar(i++, a.max_pages);
-  k.set_buffer(i++, a.seqlens);
   k.set_buffer(i++, &workspace);
   k.set_scalar(i++, float_offset(plan.layout.partial_lse));
   k.set_scalar(i++, float_offset(plan.layout.work));
+  k.set_scalar(i++, float_offset(plan.layout.split_begin));
   k.set_scalar(i++, a.q_heads);
   k.set_scalar(i++, a.kv_heads);
   k.set_scalar(i++, a.head_dim);

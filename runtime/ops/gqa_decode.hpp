@@ -25,7 +25,6 @@ struct GqaDecodeArgs : GqaDecodeLayout {
   const rt::Buffer* k_cache = nullptr;     // [num_pages, page_size, kv_heads, head_dim]
   const rt::Buffer* v_cache = nullptr;     // same shape as k_cache
   const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
-  const rt::Buffer* seqlens = nullptr;     // int32 [batch] (the window is measured from the end)
   rt::Buffer* out = nullptr;               // [batch, q_heads, head_dim]
   rt::Buffer* lse = nullptr;               // optional fp32 [batch, q_heads]
 };
@@ -45,7 +44,7 @@ class GqaDecoder {
   void validate(const GqaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
   // Validates, then enqueues; with `timed`, waits and returns device times.
   std::optional<DecodeTiming> run(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
-                                     bool timed = false);
+                                  bool timed = false);
 
  private:
   rt::Device& device_;

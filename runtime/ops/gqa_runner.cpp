@@ -16,7 +16,6 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   auto k = device.upload_vector(p.k_cache);
   auto v = device.upload_vector(p.v_cache);
   auto table = device.upload_vector(p.page_table);
-  auto seqlens = device.upload_vector(p.seqlens);
   auto out = device.upload_vector(poisoned_output(p.dtype, p.q.size()));
   auto lse = device.upload_vector(
       std::vector<float>(std::size_t(p.batch) * p.q_heads, std::numeric_limits<float>::quiet_NaN()));
@@ -39,7 +38,6 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   args.k_cache = k.get();
   args.v_cache = v.get();
   args.page_table = table.get();
-  args.seqlens = seqlens.get();
   args.out = out.get();
   args.lse = options.want_lse ? lse.get() : nullptr;
 
