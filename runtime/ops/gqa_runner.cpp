@@ -1,7 +1,5 @@
 #include "runtime/ops/gqa_runner.hpp"
 
-#include <limits>
-
 #include "runtime/ops/gqa_decode.hpp"
 
 namespace zemla::ops {
@@ -16,9 +14,7 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   auto k = device.upload_vector(p.k_cache);
   auto v = device.upload_vector(p.v_cache);
   auto table = device.upload_vector(p.page_table);
-  auto out = device.upload_vector(poisoned_output(p.dtype, p.q.size()));
-  auto lse = device.upload_vector(
-      std::vector<float>(std::size_t(p.batch) * p.q_heads, std::numeric_limits<float>::quiet_NaN()));
+  const PoisonedOutputs outputs(device, p.dtype, p.q.size(), std::size_t(p.batch) * p.q_heads);
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
 
@@ -38,12 +34,12 @@ MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p
   args.k_cache = k.get();
   args.v_cache = v.get();
   args.page_table = table.get();
-  args.out = out.get();
-  args.lse = options.want_lse ? lse.get() : nullptr;
+  args.out = outputs.out.get();
+  args.lse = options.want_lse ? outputs.lse.get() : nullptr;
 
   outcome.timings =
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
-  outcome.result = read_result(device, *out, *lse, p.dtype, p.q.size(), std::size_t(p.batch) * p.q_heads);
+  outcome.result = outputs.read(device);
   outcome.binary = loaded_binary_name(device, decoder.program());
   return outcome;
 }

@@ -109,7 +109,7 @@ rt::Range3 MlaDecoder::split_groups(const DecodePlan& plan) {
 }
 
 std::optional<DecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
-                                               bool timed) {
+                                            bool timed) {
   validate(a, plan, workspace);
   bind(a, plan, workspace);
   // run_stages binds the combine kernel only when the plan needs it.

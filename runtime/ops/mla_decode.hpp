@@ -63,7 +63,7 @@ class MlaDecoder {
   void validate(const MlaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
   // Validates, then enqueues; with `timed`, waits and returns device times.
   std::optional<DecodeTiming> run(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
-                                     bool timed = false);
+                                  bool timed = false);
 
   // Recorded decode (runtime/recording.hpp). record() validates `args`
   // against capacity.largest and records both stages. Each step is then

@@ -29,10 +29,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   auto q_rope = device.upload_vector(p.q_rope);
   auto kv = device.upload_vector(p.kv_cache);
   auto table = device.upload_vector(p.page_table);
-  // Poison the outputs: an element the kernels fail to write stays NaN.
-  auto out = device.upload_vector(poisoned_output(p.dtype, p.q_nope.size()));
-  auto lse =
-      device.upload_vector(std::vector<float>(std::size_t(p.batch) * p.heads, std::numeric_limits<float>::quiet_NaN()));
+  const PoisonedOutputs outputs(device, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
 
@@ -47,15 +44,15 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   args.q_rope = q_rope.get();
   args.kv_cache = kv.get();
   args.page_table = table.get();
-  args.out = out.get();
-  args.lse = options.want_lse ? lse.get() : nullptr;
+  args.out = outputs.out.get();
+  args.lse = options.want_lse ? outputs.lse.get() : nullptr;
   if (options.check_page_table) args.host_page_table = p.page_table;
   args.set_contiguous_strides();
 
   outcome.timings =
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
 
-  outcome.result = read_result(device, *out, *lse, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
+  outcome.result = outputs.read(device);
   outcome.binary = loaded_binary_name(device, decoder.program());
   return outcome;
 }
@@ -70,15 +67,21 @@ std::vector<DecodeTiming> run_iterations(rt::Device& device, const MlaRunOptions
   return timings;
 }
 
-MlaResult read_result(rt::Device& device, const rt::Buffer& out, const rt::Buffer& lse, DType dtype,
-                      std::size_t out_values, std::size_t lse_values) {
+PoisonedOutputs::PoisonedOutputs(rt::Device& device, DType dtype, std::size_t out_values, std::size_t lse_values)
+    : dtype(dtype),
+      out_values(out_values),
+      lse_values(lse_values),
+      out(device.upload_vector(std::vector<std::uint16_t>(out_values, dtype == DType::bf16 ? 0x7fc0 : 0x7e00))),
+      lse(device.upload_vector(std::vector<float>(lse_values, std::numeric_limits<float>::quiet_NaN()))) {}
+
+MlaResult PoisonedOutputs::read(rt::Device& device) const {
   std::vector<std::uint16_t> out_bits(out_values);
-  device.read(out, out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
+  device.read(*out, out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
   MlaResult r;
   r.out.resize(out_bits.size());
   for (std::size_t i = 0; i < out_bits.size(); ++i) r.out[i] = to_float(dtype, out_bits[i]);
   r.lse.resize(lse_values);
-  device.read(lse, r.lse.data(), r.lse.size() * sizeof(float));
+  device.read(*lse, r.lse.data(), r.lse.size() * sizeof(float));
   return r;
 }
 
@@ -89,10 +92,6 @@ std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& k
   // A zebin's device, or which SPIR-V build (the DPAS emulations) when not the plain one.
   if (bin->target != name) name += " " + std::string(bin->target);
   return name;
-}
-
-std::vector<std::uint16_t> poisoned_output(DType dtype, std::size_t values) {
-  return std::vector<std::uint16_t>(values, dtype == DType::bf16 ? 0x7fc0 : 0x7e00);
 }
 
 }  // namespace zemla::ops

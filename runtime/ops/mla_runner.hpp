@@ -4,6 +4,7 @@
 // three exercise exactly the path an embedding server uses.
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,7 +27,7 @@ struct MlaRunOutcome {
   MlaResult result;  // out widened to fp32, lse
   DecodePlan plan;
   std::string variant;
-  std::string binary;  // "spirv", "zebin pvc", "opencl-c"
+  std::string binary;  // loaded_binary_name()
   std::vector<DecodeTiming> timings;
 
   // Timed steps (split + combine), ascending; empty when nothing was timed.
@@ -41,13 +42,18 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, con
 // `options` asks for (run(timed) launches one decode), then a finish.
 std::vector<DecodeTiming> run_iterations(rt::Device& device, const MlaRunOptions& options,
                                          const std::function<std::optional<DecodeTiming>(bool timed)>& run);
-// NaN bits of the dtype: an output
-// element the kernels fail to write stays NaN.
-std::vector<std::uint16_t> poisoned_output(DType dtype, std::size_t values);
-// out widened to fp32, and lse, read back.
-MlaResult read_result(rt::Device& device, const rt::Buffer& out, const rt::Buffer& lse, DType dtype,
-                      std::size_t out_values, std::size_t lse_values);
-// "spirv", "zebin pvc", "opencl-c"; "" before the program is built.
+// out (16-bit values of `dtype`) and lse (fp32) on the device, filled with
+// NaN first: an element the kernels fail to write stays NaN.
+struct PoisonedOutputs {
+  PoisonedOutputs(rt::Device& device, DType dtype, std::size_t out_values, std::size_t lse_values);
+  // out widened to fp32, and lse, read back.
+  MlaResult read(rt::Device& device) const;
+
+  const DType dtype;
+  const std::size_t out_values, lse_values;
+  const std::unique_ptr<rt::Buffer> out, lse;
+};
+// "spirv", "zebin pvc", "spirv emulated-sg8", "opencl-c"; "" before the program is built.
 std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& key);
 
 }  // namespace zemla::ops
