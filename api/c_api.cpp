@@ -70,6 +70,48 @@ zemla_status null_argument(const char* call, const char* name) {
 #define ZEMLA_NOT_NULL(call, p) \
   if ((p) == nullptr) return null_argument(call, #p)
 
+// The flags as strings; a NULL entry throws naming its index.
+std::vector<std::string> flag_list(const char* call, const char* const* server_flags, int num_flags) {
+  std::vector<std::string> flags;
+  for (int i = 0; i < num_flags; ++i) {
+    zemla::require(server_flags[i] != nullptr, call, "server_flags[" + std::to_string(i) + "] is NULL");
+    flags.emplace_back(server_flags[i]);
+  }
+  return flags;
+}
+
+// The checks every cache constructor shares, then `make(flags)` for the handle.
+template <typename Handle, typename Make>
+zemla_status create_cache(const char* call, zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                          Handle** out, Make&& make) {
+  ZEMLA_NOT_NULL(call, runtime);
+  ZEMLA_NOT_NULL(call, out);
+  *out = nullptr;
+  if (num_flags > 0 && server_flags == nullptr) return null_argument(call, "server_flags");
+  return guarded([&] { *out = new Handle{make(flag_list(call, server_flags, num_flags))}; });
+}
+
+zemla_status create_mla_cache(const char* call, zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                              int num_layers, int num_pages, const std::optional<zemla::MlaCapacity>& capacity,
+                              zemla_mla_cache** out) {
+  return create_cache(call, runtime, server_flags, num_flags, out, [&](std::vector<std::string> flags) {
+    return zemla::MlaCache(runtime->runtime, {std::move(flags), num_layers, num_pages}, capacity);
+  });
+}
+
+// One decode step of `count` requests, for either cache.
+template <typename Step, typename Cache>
+zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests, int count, int heads, Step** out) {
+  ZEMLA_NOT_NULL(call, cache);
+  ZEMLA_NOT_NULL(call, requests);
+  ZEMLA_NOT_NULL(call, out);
+  *out = nullptr;
+  return guarded([&] {
+    zemla::require(count > 0, call, "count " + std::to_string(count) + " must be positive");
+    *out = new Step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, heads)};
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -141,47 +183,17 @@ zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_
   return guarded([&] { tensor->tensor.download(host, bytes, offset); });
 }
 
-namespace {
-
-// The flags as strings; a NULL entry throws naming its index.
-std::vector<std::string> flag_list(const char* call, const char* const* server_flags, int num_flags) {
-  std::vector<std::string> flags;
-  for (int i = 0; i < num_flags; ++i) {
-    zemla::require(server_flags[i] != nullptr, call, "server_flags[" + std::to_string(i) + "] is NULL");
-    flags.emplace_back(server_flags[i]);
-  }
-  return flags;
-}
-
-zemla_status create_cache(const char* call, zemla_runtime* runtime, const char* const* server_flags, int num_flags,
-                          int num_layers, int num_pages, const std::optional<zemla::MlaCapacity>& capacity,
-                          zemla_mla_cache** out) {
-  ZEMLA_NOT_NULL(call, runtime);
-  ZEMLA_NOT_NULL(call, out);
-  *out = nullptr;
-  if (num_flags > 0 && server_flags == nullptr) return null_argument(call, "server_flags");
-  return guarded([&] {
-    zemla::MlaCacheOptions o;
-    o.server_flags = flag_list(call, server_flags, num_flags);
-    o.num_layers = num_layers;
-    o.num_pages = num_pages;
-    *out = new zemla_mla_cache{zemla::MlaCache(runtime->runtime, o, capacity)};
-  });
-}
-
-}  // namespace
-
 zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
                                     int num_layers, int num_pages, zemla_mla_cache** out) {
-  return create_cache("zemla_mla_cache_create", runtime, server_flags, num_flags, num_layers, num_pages, std::nullopt,
-                      out);
+  return create_mla_cache("zemla_mla_cache_create", runtime, server_flags, num_flags, num_layers, num_pages,
+                          std::nullopt, out);
 }
 
 zemla_status zemla_mla_cache_create_fixed(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
                                           int num_layers, int num_pages, int max_batch, int64_t max_context_len,
                                           int heads, zemla_mla_cache** out) {
-  return create_cache("zemla_mla_cache_create_fixed", runtime, server_flags, num_flags, num_layers, num_pages,
-                      zemla::MlaCapacity{max_batch, max_context_len, heads}, out);
+  return create_mla_cache("zemla_mla_cache_create_fixed", runtime, server_flags, num_flags, num_layers, num_pages,
+                          zemla::MlaCapacity{max_batch, max_context_len, heads}, out);
 }
 
 void zemla_mla_cache_destroy(zemla_mla_cache* cache) { delete cache; }
@@ -204,14 +216,7 @@ zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache, int* out) 
 
 zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
                                   zemla_mla_step** out) {
-  ZEMLA_NOT_NULL("zemla_mla_step_begin", cache);
-  ZEMLA_NOT_NULL("zemla_mla_step_begin", requests);
-  ZEMLA_NOT_NULL("zemla_mla_step_begin", out);
-  *out = nullptr;
-  return guarded([&] {
-    zemla::require(count > 0, "zemla_mla_step_begin", "count " + std::to_string(count) + " must be positive");
-    *out = new zemla_mla_step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, heads)};
-  });
+  return begin_step("zemla_mla_step_begin", cache, requests, count, heads, out);
 }
 
 void zemla_mla_step_destroy(zemla_mla_step* step) { delete step; }
@@ -260,16 +265,10 @@ zemla_status zemla_mla_step_replay(zemla_mla_step* step, zemla_mla_recorded_laye
 
 zemla_status zemla_gqa_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
                                     int num_layers, int num_pages, int kv_heads, int head_dim, zemla_gqa_cache** out) {
-  constexpr const char* kCall = "zemla_gqa_cache_create";
-  ZEMLA_NOT_NULL(kCall, runtime);
-  ZEMLA_NOT_NULL(kCall, out);
-  *out = nullptr;
-  if (num_flags > 0 && server_flags == nullptr) return null_argument(kCall, "server_flags");
-  return guarded([&] {
-    const zemla::GqaCacheOptions o{flag_list(kCall, server_flags, num_flags), num_layers, num_pages, kv_heads,
-                                   head_dim};
-    *out = new zemla_gqa_cache{zemla::GqaCache(runtime->runtime, o)};
-  });
+  return create_cache(
+      "zemla_gqa_cache_create", runtime, server_flags, num_flags, out, [&](std::vector<std::string> flags) {
+        return zemla::GqaCache(runtime->runtime, {std::move(flags), num_layers, num_pages, kv_heads, head_dim});
+      });
 }
 
 void zemla_gqa_cache_destroy(zemla_gqa_cache* cache) { delete cache; }
@@ -298,14 +297,7 @@ zemla_status zemla_gqa_cache_free_pages(const zemla_gqa_cache* cache, int* out) 
 
 zemla_status zemla_gqa_step_begin(zemla_gqa_cache* cache, const int64_t* requests, int count, int q_heads,
                                   zemla_gqa_step** out) {
-  ZEMLA_NOT_NULL("zemla_gqa_step_begin", cache);
-  ZEMLA_NOT_NULL("zemla_gqa_step_begin", requests);
-  ZEMLA_NOT_NULL("zemla_gqa_step_begin", out);
-  *out = nullptr;
-  return guarded([&] {
-    zemla::require(count > 0, "zemla_gqa_step_begin", "count " + std::to_string(count) + " must be positive");
-    *out = new zemla_gqa_step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, q_heads)};
-  });
+  return begin_step("zemla_gqa_step_begin", cache, requests, count, q_heads, out);
 }
 
 void zemla_gqa_step_destroy(zemla_gqa_step* step) { delete step; }

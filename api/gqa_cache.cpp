@@ -89,10 +89,7 @@ struct GqaPrefill::Impl {
 };
 
 GqaPrefill GqaCache::begin_prefill(std::int64_t request, int tokens) {
-  constexpr const char* kCall = "GqaCache::begin_prefill";
-  PagedSteps& steps = impl_->steps;
-  steps.lengths_after({&request, 1}, tokens, kCall);
-  steps.reserve({&request, 1}, tokens, steps.prefill_slots);
+  impl_->steps.reserve_prompt(request, tokens, "GqaCache::begin_prefill");
   return GqaPrefill(std::make_unique<GqaPrefill::Impl>(GqaPrefill::Impl{impl_.get(), tokens}));
 }
 

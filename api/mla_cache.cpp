@@ -111,10 +111,7 @@ struct MlaPrefill::Impl {
 };
 
 MlaPrefill MlaCache::begin_prefill(std::int64_t request, int tokens) {
-  constexpr const char* kCall = "MlaCache::begin_prefill";
-  PagedSteps& steps = impl_->steps;
-  steps.lengths_after({&request, 1}, tokens, kCall);
-  steps.reserve({&request, 1}, tokens, steps.prefill_slots);
+  impl_->steps.reserve_prompt(request, tokens, "MlaCache::begin_prefill");
   return MlaPrefill(std::make_unique<MlaPrefill::Impl>(MlaPrefill::Impl{impl_.get(), tokens}));
 }
 

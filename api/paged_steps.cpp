@@ -54,6 +54,11 @@ void PagedSteps::reserve(std::span<const std::int64_t> requests, int tokens, Gro
   device.write_vector(slot_buffer.ensure(slot_values.size() * sizeof(std::int32_t)), slot_values);
 }
 
+void PagedSteps::reserve_prompt(std::int64_t request, int tokens, const char* call) {
+  lengths_after({&request, 1}, tokens, call);
+  reserve({&request, 1}, tokens, prefill_slots);
+}
+
 int PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int width) {
   if (width == 0) width = std::max(1, pool.max_pages_in_use(requests));
   const auto table = pool.page_table(requests, width);

@@ -41,6 +41,9 @@ class PagedSteps {
   // Reserves `tokens` more tokens for each request (the pool's all-or-nothing
   // append) and uploads their slots into `slot_buffer`.
   void reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer);
+  // A prompt of `tokens` more tokens of one request, by the same rules, its
+  // slots in prefill_slots.
+  void reserve_prompt(std::int64_t request, int tokens, const char* call);
   // Uploads the requests' page-table rows, `width` pages wide (0: as wide
   // as the longest needs); returns the width.
   int upload_page_table(std::span<const std::int64_t> requests, int width);
