@@ -70,10 +70,31 @@ std::unique_ptr<Device> open_backend(Backend backend, int index) {
 
 }  // namespace
 
+int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int requested) {
+  const std::string name(backend_name(backend));
+  if (requested >= 0) {
+    for (const auto& d : devices)
+      if (d.index == requested) return d.index;
+    throw Error("open_device", kNotFound,
+                name + " has no device " + std::to_string(requested) + "; it has " + std::to_string(devices.size()));
+  }
+  for (const auto& d : devices)
+    if (d.is_gpu) return d.index;
+  if (!devices.empty()) return devices.front().index;
+  throw Error("open_device", kNotFound, name + " shows no device");
+}
+
 std::unique_ptr<Device> open_device(const Selection& s) {
   if (s.backend == "level_zero" || s.backend == "opencl") {
     const Backend b = s.backend == "opencl" ? Backend::opencl : Backend::level_zero;
-    return open_backend(b, std::max(s.device, 0));
+    // An explicit index opens directly; -1 means the best device of this
+    // backend, which needs its device list.
+    if (s.device >= 0) return open_backend(b, s.device);
+    for (const auto& r : survey()) {
+      if (r.backend != b) continue;
+      if (!r.available) throw Error("open_device", kNotFound, std::string(backend_name(b)) + ": " + r.reason);
+      return open_backend(b, pick_device(b, r.devices, -1));
+    }
   }
   require(s.backend == "auto", "open_device",
           "backend '" + s.backend + "' is unknown; expected auto, level_zero or opencl");

@@ -30,6 +30,11 @@ Selection selection_from_env(Selection requested);
 
 std::unique_ptr<Device> open_device(const Selection& selection);
 
+// The device of one backend that `requested` names: that index when it is
+// >= 0, else the best one, a GPU before any other device. Throws
+// zemla::Error (ZEMLA_ERROR_NOT_FOUND) naming the backend when none fits.
+int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int requested);
+
 bool level_zero_built();
 
 }  // namespace zemla::rt

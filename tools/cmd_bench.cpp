@@ -73,7 +73,8 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   cmd->add_option("--warmup", f->warmup)->capture_default_str();
   cmd->add_option("--max-tokens", f->max_tokens, "Skip cases with more cached tokens than this")->capture_default_str();
   cmd->add_option("--backend", f->backend)->capture_default_str();
-  cmd->add_option("--device", f->device)->capture_default_str();
+  cmd->add_option("--device", f->device, "Device index within the backend (-1: best, a GPU first)")
+      ->capture_default_str();
   cmd->add_option("--csv", f->csv, "Write the table as CSV");
   cmd->add_option("--json-out", f->json_out, "Write the results as JSON");
   cmd->add_option("--plot", f->plot, "Write a PNG of achieved bandwidth vs the roof (needs gnuplot and --csv)");

@@ -119,7 +119,8 @@ void add_validate_command(CLI::App& app, const Global& global, int& exit_code) {
                   "level_zero (the hardware validation) or opencl (same checks on any "
                   "OpenCL device)")
       ->capture_default_str();
-  cmd->add_option("--device", flags->device, "Device index within the backend (-1: first GPU)")->capture_default_str();
+  cmd->add_option("--device", flags->device, "Device index within the backend (-1: best, a GPU first)")
+      ->capture_default_str();
   cmd->add_option("--output,-o", flags->output, "Where to write the JSON report")->capture_default_str();
   cmd->callback([flags, &global, &exit_code] { exit_code = validate(*flags, global); });
 }

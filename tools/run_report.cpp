@@ -33,7 +33,8 @@ std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& f) {
       cmd.add_option("--seqlen-range", f.seqlen_range, "Random lengths LO:HI, one per request")->capture_default_str());
   cmd.add_option("--splits", f.splits, "KV splits per request; -1 lets the planner choose")->capture_default_str();
   cmd.add_option("--backend", f.backend, "auto, level_zero or opencl")->capture_default_str();
-  cmd.add_option("--device", f.device, "Device index within the backend (-1: best)")->capture_default_str();
+  cmd.add_option("--device", f.device, "Device index within the backend (-1: best, a GPU first)")
+      ->capture_default_str();
   cmd.add_option("--seed", f.seed, "Random seed for inputs and lengths")->capture_default_str();
   cmd.add_flag("--check,!--no-check", f.check, "Compare with the fp64 host reference (default on)");
   cmd.add_option("--iters", f.iters, "Timed iterations on the device clock (0: no timing)")->capture_default_str();
