@@ -20,8 +20,9 @@
 // splits split_begin[r] .. split_begin[r + 1] - 1.
 //
 // The two products of each tile (scores, then P.V) come from
-// common/scalar_tiles.clh (portable, intel_sg: fp32 FMAs) or
-// common/xmx_tiles.clh (intel_xmx: DPAS); the softmax is the same for all.
+// common/scalar_tiles.clh (portable, intel_sg: fp32 FMAs),
+// common/xmx_tiles.clh (intel_xmx: DPAS) or common/mma_tiles.clh (nv_mma:
+// NVIDIA tensor cores); the softmax is the same for all.
 //
 // Bounds: a page id outside [0, num_pages) or a page index past the table
 // width reads nothing (its tokens count as masked), so a corrupt page table
@@ -32,6 +33,8 @@
 #include "common/variant.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
 #include "common/xmx_tiles.clh"
+#elif defined(ZEMLA_VARIANT_NV_MMA)
+#include "common/mma_tiles.clh"
 #else
 #include "common/scalar_tiles.clh"
 #endif
@@ -65,8 +68,12 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
                                int num_heads, float scale_log2, __global ushort* out, long out_stride_b,
                                long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
-  __local ushort q_tile[HEAD_BLOCK * KV_PITCH];
-  __local ushort kv_tile[TILE * KV_PITCH];
+  // uint4 arrays so every row (KV_PITCH values, a multiple of 8) starts
+  // 16-byte aligned for the helpers' vector loads.
+  __local uint4 q_tile4[HEAD_BLOCK * KV_PITCH / 8];
+  __local uint4 kv_tile4[TILE * KV_PITCH / 8];
+  __local ushort* q_tile = (__local ushort*)q_tile4;
+  __local ushort* kv_tile = (__local ushort*)kv_tile4;
   __local float partial[PARTIAL_CHUNKS * WG_SIZE];  // [chunk][head][token]
   // float4 arrays so float4 reads are aligned. The P tile's layout is the
   // tile helpers' own (store_p / acc_pv).
@@ -112,12 +119,21 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   float acc[ACC_VALUES];
   for (int i = 0; i < ACC_VALUES; ++i) acc[i] = 0.0f;
 
+  // The tile computed next sits in registers: its global loads were issued
+  // one tile earlier, so they overlap that tile's arithmetic.
+  KvRegs kv_next;
+  TileSource src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages,
+                               token_begin, token_end);
+  if (token_begin < token_end) kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows);
   for (int t0 = token_begin; t0 < token_end; t0 += TILE) {
-    const TileSource src =
-        tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages, t0, token_end);
     const int valid_rows = src.valid_rows;
     barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile is fully consumed (and q_tile written)
-    load_kv_tile(kv_tile, src.rows, kv_stride_token, valid_rows);
+    kv_stage(kv_tile, &kv_next);
+    if (t0 + TILE < token_end) {
+      src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages, t0 + TILE,
+                        token_end);
+      kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows);
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
 
     tile_scores(q_tile, kv_tile, partial);
