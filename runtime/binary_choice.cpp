@@ -23,13 +23,14 @@ bool DeviceInfo::has_extension(std::string_view name) const {
   return false;
 }
 
-std::string choose_variant(const DeviceInfo& info, bool program_has_xmx) {
+std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
   std::string variant;
   if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
     variant = forced;
-    if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx") {
+    if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx" && variant != "nv_mma") {
       throw Error("choose_variant", kInvalidArgument,
-                  "ZEMLA_VARIANT='" + variant + "' is not a kernel variant; expected portable, intel_sg or intel_xmx");
+                  "ZEMLA_VARIANT='" + variant +
+                      "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
     }
   } else if (info.backend == Backend::level_zero) {
     variant = info.matrix_engines ? "intel_xmx" : "intel_sg";
@@ -38,9 +39,17 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_xmx) {
     for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
     const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
                           info.has_extension("cl_intel_required_subgroup_size") && sg16;
-    variant = !intel_sg ? "portable" : info.matrix_engines ? "intel_xmx" : "intel_sg";
+    // mma.sync with bf16/fp16 inputs needs sm_80 or later.
+    variant = intel_sg                            ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
+              : info.nv_compute_capability >= 80 ? "nv_mma"
+                                                 : "portable";
   }
-  return variant == "intel_xmx" && !program_has_xmx ? "intel_sg" : variant;
+  // A program without matrix-engine variants takes the same device's SIMT one.
+  if (!program_has_matrix) {
+    if (variant == "intel_xmx") return "intel_sg";
+    if (variant == "nv_mma") return "portable";
+  }
+  return variant;
 }
 
 namespace {

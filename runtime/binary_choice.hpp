@@ -10,11 +10,13 @@ namespace zemla::rt {
 
 // "intel_xmx" where the device has matrix engines (DPAS) and the program
 // has an XMX variant; else "intel_sg" where the device has Intel sub-groups
-// of 16 with 16-bit block reads (every Intel GPU on Level Zero); else
-// "portable". ZEMLA_VARIANT overrides it (tests use this to run portable, or
-// intel_xmx with emulated DPAS, on Intel's CPU runtime); a program without
-// an XMX variant then gets intel_sg.
-std::string choose_variant(const DeviceInfo& info, bool program_has_xmx = true);
+// of 16 with 16-bit block reads (every Intel GPU on Level Zero); "nv_mma" on
+// an NVIDIA GPU of compute capability 8.0 or later (tensor cores through
+// inline PTX), for a program that has it; else "portable". ZEMLA_VARIANT
+// overrides it (tests use this to run portable, or intel_xmx with emulated
+// DPAS, on Intel's CPU runtime); a program without matrix-engine variants
+// then gets the SIMT variant of the same device (intel_sg, portable).
+std::string choose_variant(const DeviceInfo& info, bool program_has_matrix = true);
 
 struct BinaryChoice {
   const kernels::KernelBinary* binary = nullptr;

@@ -41,6 +41,9 @@ struct DeviceInfo {
   // Matrix engines (DPAS): OpenCL's cl_intel_subgroup_matrix_multiply_accumulate,
   // or Level Zero's module dot-product properties reporting DPAS.
   bool matrix_engines = false;
+  // NVIDIA GPUs on OpenCL (cl_nv_device_attribute_query): compute capability
+  // as major * 10 + minor, 90 on an H100; 0 elsewhere.
+  int nv_compute_capability = 0;
 
   bool has_extension(std::string_view name) const;
 };

@@ -25,7 +25,7 @@ nlohmann::json describe_device(const rt::DeviceInfo& d) {
     const std::string variant = rt::choose_variant(d);
     const auto choice = rt::choose_binary(d, {"mla_decode", variant, "bf16"});
     j["mla_decode_variant"] = variant;
-    j["gqa_decode_variant"] = rt::choose_variant(d, /*program_has_xmx=*/false);
+    j["gqa_decode_variant"] = rt::choose_variant(d, /*program_has_matrix=*/false);
     j["binary"] = {{"format", kernels::format_name(choice.binary->format)},
                    {"target", choice.binary->target},
                    {"reason", choice.reason}};

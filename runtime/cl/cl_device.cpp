@@ -19,6 +19,9 @@ namespace {
 
 // cl_intel_required_subgroup_size's query, not in Khronos' core headers.
 constexpr cl_device_info kDeviceSubGroupSizesIntel = 0x4108;
+// cl_nv_device_attribute_query's values (CL/cl_ext.h names them *_NV).
+constexpr cl_device_info kDeviceComputeCapabilityMajorNv = 0x4000;
+constexpr cl_device_info kDeviceComputeCapabilityMinorNv = 0x4001;
 
 struct Located {
   cl_platform_id platform;
@@ -80,6 +83,15 @@ DeviceInfo describe(const Located& at, int index) {
   std::istringstream extensions(device_string(at.device, CL_DEVICE_EXTENSIONS));
   for (std::string e; extensions >> e;) info.extensions.push_back(e);
   info.matrix_engines = info.has_extension("cl_intel_subgroup_matrix_multiply_accumulate");
+  // cl_nv_device_attribute_query: the compute capability, which decides
+  // whether the tensor-core variant (mma.sync, sm_80 on) can run.
+  if (info.has_extension("cl_nv_device_attribute_query")) {
+    cl_uint major = 0, minor = 0;
+    if (clGetDeviceInfo(at.device, kDeviceComputeCapabilityMajorNv, sizeof major, &major, nullptr) == CL_SUCCESS &&
+        clGetDeviceInfo(at.device, kDeviceComputeCapabilityMinorNv, sizeof minor, &minor, nullptr) == CL_SUCCESS) {
+      info.nv_compute_capability = static_cast<int>(major * 10 + minor);
+    }
+  }
   if (info.has_extension("cl_intel_required_subgroup_size")) {
     std::size_t bytes = 0;
     if (clGetDeviceInfo(at.device, kDeviceSubGroupSizesIntel, 0, nullptr, &bytes) == CL_SUCCESS) {

@@ -16,7 +16,7 @@ constexpr const char* kCall = "gqa_decode";
 
 GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
     : device_(device),
-      variant_(rt::choose_variant(device.info(), /*program_has_xmx=*/false)),
+      variant_(rt::choose_variant(device.info(), /*program_has_matrix=*/false)),
       key_{"gqa_decode", variant_, std::string(dtype_name(dtype))},
       split_(&device_.kernel(key_, "gqa_decode_split")),
       combine_(device_, key_) {}

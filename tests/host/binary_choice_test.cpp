@@ -95,7 +95,7 @@ TEST(VariantChoice, MatrixEnginesSelectIntelXmxWhereTheProgramHasIt) {
   gpu.backend = Backend::level_zero;
   gpu.matrix_engines = true;
   EXPECT_EQ(choose_variant(gpu), "intel_xmx");
-  EXPECT_EQ(choose_variant(gpu, /*program_has_xmx=*/false), "intel_sg");
+  EXPECT_EQ(choose_variant(gpu, /*program_has_matrix=*/false), "intel_sg");
   DeviceInfo cl;
   cl.backend = Backend::opencl;
   cl.sub_group_sizes = {16};
@@ -103,6 +103,28 @@ TEST(VariantChoice, MatrixEnginesSelectIntelXmxWhereTheProgramHasIt) {
   EXPECT_EQ(choose_variant(cl), "portable") << "DPAS alone, without Intel sub-groups, is not enough";
   cl.extensions = {"cl_intel_subgroups", "cl_intel_subgroups_short", "cl_intel_required_subgroup_size"};
   EXPECT_EQ(choose_variant(cl), "intel_xmx");
+}
+
+// NVIDIA's OpenCL reports its compute capability: from sm_80 on, MLA decode
+// runs on the tensor cores (nv_mma); GQA, without such a variant, and older
+// GPUs stay portable.
+TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
+  unsetenv("ZEMLA_VARIANT");
+  DeviceInfo h100;
+  h100.backend = Backend::opencl;
+  h100.is_gpu = true;
+  h100.nv_compute_capability = 90;
+  EXPECT_EQ(choose_variant(h100), "nv_mma");
+  EXPECT_EQ(choose_variant(h100, /*program_has_matrix=*/false), "portable");
+  h100.nv_compute_capability = 75;
+  EXPECT_EQ(choose_variant(h100), "portable") << "mma.sync with bf16 inputs needs sm_80";
+  setenv("ZEMLA_VARIANT", "portable", 1);
+  h100.nv_compute_capability = 90;
+  EXPECT_EQ(choose_variant(h100), "portable");
+  unsetenv("ZEMLA_VARIANT");
+  // The nv_mma program is OpenCL C only: NVIDIA's compiler builds it.
+  h100.accepts_spirv = false;
+  EXPECT_EQ(choose_binary(h100, {"mla_decode", "nv_mma", "bf16"}).binary->format, kernels::BinaryFormat::opencl_c);
 }
 
 // intel_xmx where the device has no matrix engines loads the SPIR-V that
@@ -140,7 +162,7 @@ TEST(VariantChoice, ZemlaVariantOverridesAndIsValidated) {
   EXPECT_EQ(choose_variant(gpu), "portable");
   setenv("ZEMLA_VARIANT", "intel_xmx", 1);
   EXPECT_EQ(choose_variant(gpu), "intel_xmx");
-  EXPECT_EQ(choose_variant(gpu, /*program_has_xmx=*/false), "intel_sg");
+  EXPECT_EQ(choose_variant(gpu, /*program_has_matrix=*/false), "intel_sg");
   setenv("ZEMLA_VARIANT", "xmx", 1);
   EXPECT_THROW(choose_variant(gpu), Error);
   unsetenv("ZEMLA_VARIANT");
