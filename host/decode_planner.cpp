@@ -58,15 +58,43 @@ WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t ba
 //  1. If the batch alone gives that many (batch x head_blocks >= target),
 //     every request gets one split and stage 2 is skipped: splitting would
 //     only add combine traffic.
-//  2. Otherwise pick one chunk length for the whole batch,
-//     total_tokens x head_blocks / target, rounded up to whole tiles and at
-//     least kMinSplitTokens, and cut each request into ceil(len / chunk)
-//     splits. Work-groups then carry similar token counts, so a 128K request
-//     beside 100-token ones becomes many splits while the short ones stay
-//     single: both fill the device and none waits on a straggler.
-//  3. Each request's splits are capped at kMaxSplitsPerRequest and at
+//  2. Otherwise pick one chunk length for the whole batch and cut each
+//     request into ceil(len / chunk) splits. Work-groups then carry similar
+//     token counts, so a 128K request beside 100-token ones becomes many
+//     splits while the short ones stay single: both fill the device and none
+//     waits on a straggler. The chunk is at least
+//     total_tokens x head_blocks / target (rounded up to whole tiles, and at
+//     least kMinSplitTokens), which bounds the split count (max_total_splits).
+//  3. Among chunks from that floor up to twice it, the one with the least
+//     estimated time wins: waves x (chunk + kSplitOverheadTokens), where a
+//     wave is kResidentWorkGroupsPerComputeUnit x compute_units work-groups.
+//     Work-groups run in whole waves, so 544 of them on 264 slots take three
+//     waves where 512 take two: measured on the H100 (H8 B32 16K), a chunk
+//     a few tiles longer saved the third.
+//  4. Each request's splits are capped at kMaxSplitsPerRequest and at
 //     len / kMinSplitTokens.
 // Splits start on tile boundaries, so no tile straddles two splits or pages.
+namespace {
+
+std::int64_t splits_for(std::int64_t len, std::int64_t chunk) {
+  return std::max<std::int64_t>(1, std::min(ceil_div(len, chunk), auto_split_cap(len)));
+}
+
+// Estimated stage-1 time of cutting every request at `chunk` tokens, in
+// token-steps of one work-group.
+double chunk_cost(std::span<const std::int32_t> seqlens, std::int64_t chunk, int head_blocks, std::int64_t wave) {
+  std::int64_t groups = 0, longest = 0;
+  for (const std::int32_t len : seqlens) {
+    const std::int64_t n = splits_for(len, chunk);
+    groups += n;
+    longest = std::max(longest, ceil_div(len, n));
+  }
+  const std::int64_t waves = ceil_div(groups * head_blocks, wave);
+  return static_cast<double>(waves) * static_cast<double>(longest + planner::kSplitOverheadTokens);
+}
+
+}  // namespace
+
 DecodePlan plan_decode(const PlannerInputs& in) {
   const SplitGeometry& g = in.geometry;
   check_common(in.heads, in.compute_units, in.num_kv_splits, g, kCall);
@@ -85,8 +113,19 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   plan.head_blocks = static_cast<int>(ceil_div(in.heads, g.head_block));
   const std::int64_t target = std::int64_t{planner::kWorkGroupsPerComputeUnit} * in.compute_units;
   const bool batch_fills_device = batch * plan.head_blocks >= target;
-  const std::int64_t chunk = std::max<std::int64_t>(
+  const std::int64_t floor_chunk = std::max<std::int64_t>(
       planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), g.tile) * g.tile);
+  std::int64_t chunk = floor_chunk;
+  if (!batch_fills_device && in.num_kv_splits <= 0) {
+    const std::int64_t wave = std::int64_t{planner::kResidentWorkGroupsPerComputeUnit} * in.compute_units;
+    double best = chunk_cost(in.seqlens, chunk, plan.head_blocks, wave);
+    for (std::int64_t c = floor_chunk + g.tile; c <= 2 * floor_chunk;
+         c += std::max<std::int64_t>(g.tile, floor_chunk / 32)) {
+      const std::int64_t aligned = ceil_div(c, g.tile) * g.tile;
+      const double cost = chunk_cost(in.seqlens, aligned, plan.head_blocks, wave);
+      if (cost < best) best = cost, chunk = aligned;
+    }
+  }
 
   plan.split_begin.reserve(batch + 1);
   plan.split_begin.push_back(0);
@@ -96,7 +135,7 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     if (in.num_kv_splits > 0) {
       wanted = explicit_splits(len, in.num_kv_splits, g.tile);
     } else if (!batch_fills_device) {
-      wanted = std::min(ceil_div(len, chunk), auto_split_cap(len));
+      wanted = splits_for(len, chunk);
     }
     wanted = std::max<std::int64_t>(wanted, 1);
     // Tile-aligned split length; the real count can come out below `wanted`.

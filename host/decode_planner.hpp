@@ -95,6 +95,13 @@ inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs mo
 // combine stage reads each split once, which stays small next to its KV.
 inline constexpr int kMaxSplitsPerRequest = 256;
 inline constexpr int kWorkGroupsPerComputeUnit = 4;
+// Split work-groups one compute unit runs at once, for the wave estimate:
+// two on the H100 (128 registers x 256 items of 64K; 48 KB of local memory
+// each), an assumption elsewhere.
+inline constexpr int kResidentWorkGroupsPerComputeUnit = 2;
+// A work-group's fixed cost (loading q, the epilogue, its share of the
+// combine), in tokens of its main loop.
+inline constexpr int kSplitOverheadTokens = 64;
 }  // namespace planner
 
 }  // namespace zemla

@@ -57,6 +57,24 @@ TEST(DecodePlanner, SplitsOnlyTheLongRequestInAMixedBatch) {
   EXPECT_EQ(plan.splits_of(2), 1);
 }
 
+// Work-groups run in whole waves (kResidentWorkGroupsPerComputeUnit per
+// compute unit): 32 requests of 16K on 132 units cut at the floor chunk
+// give 544 groups, 16 past two waves of 264, and so a third wave. A chunk a
+// few tiles longer fits two.
+TEST(DecodePlanner, FillsWholeWavesInsteadOfSpillingIntoAnother) {
+  const std::vector<std::int32_t> lens(32, 16384);
+  const int cus = 132;
+  const auto plan = plan_decode({lens, 8, cus, -1});
+  expect_well_formed(plan, lens);
+  const int wave = planner::kResidentWorkGroupsPerComputeUnit * cus;
+  EXPECT_LE(plan.total_splits() * plan.head_blocks, 2 * wave);
+  EXPECT_GT(plan.total_splits() * plan.head_blocks, wave) << "still enough groups to fill the device";
+  // The same for 128 requests of 4K at 16 heads (640 groups before).
+  const std::vector<std::int32_t> lens4k(128, 4096);
+  const auto p4 = plan_decode({lens4k, 16, cus, -1});
+  EXPECT_LE(p4.total_splits() * p4.head_blocks, 2 * wave);
+}
+
 TEST(DecodePlanner, HandlesAllZeroLengths) {
   const std::vector<std::int32_t> lens(8, 0);
   const auto plan = plan_decode({lens, 128, 64, -1});
