@@ -40,6 +40,7 @@ struct WorkspaceLayout {
   std::size_t partial_lse = 0;  // float [total_splits][heads]
   std::size_t work = 0;         // SplitWork [total_splits]
   std::size_t split_begin = 0;  // int32 [batch + 1]
+  std::size_t counters = 0;     // int32 [batch][heads]: the fused combine's arrivals, zero between launches
   std::size_t total = 0;
 
   static WorkspaceLayout make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads,

@@ -19,8 +19,29 @@ double MlaRunOutcome::median_step_ms() const {
   return ms.empty() ? 0.0 : ms[ms.size() / 2];
 }
 
+namespace {
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+double MlaRunOutcome::median_split_ms() const {
+  std::vector<double> ms;
+  for (const auto& t : timings) ms.push_back(t.split_ms);
+  return median_of(ms);
+}
+
+double MlaRunOutcome::median_combine_ms() const {
+  std::vector<double> ms;
+  for (const auto& t : timings) ms.push_back(t.combine_ms);
+  return median_of(ms);
+}
+
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
-  MlaDecoder decoder(device, p.dtype);
+  MlaDecoder decoder(device, p.dtype, options.fused_combine);
   MlaRunOutcome outcome;
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);

@@ -21,6 +21,9 @@ struct MlaRunOptions {
   int iters = 1;   // timed runs (device clock); 0 = one untimed run
   bool want_lse = true;
   bool check_page_table = true;  // full host check of the page ids each request reads
+  // Merge splits inside the split kernel (true) or in stage 2 (false);
+  // unset: the device's default (rt::fuse_split_combine).
+  std::optional<bool> fused_combine = std::nullopt;
 };
 
 struct MlaRunOutcome {
@@ -34,6 +37,9 @@ struct MlaRunOutcome {
   std::vector<double> sorted_step_ms() const;
   // The median of those, 0 when nothing was timed.
   double median_step_ms() const;
+  // Medians of the two stages alone (combine: 0 when the plan has none).
+  double median_split_ms() const;
+  double median_combine_ms() const;
 };
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);

@@ -49,6 +49,68 @@ TEST_P(MlaDecodeNumerics, MatchesReferenceWithinTolerance) { expect_matches_refe
 INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeNumerics, ::testing::ValuesIn(matrix()),
                          [](const auto& info) { return info.param.name; });
 
+// Stage 2 as its own kernel (Level Zero's default) and merged by the last
+// split inside the split kernel (OpenCL's) compute each column with the same
+// operations in the same order: both meet the reference, bit for bit alike.
+TEST(MlaDecodeCombine, FusedAndTwoStageMergesAgreeBitForBit) {
+  RandomMlaSpec spec;
+  spec.seqlens = {3000, 1, 700, 0, 129};
+  spec.heads = 24;
+  const MlaProblem p = make_random_problem(spec);
+  const auto ref = reference::mla_decode(p);
+  for (int splits : {2, 7, 64}) {
+    const auto two_stage = ops::run_mla_problem(testing::test_device(), p, {splits, 0, 0, true, true, false});
+    const auto fused = ops::run_mla_problem(testing::test_device(), p, {splits, 0, 0, true, true, true});
+    ASSERT_TRUE(two_stage.plan.needs_combine) << "splits " << splits;
+    for (const auto* o : {&two_stage, &fused}) {
+      const auto cmp = compare_with_reference(o->result, ref, p.dtype, mla::kLatentDim, true);
+      EXPECT_TRUE(cmp.pass) << "splits " << splits << (o == &fused ? " fused: " : " two-stage: ") << cmp.failure;
+    }
+    EXPECT_EQ(fused.result.out, two_stage.result.out) << "splits " << splits;
+    EXPECT_EQ(fused.result.lse, two_stage.result.lse) << "splits " << splits;
+  }
+}
+
+// Layers of a step share one workspace and plan: the fused merge must leave
+// its arrival counters at zero for the next launch. Two decodes of different
+// queries into one output buffer: the second must be the second answer (a
+// counter left over would keep any split from merging, leaving the first).
+TEST(MlaDecodeCombine, FusedMergeIsReadyForTheNextLayer) {
+  RandomMlaSpec spec;
+  spec.seqlens = {900, 40, 333};
+  spec.heads = 16;
+  const MlaProblem first = make_random_problem(spec);
+  spec.seed = 99;
+  MlaProblem second = make_random_problem(spec);
+  second.kv_cache = first.kv_cache;
+  second.page_table = first.page_table;
+  rt::Device& device = testing::test_device();
+  ops::MlaDecoder decoder(device, first.dtype, /*fused_combine=*/true);
+  const auto plan = decoder.plan(first.seqlens, first.heads, 5);
+  ASSERT_TRUE(plan.needs_combine);
+  auto kv = device.upload_vector(first.kv_cache), table = device.upload_vector(first.page_table);
+  auto ws = device.allocate(plan.layout.total);
+  auto out = device.allocate(first.q_nope.size() * 2), lse = device.allocate(first.batch * first.heads * 4);
+  decoder.upload_plan(plan, *ws);
+  for (const MlaProblem* p : {static_cast<const MlaProblem*>(&first), static_cast<const MlaProblem*>(&second)}) {
+    auto qn = device.upload_vector(p->q_nope), qr = device.upload_vector(p->q_rope);
+    ops::MlaDecodeArgs a;
+    a.batch = p->batch, a.heads = p->heads, a.sm_scale = p->sm_scale;
+    a.num_pages = p->num_pages, a.page_size = p->page_size, a.max_pages = p->max_pages;
+    a.q_nope = qn.get(), a.q_rope = qr.get(), a.kv_cache = kv.get(), a.page_table = table.get();
+    a.out = out.get(), a.lse = lse.get();
+    a.set_contiguous_strides();
+    decoder.run(a, plan, *ws);
+    MlaResult got{std::vector<float>(p->q_nope.size()), std::vector<float>(std::size_t(p->batch) * p->heads)};
+    std::vector<std::uint16_t> bits(p->q_nope.size());
+    device.read(*out, bits.data(), bits.size() * 2);
+    device.read(*lse, got.lse.data(), got.lse.size() * 4);
+    for (std::size_t i = 0; i < bits.size(); ++i) got.out[i] = bf16_to_float(bits[i]);
+    const auto cmp = compare_with_reference(got, reference::mla_decode(*p), p->dtype, mla::kLatentDim, true);
+    EXPECT_TRUE(cmp.pass) << (p == &first ? "first" : "second") << " decode: " << cmp.failure;
+  }
+}
+
 // A wrong kernel must fail the check: perturb one cached value a request
 // reads and the comparison against the unperturbed reference must fail.
 TEST(MlaDecodeNumericsSelfCheck, DetectsACorruptedCacheValue) {
