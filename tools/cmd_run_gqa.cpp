@@ -81,7 +81,7 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
                          2.0 * problem.batch * problem.q_heads * problem.head_dim * 2.0;
     const double flops = 4.0 * tokens * problem.q_heads * problem.head_dim;
     const double ms = outcome.median_step_ms();
-    report["timing"] = timing_report(ms, bytes, flops, f.step.iters, device->info().name);
+    report["timing"] = timing_report(outcome, ms, bytes, flops, f.step.iters, device->info().name);
   }
   if (global.json) {
     std::cout << report.dump(2) << '\n';

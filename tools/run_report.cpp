@@ -73,9 +73,12 @@ void print_check(const char* label, const nlohmann::json& c) {
   if (!pass) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
 }
 
-nlohmann::json timing_report(double median_ms, double bytes, double flops, int iters, const std::string& device_name) {
+nlohmann::json timing_report(const ops::MlaRunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
+                             const std::string& device_name) {
   nlohmann::json t{{"iters", iters},
                    {"median_ms", median_ms},
+                   {"split_median_ms", outcome.median_split_ms()},
+                   {"combine_median_ms", outcome.median_combine_ms()},
                    {"gbs", bytes / median_ms * 1e-6},
                    {"tflops", flops / median_ms * 1e-9}};
   if (const auto roof = known_roofline(device_name)) {
@@ -86,7 +89,8 @@ nlohmann::json timing_report(double median_ms, double bytes, double flops, int i
 }
 
 void print_timing(const nlohmann::json& t) {
-  std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << t["iters"].get<int>() << "), "
+  std::cout << "  time: " << t["median_ms"].get<double>() << " ms (median of " << t["iters"].get<int>() << "; split "
+            << t["split_median_ms"].get<double>() << ", combine " << t["combine_median_ms"].get<double>() << "), "
             << t["gbs"].get<double>() << " GB/s, " << t["tflops"].get<double>() << " TFLOP/s FP32";
   if (t.contains("roofline")) {
     std::cout << "  [roof " << t["roofline"]["bandwidth_gbs"].get<double>() << " GB/s, "

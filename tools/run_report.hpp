@@ -48,7 +48,9 @@ void print_check(const char* label, const nlohmann::json& c);
 
 // A timed step: median, GB/s and TFLOP/s from its bytes and FLOPs, and the
 // device's roofline when zemla knows it (host/roofline).
-nlohmann::json timing_report(double median_ms, double bytes, double flops, int iters, const std::string& device_name);
+// The stages' own medians ride along: the step's fixed costs show there.
+nlohmann::json timing_report(const ops::MlaRunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
+                             const std::string& device_name);
 void print_timing(const nlohmann::json& t);
 
 }  // namespace zemla::cli
