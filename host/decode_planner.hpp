@@ -95,6 +95,7 @@ inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs mo
 // Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
 // combine stage reads each split once, which stays small next to its KV.
 inline constexpr int kMaxSplitsPerRequest = 256;
+static_assert(kMaxSplitsPerRequest <= mla::kMaxMergeSplits, "the fused merge holds one weight per split");
 inline constexpr int kWorkGroupsPerComputeUnit = 4;
 // Split work-groups one compute unit runs at once, for the wave estimate:
 // two on the H100 (128 registers x 256 items of 64K; 48 KB of local memory

@@ -32,9 +32,11 @@
 // width reads nothing (its tokens count as masked), so a corrupt page table
 // cannot move any read or write outside its buffer.
 
+// Columns of one head each item merges in the fused combine (merge_block).
+#define MERGE_COLS (MLA_DC * HEAD_BLOCK / WG_SIZE)
 #include "common/dtype.clh"
-#include "common/split_combine.clh"
 #include "common/variant.clh"
+#include "common/split_combine.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
 #include "common/xmx_tiles.clh"
 #elif defined(ZEMLA_VARIANT_NV_MMA)
@@ -70,7 +72,7 @@ inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_pa
 // upload) goes back to zero with the last arrival, ready for the next layer.
 void merge_if_last(__global float* workspace, long ws_lse_offset, long ws_split_begin_offset, long ws_counter_offset,
                    int req, int head0, int heads_here, int num_splits, int num_heads, __global ushort* out_b,
-                   long out_stride_h, __global float* lse_b, __local float* scratch) {
+                   long out_stride_h, __global float* lse_b, __local float* weights, __local float* scratch) {
   __local int* last = (__local int*)scratch;
   mem_fence(CLK_GLOBAL_MEM_FENCE);
   barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
@@ -81,14 +83,13 @@ void merge_if_last(__global float* workspace, long ws_lse_offset, long ws_split_
     if (*last) atomic_xchg(counter, 0);
   }
   barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-  if (!*last) return;
+  const int is_last = *last;
+  barrier(CLK_LOCAL_MEM_FENCE);  // scratch is the merge's reduction space next
+  if (!is_last) return;
   mem_fence(CLK_GLOBAL_MEM_FENCE);
-  const int first = ((__global const int*)(workspace + ws_split_begin_offset))[req];
-  for (int h = 0; h < heads_here; ++h) {
-    const int head = head0 + h;
-    merge_head(workspace, workspace + ws_lse_offset, first, num_splits, num_heads, head, MLA_DC, get_local_id(0),
-               WG_SIZE, out_b + head * out_stride_h, lse_b != 0 ? lse_b + head : 0);
-  }
+  const int first = ((volatile __global const int*)(workspace + ws_split_begin_offset))[req];
+  merge_block(workspace, workspace + ws_lse_offset, first, num_splits, num_heads, head0, heads_here, HEAD_BLOCK,
+              MLA_DC, out_b, out_stride_h, lse_b, weights, scratch, MERGE_MAX_SPLITS);
 }
 
 ZEMLA_KERNEL_ATTRS
@@ -232,8 +233,10 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
       ws_lse[(long)split * num_heads + head] = lse_h;
     }
   }
-  if (num_splits > 1 && fuse_combine) merge_if_last(workspace, ws_lse_offset, ws_split_begin_offset,
-                                                    ws_counter_offset, req, head0, heads_here, num_splits, num_heads,
-                                                    out + req * out_stride_b, out_stride_h,
-                                                    write_lse ? lse + req * lse_stride_b : 0, scratch);
+  if (num_splits > 1 && fuse_combine) {
+    // The KV tile is consumed: its local memory holds the merge weights.
+    merge_if_last(workspace, ws_lse_offset, ws_split_begin_offset, ws_counter_offset, req, head0, heads_here,
+                  num_splits, num_heads, out + req * out_stride_b, out_stride_h,
+                  write_lse ? lse + req * lse_stride_b : 0, (__local float*)kv_tile4, scratch);
+  }
 }

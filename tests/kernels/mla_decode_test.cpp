@@ -50,9 +50,10 @@ INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeNumerics, ::testing::ValuesIn(matrix()
                          [](const auto& info) { return info.param.name; });
 
 // Stage 2 as its own kernel (Level Zero's default) and merged by the last
-// split inside the split kernel (OpenCL's) compute each column with the same
-// operations in the same order: both meet the reference, bit for bit alike.
-TEST(MlaDecodeCombine, FusedAndTwoStageMergesAgreeBitForBit) {
+// split inside the split kernel (OpenCL's): both meet the reference, and
+// they agree to a rounding of the output (the fused merge adds the weights
+// in a tree, so the last bit of a value may differ).
+TEST(MlaDecodeCombine, FusedAndTwoStageMergesAgree) {
   RandomMlaSpec spec;
   spec.seqlens = {3000, 1, 700, 0, 129};
   spec.heads = 24;
@@ -66,8 +67,17 @@ TEST(MlaDecodeCombine, FusedAndTwoStageMergesAgreeBitForBit) {
       const auto cmp = compare_with_reference(o->result, ref, p.dtype, mla::kLatentDim, true);
       EXPECT_TRUE(cmp.pass) << "splits " << splits << (o == &fused ? " fused: " : " two-stage: ") << cmp.failure;
     }
-    EXPECT_EQ(fused.result.out, two_stage.result.out) << "splits " << splits;
-    EXPECT_EQ(fused.result.lse, two_stage.result.lse) << "splits " << splits;
+    for (std::size_t i = 0; i < fused.result.out.size(); ++i) {
+      const float a = fused.result.out[i], b = two_stage.result.out[i];
+      ASSERT_LE(std::fabs(a - b), std::ldexp(std::fabs(b), -7)) << "splits " << splits << " value " << i;
+    }
+    for (std::size_t i = 0; i < fused.result.lse.size(); ++i) {
+      if (std::isinf(two_stage.result.lse[i])) {
+        ASSERT_EQ(fused.result.lse[i], two_stage.result.lse[i]);
+      } else {
+        ASSERT_NEAR(fused.result.lse[i], two_stage.result.lse[i], 1e-5) << "splits " << splits << " lse " << i;
+      }
+    }
   }
 }
 
