@@ -49,8 +49,7 @@ WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t ba
   l.partial_lse = align256(l.partial_out + splits * h * static_cast<std::size_t>(value_dim) * sizeof(float));
   l.work = align256(l.partial_lse + splits * h * sizeof(float));
   l.split_begin = align256(l.work + splits * sizeof(SplitWork));
-  l.counters = align256(l.split_begin + static_cast<std::size_t>(batch + 1) * sizeof(std::int32_t));
-  l.total = align256(l.counters + static_cast<std::size_t>(batch) * h * sizeof(std::int32_t));
+  l.total = align256(l.split_begin + static_cast<std::size_t>(batch + 1) * sizeof(std::int32_t));
   return l;
 }
 

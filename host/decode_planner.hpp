@@ -40,7 +40,6 @@ struct WorkspaceLayout {
   std::size_t partial_lse = 0;  // float [total_splits][heads]
   std::size_t work = 0;         // SplitWork [total_splits]
   std::size_t split_begin = 0;  // int32 [batch + 1]
-  std::size_t counters = 0;     // int32 [batch][heads]: the fused combine's arrivals, zero between launches
   std::size_t total = 0;
 
   static WorkspaceLayout make(std::int64_t total_splits, std::int64_t batch, std::int64_t heads,
@@ -95,7 +94,6 @@ inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs mo
 // Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
 // combine stage reads each split once, which stays small next to its KV.
 inline constexpr int kMaxSplitsPerRequest = 256;
-static_assert(kMaxSplitsPerRequest <= mla::kMaxMergeSplits, "the fused merge holds one weight per split");
 inline constexpr int kWorkGroupsPerComputeUnit = 4;
 // Split work-groups one compute unit runs at once, for the wave estimate:
 // two on the H100 (128 registers x 256 items of 64K; 48 KB of local memory

@@ -10,6 +10,5 @@ inline constexpr int kRopeDim = 64;                    // qk_rope_head_dim
 inline constexpr int kRowDim = kLatentDim + kRopeDim;  // one cached token: 576 values
 inline constexpr int kHeadBlock = 16;                  // heads per work-group
 inline constexpr int kTile = 16;                       // tokens per tile; divides every page size
-inline constexpr int kMaxMergeSplits = 256;            // MERGE_MAX_SPLITS: splits the fused merge holds
 
 }  // namespace zemla::mla

@@ -9,19 +9,15 @@
 // directly; otherwise the split writes its normalised partial output and LSE
 // to the workspace.
 //
-// Stage 2 merges the splits of a request with LSE weights: either the
-// split_kv_combine kernel (common/split_combine.clh, shared with GQA), one
-// work-group per (head, request), or, with fuse_combine, the last split of a
-// (request, head block) to finish, inside this kernel (merge_if_last): one
-// launch fewer per layer, which on a driver with a fixed cost per launch is
-// most of a small step.
+// Stage 2, split_kv_combine (common/split_combine.clh, shared with GQA): one
+// work-group per (head, request) with more than one split merges the
+// partials with LSE weights.
 //
 // Workspace (layout from host/decode_planner's WorkspaceLayout; offsets in
 // 4-byte units): partial outputs [splits][heads][512] at 0, partial LSE
 // [splits][heads], the work table int4 (request, token_begin, token_end,
-// splits_of_request) per split, split_begin [batch + 1]: request r owns
-// splits split_begin[r] .. split_begin[r + 1] - 1, and the fused combine's
-// arrival counters int [batch][heads] (the one at head0 serves a block).
+// splits_of_request) per split, and split_begin [batch + 1]: request r owns
+// splits split_begin[r] .. split_begin[r + 1] - 1.
 //
 // The two products of each tile (scores, then P.V) come from
 // common/scalar_tiles.clh (portable, intel_sg: fp32 FMAs),
@@ -32,11 +28,9 @@
 // width reads nothing (its tokens count as masked), so a corrupt page table
 // cannot move any read or write outside its buffer.
 
-// Columns of one head each item merges in the fused combine (merge_block).
-#define MERGE_COLS (MLA_DC * HEAD_BLOCK / WG_SIZE)
 #include "common/dtype.clh"
-#include "common/variant.clh"
 #include "common/split_combine.clh"
+#include "common/variant.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
 #include "common/xmx_tiles.clh"
 #elif defined(ZEMLA_VARIANT_NV_MMA)
@@ -65,42 +59,14 @@ inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_pa
   return src;
 }
 
-// The fused combine: the split of a (request, head block) that finishes
-// last merges all of them, so stage 2 needs no launch of its own. Each
-// item's partial stores are fenced before the block's arrival is counted;
-// the counter (one per request and head in the workspace, zeroed by the plan
-// upload) goes back to zero with the last arrival, ready for the next layer.
-void merge_if_last(__global float* workspace, long ws_lse_offset, long ws_split_begin_offset, long ws_counter_offset,
-                   int req, int head0, int heads_here, int num_splits, int num_heads, __global ushort* out_b,
-                   long out_stride_h, __global float* lse_b, __local float* weights, __local float* scratch) {
-  __local int* last = (__local int*)scratch;
-  mem_fence(CLK_GLOBAL_MEM_FENCE);
-  barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-  if (get_local_id(0) == 0) {
-    volatile __global int* counter = (__global int*)(workspace + ws_counter_offset) + req * num_heads + head0;
-    const int arrived = atomic_inc(counter);
-    *last = arrived == num_splits - 1;
-    if (*last) atomic_xchg(counter, 0);
-  }
-  barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
-  const int is_last = *last;
-  barrier(CLK_LOCAL_MEM_FENCE);  // scratch is the merge's reduction space next
-  if (!is_last) return;
-  mem_fence(CLK_GLOBAL_MEM_FENCE);
-  const int first = ((volatile __global const int*)(workspace + ws_split_begin_offset))[req];
-  merge_block(workspace, workspace + ws_lse_offset, first, num_splits, num_heads, head0, heads_here, HEAD_BLOCK,
-              MLA_DC, out_b, out_stride_h, lse_b, weights, scratch, MERGE_MAX_SPLITS);
-}
-
 ZEMLA_KERNEL_ATTRS
 __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride_b, long q_nope_stride_h,
                                __global const ushort* q_rope, long q_rope_stride_b, long q_rope_stride_h,
                                __global const ushort* kv_cache, long kv_stride_page, long kv_stride_token,
                                int num_pages, int page_size, __global const int* page_table, long page_table_stride,
                                int max_pages, __global float* workspace, long ws_lse_offset, long ws_work_offset,
-                               long ws_split_begin_offset, long ws_counter_offset, int fuse_combine, int num_heads,
-                               float scale_log2, __global ushort* out, long out_stride_b, long out_stride_h,
-                               __global float* lse, long lse_stride_b, int write_lse) {
+                               int num_heads, float scale_log2, __global ushort* out, long out_stride_b,
+                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
   // uint4 arrays so every row (KV_PITCH values, a multiple of 8) starts
   // 16-byte aligned for the helpers' vector loads.
@@ -232,11 +198,5 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
     } else {
       ws_lse[(long)split * num_heads + head] = lse_h;
     }
-  }
-  if (num_splits > 1 && fuse_combine) {
-    // The KV tile is consumed: its local memory holds the merge weights.
-    merge_if_last(workspace, ws_lse_offset, ws_split_begin_offset, ws_counter_offset, req, head0, heads_here,
-                  num_splits, num_heads, out + req * out_stride_b, out_stride_h,
-                  write_lse ? lse + req * lse_stride_b : 0, (__local float*)kv_tile4, scratch);
   }
 }

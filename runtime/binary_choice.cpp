@@ -28,9 +28,9 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
   if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
     variant = forced;
     if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx" && variant != "nv_mma") {
-      throw Error(
-          "choose_variant", kInvalidArgument,
-          "ZEMLA_VARIANT='" + variant + "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
+      throw Error("choose_variant", kInvalidArgument,
+                  "ZEMLA_VARIANT='" + variant +
+                      "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
     }
   } else if (info.backend == Backend::level_zero) {
     variant = info.matrix_engines ? "intel_xmx" : "intel_sg";
@@ -40,7 +40,7 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
     const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
                           info.has_extension("cl_intel_required_subgroup_size") && sg16;
     // mma.sync with bf16/fp16 inputs needs sm_80 or later.
-    variant = intel_sg                           ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
+    variant = intel_sg                            ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
               : info.nv_compute_capability >= 80 ? "nv_mma"
                                                  : "portable";
   }
@@ -50,18 +50,6 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
     if (variant == "nv_mma") return "portable";
   }
   return variant;
-}
-
-bool fuse_split_combine(const DeviceInfo& info) {
-  if (const char* forced = std::getenv("ZEMLA_FUSED_COMBINE"); forced != nullptr && *forced != '\0') {
-    const std::string v = forced;
-    if (v != "0" && v != "1") {
-      throw Error("fuse_split_combine", kInvalidArgument,
-                  "ZEMLA_FUSED_COMBINE='" + v + "' is not a switch; expected 0 or 1");
-    }
-    return v == "1";
-  }
-  return info.backend == Backend::opencl;
 }
 
 namespace {

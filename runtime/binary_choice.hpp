@@ -18,16 +18,6 @@ namespace zemla::rt {
 // then gets the SIMT variant of the same device (intel_sg, portable).
 std::string choose_variant(const DeviceInfo& info, bool program_has_matrix = true);
 
-// Whether MLA decode merges its KV splits inside the split kernel (the last
-// split of a request to finish merges them) instead of launching stage 2:
-// yes on OpenCL, where NVIDIA's driver costs ~6.5 us per launch however
-// small the kernel (bench/results/README.md), and where the fused path is
-// checked on three CPU runtimes and the H100; not yet on Level Zero, whose
-// recorded replays make a launch cheap and where the cross-work-group
-// handover has not run on Intel hardware (`zemla validate` checks it there
-// with ZEMLA_FUSED_COMBINE=1). ZEMLA_FUSED_COMBINE=0/1 overrides.
-bool fuse_split_combine(const DeviceInfo& info);
-
 struct BinaryChoice {
   const kernels::KernelBinary* binary = nullptr;
   std::string reason;  // for the log and `zemla devices`

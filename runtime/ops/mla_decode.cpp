@@ -20,11 +20,10 @@ constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the k
 
 }  // namespace
 
-MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, std::optional<bool> fused_combine)
+MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
     : device_(device),
       variant_(rt::choose_variant(device.info())),
       key_{"mla_decode", variant_, std::string(dtype_name(dtype))},
-      fused_combine_(fused_combine.value_or(rt::fuse_split_combine(device.info()))),
       split_(&device_.kernel(key_, "mla_decode_split")),
       combine_(device_, key_) {}
 
@@ -91,9 +90,6 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.set_buffer(i++, &workspace);
   k.set_scalar(i++, float_offset(plan.layout.partial_lse));
   k.set_scalar(i++, float_offset(plan.layout.work));
-  k.set_scalar(i++, float_offset(plan.layout.split_begin));
-  k.set_scalar(i++, float_offset(plan.layout.counters));
-  k.set_scalar(i++, fused_combine_ ? 1 : 0);
   k.set_scalar(i++, a.heads);
   k.set_scalar(i++, scale_log2);
   k.set_buffer(i++, a.out);
@@ -116,22 +112,19 @@ std::optional<DecodeTiming> MlaDecoder::run(const MlaDecodeArgs& a, const Decode
                                             bool timed) {
   validate(a, plan, workspace);
   bind(a, plan, workspace);
-  // run_stages binds the combine kernel only when the plan needs it; with
-  // the fused combine the split kernel has merged already.
+  // run_stages binds the combine kernel only when the plan needs it.
   return combine_.run_stages(device_, *split_, split_groups(plan), {kSplitGroup, 1, 1}, plan, workspace,
-                             combine_output(a), timed, /*stage2=*/!fused_combine_);
+                             combine_output(a), timed);
 }
 
 void MlaDecoder::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const MlaDecodeArgs& args,
                         const DecodeCapacity& capacity, rt::Buffer& workspace) {
   validate(args, capacity.largest, workspace);
   bind(args, capacity.largest, workspace);
+  // Recorded once for every step, needed or not: its group count decides.
+  combine_.bind(capacity.largest, workspace, combine_output(args));
   recorder.launch(*split_, counts, kSplitSlot, {kSplitGroup, 1, 1});
-  if (!fused_combine_) {
-    // Recorded once for every step, needed or not: its group count decides.
-    combine_.bind(capacity.largest, workspace, combine_output(args));
-    recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
-  }
+  recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }
 
 void MlaDecoder::set_counts(rt::LaunchCounts& counts, const DecodePlan& plan) {

@@ -49,12 +49,9 @@ struct DecodeCapacity {
 
 class MlaDecoder {
  public:
-  // `fused_combine` unset: the device's default (rt::fuse_split_combine).
-  MlaDecoder(rt::Device& device, DType dtype, std::optional<bool> fused_combine = std::nullopt);
+  MlaDecoder(rt::Device& device, DType dtype);
 
   const std::string& variant() const { return variant_; }
-  // Whether the split kernel merges the splits itself (no stage-2 launch).
-  bool fused_combine() const { return fused_combine_; }
   // The program its kernels come from (for Device::loaded_binary).
   const rt::ProgramKey& program() const { return key_; }
 
@@ -90,7 +87,6 @@ class MlaDecoder {
   rt::Device& device_;
   std::string variant_;
   rt::ProgramKey key_;
-  bool fused_combine_;
   rt::Kernel* split_;
   SplitCombine combine_;
 };

@@ -41,7 +41,7 @@ double MlaRunOutcome::median_combine_ms() const {
 }
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
-  MlaDecoder decoder(device, p.dtype, options.fused_combine);
+  MlaDecoder decoder(device, p.dtype);
   MlaRunOutcome outcome;
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);

@@ -21,9 +21,6 @@ struct MlaRunOptions {
   int iters = 1;   // timed runs (device clock); 0 = one untimed run
   bool want_lse = true;
   bool check_page_table = true;  // full host check of the page ids each request reads
-  // Merge splits inside the split kernel (true) or in stage 2 (false);
-  // unset: the device's default (rt::fuse_split_combine).
-  std::optional<bool> fused_combine = std::nullopt;
 };
 
 struct MlaRunOutcome {

@@ -13,8 +13,7 @@ void upload_plan_tables(rt::Device& device, const DecodePlan& plan, rt::Buffer& 
     return "workspace holds " + std::to_string(workspace.bytes()) + " bytes; the plan needs " +
            std::to_string(plan.layout.total);
   });
-  // The two tables and the fused combine's counters are adjacent at the end
-  // of the layout: one copy covers them, and zeroes the counters.
+  // The two tables are adjacent in the layout: one copy covers both.
   std::vector<unsigned char> tables(plan.layout.total - plan.layout.work, 0);
   std::memcpy(tables.data(), plan.work.data(), plan.work.size() * sizeof(SplitWork));
   std::memcpy(tables.data() + (plan.layout.split_begin - plan.layout.work), plan.split_begin.data(),
@@ -43,11 +42,10 @@ void SplitCombine::bind(const DecodePlan& plan, rt::Buffer& workspace, const Com
 
 std::optional<DecodeTiming> SplitCombine::run_stages(rt::Device& device, rt::Kernel& split, rt::Range3 split_groups,
                                                      rt::Range3 split_local, const DecodePlan& plan,
-                                                     rt::Buffer& workspace, const CombineOutput& output, bool timed,
-                                                     bool stage2) {
+                                                     rt::Buffer& workspace, const CombineOutput& output, bool timed) {
   auto split_event = device.launch(split, split_groups, split_local, timed);
   std::unique_ptr<rt::Event> combine_event;
-  if (plan.needs_combine && stage2) {
+  if (plan.needs_combine) {
     bind(plan, workspace, output);
     combine_event = device.launch(*kernel_, groups(plan), {kGroup, 1, 1}, timed);
   }

@@ -58,12 +58,11 @@ class SplitCombine {
   static constexpr std::size_t kGroup = 128;
 
   // Launches stage 1 (`split`, its arguments set, over `split_groups`), then
-  // this stage 2 when the plan splits a request and `stage2` (false when the
-  // split kernel merges itself); with `timed`, waits and returns both device
-  // times.
+  // this stage 2 when the plan splits a request; with `timed`, waits and
+  // returns both device times.
   std::optional<DecodeTiming> run_stages(rt::Device& device, rt::Kernel& split, rt::Range3 split_groups,
                                          rt::Range3 split_local, const DecodePlan& plan, rt::Buffer& workspace,
-                                         const CombineOutput& output, bool timed, bool stage2 = true);
+                                         const CombineOutput& output, bool timed);
 
  private:
   rt::Kernel* kernel_;
