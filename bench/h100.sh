@@ -1,30 +1,49 @@
 #!/usr/bin/env bash
-# The NVIDIA H100 measurement (issue 11), as run through the `device` tool on
-# a machine with the CUDA toolkit's OpenCL and no Level Zero (see
-# bench/results/README.md). Builds zemla without AOT (the kernels compile from
-# their embedded OpenCL C), checks numerics on the GPU, then benchmarks.
-#   bench/h100.sh quick|full OUT_DIR
-set -euo pipefail
-mode="${1:-full}"
-out="${2:-${OUT:-/tmp/h100}}"
+# The NVIDIA H100 measurement, as run through the `device` tool on a machine
+# with the CUDA toolkit's OpenCL and no Level Zero (bench/results/README.md).
+# Builds zemla without AOT (NVIDIA's OpenCL compiles the kernels from their
+# embedded OpenCL C), checks numerics on the GPU against the fp64 host
+# reference for both variants the GPU can run, then:
+#   - bench/compare_h100.py: zemla beside PyTorch eager (and sglang's Triton
+#     kernel when its source is carried in .deps/sglang) on the same inputs,
+#     per variant, against the HBM and FP32 rooflines;
+#   - the per-layer cost of small steps through the public API
+#     (zemla_bench_step_overhead: begin_step, then append + decode per layer).
+#   bench/h100.sh OUT_DIR
+set -uo pipefail
+out="${1:-${OUT:-/tmp/h100}}"
 mkdir -p "$out" /tmp/icd
 # The CUDA install has the driver's OpenCL library but no vendor file for the loader.
 echo libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd
 export OCL_ICD_VENDORS=/tmp/icd
 cmake -S . -B /tmp/zb -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DZEMLA_AOT=OFF -DZEMLA_LEVEL_ZERO=OFF \
   -DZEMLA_BUILD_TESTS=OFF -DZEMLA_EXTRA_INCLUDE="$PWD/.deps/include" -DOpenCL_INCLUDE_DIR=/usr/local/cuda/include \
-  -DOpenCL_LIBRARY=/usr/lib/x86_64-linux-gnu/libOpenCL.so >/dev/null
-cmake --build /tmp/zb -j16 >/dev/null
+  -DOpenCL_LIBRARY=/usr/lib/x86_64-linux-gnu/libOpenCL.so >/dev/null && cmake --build /tmp/zb -j16 >/dev/null || exit 1
 z=/tmp/zb/tools/zemla
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee "$out/gpu.txt"
-{
-  for h in 8 16 128; do
-    for dt in bf16 fp16; do $z run mla-decode --heads $h --dtype $dt --iters 20; done
+triton=()
+[ -d .deps/sglang ] && triton=(--triton-src .deps/sglang)
+for v in nv_mma portable; do
+  echo "== fp64 checks, $v"
+  for a in "--heads 16" "--heads 8" "--heads 16 --dtype fp16" "--heads 128 --seqlen-range 1:2048" \
+    "--heads 24 --batch 5 --page-size 16" "--heads 16 --seqlens 65536" "--heads 16 --seqlens 0,1,63,64,65,1000 --page-size 32"; do
+    # shellcheck disable=SC2086
+    ZEMLA_VARIANT=$v $z run mla-decode $a --iters 5 2>&1 | grep -E "check|rror" | tr '\n' ' '
+    echo " [$a]"
   done
-  $z run mla-decode --heads 16 --seqlens 65536 --iters 20
-} 2>&1 | tee "$out/check.txt"
-if [ "$mode" = quick ]; then
-  $z bench --heads 8,16,128 --batch 1,32 --seqlens 4096,65536 --iters 10 --csv "$out/bench.csv" | tee "$out/bench.txt"
-else
-  $z bench --csv "$out/bench.csv" --json-out "$out/bench.json" | tee "$out/bench.txt"
-fi
+done 2>&1 | tee "$out/checks.txt"
+for v in nv_mma portable; do
+  echo "== zemla ($v) vs baselines"
+  t=()
+  [ $v = nv_mma ] && t=("${triton[@]}")
+  ZEMLA_VARIANT=$v PYTHONUNBUFFERED=1 python3 bench/compare_h100.py --zemla $z "${t[@]}" \
+    --json "$out/compare_$v.json" --csv "$out/compare_$v.csv"
+done 2>&1 | tee "$out/compare.txt"
+for v in nv_mma portable; do
+  for b in 1 8; do
+    echo "== small step through the API, $v, B=$b H=16, 1024 tokens each, 61 layers"
+    ZEMLA_VARIANT=$v /tmp/zb/bench/zemla_bench_step_overhead --backend opencl --batch $b --heads 16 --context 1024 \
+      --layers 61 --steps 20
+  done
+done 2>&1 | tee "$out/step_overhead.txt"
+grep -c PASS "$out/checks.txt" | sed 's/^/fp64 checks passed: /'
