@@ -28,9 +28,9 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
   if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
     variant = forced;
     if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx" && variant != "nv_mma") {
-      throw Error("choose_variant", kInvalidArgument,
-                  "ZEMLA_VARIANT='" + variant +
-                      "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
+      throw Error(
+          "choose_variant", kInvalidArgument,
+          "ZEMLA_VARIANT='" + variant + "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
     }
   } else if (info.backend == Backend::level_zero) {
     variant = info.matrix_engines ? "intel_xmx" : "intel_sg";
@@ -40,7 +40,7 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
     const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
                           info.has_extension("cl_intel_required_subgroup_size") && sg16;
     // mma.sync with bf16/fp16 inputs needs sm_80 or later.
-    variant = intel_sg                            ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
+    variant = intel_sg                           ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
               : info.nv_compute_capability >= 80 ? "nv_mma"
                                                  : "portable";
   }
@@ -72,8 +72,11 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
   const kernels::KernelBinary* emulated = nullptr;
   const kernels::KernelBinary* source = nullptr;
   const kernels::KernelBinary* native = nullptr;
-  const bool emulate = key.variant == "intel_xmx" && !info.matrix_engines;
-  const std::string emulated_target = emulate ? emulation_target() : "";
+  // nv_mma off an NVIDIA GPU of sm_80 or later: the SPIR-V that emulates
+  // mma.sync with Intel sub-groups of 32.
+  const bool emulate_mma = key.variant == "nv_mma" && info.nv_compute_capability < 80;
+  const bool emulate = (key.variant == "intel_xmx" && !info.matrix_engines) || emulate_mma;
+  const std::string emulated_target = emulate_mma ? "emulated-sg32" : emulate ? emulation_target() : "";
   for (const auto& b : kernels::embedded_kernels()) {
     if (b.program != key.program || b.variant != key.variant || b.dtype != key.dtype) continue;
     if (b.format == kernels::BinaryFormat::spirv && b.target == "spirv") spirv = &b;
@@ -82,6 +85,15 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
     if (b.format == kernels::BinaryFormat::zebin && info.ip_version && b.ip_version == *info.ip_version) native = &b;
   }
   const std::string what = key.program + "/" + key.variant + "/" + key.dtype;
+  if (emulate_mma) {
+    if (emulated && info.accepts_spirv && info.backend == Backend::opencl) {
+      return {emulated, "SPIR-V with emulated mma.sync, sub-group 32 (not an NVIDIA GPU of sm_80 or later)"};
+    }
+    throw Error("choose_binary", kNotFound,
+                what +
+                    ": runs on NVIDIA GPUs of sm_80 or later, or emulated on an OpenCL device that takes "
+                    "SPIR-V with Intel sub-groups of 32 (and ZEMLA_AOT=ON)");
+  }
   if (emulate && emulated && (info.backend == Backend::level_zero || info.accepts_spirv)) {
     return {emulated, "SPIR-V with emulated DPAS, " + emulated_target + " (the device has no matrix engines)"};
   }

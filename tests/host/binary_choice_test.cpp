@@ -127,6 +127,28 @@ TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
   EXPECT_EQ(choose_binary(h100, {"mla_decode", "nv_mma", "bf16"}).binary->format, kernels::BinaryFormat::opencl_c);
 }
 
+// nv_mma off an NVIDIA GPU loads the SPIR-V that emulates mma.sync on
+// Intel sub-groups of 32 (how CI runs it), or is refused by name where the
+// device takes no SPIR-V (PoCL).
+TEST(BinaryChoice, NvMmaOffAnNvidiaGpuLoadsTheEmulation) {
+  if (first_zebin() == nullptr) GTEST_SKIP() << "built with ZEMLA_AOT=OFF: no SPIR-V embedded";
+  const ProgramKey mma{"mla_decode", "nv_mma", "bf16"};
+  DeviceInfo cpu;
+  cpu.backend = Backend::opencl;
+  cpu.accepts_spirv = true;
+  const auto choice = choose_binary(cpu, mma);
+  EXPECT_EQ(choice.binary->target, "emulated-sg32");
+  EXPECT_NE(std::string_view(choice.binary->build_options).find("-DZEMLA_NV_MMA_EMULATION"), std::string_view::npos);
+  cpu.accepts_spirv = false;
+  try {
+    choose_binary(cpu, mma);
+    FAIL() << "nv_mma without SPIR-V or an NVIDIA GPU was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kNotFound);
+    EXPECT_NE(std::string(e.what()).find("NVIDIA GPUs of sm_80"), std::string::npos) << e.what();
+  }
+}
+
 // intel_xmx where the device has no matrix engines loads the SPIR-V that
 // emulates DPAS, at the sub-group size ZEMLA_XMX_EMULATION names; with
 // them, the DPAS SPIR-V or the native zebin.
