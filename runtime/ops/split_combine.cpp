@@ -57,8 +57,7 @@ std::optional<DecodeTiming> SplitCombine::run_stages(rt::Device& device, rt::Ker
 }
 
 rt::Range3 SplitCombine::groups(const DecodePlan& plan) {
-  const auto column_runs = (static_cast<std::size_t>(plan.geometry.value_dim) + kGroup - 1) / kGroup;
-  return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), column_runs};
+  return {static_cast<std::size_t>(plan.heads), static_cast<std::size_t>(plan.batch()), 1};
 }
 
 rt::Range3 SplitCombine::recorded_groups(const DecodePlan& plan) {

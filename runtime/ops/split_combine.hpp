@@ -49,7 +49,7 @@ class SplitCombine {
 
   rt::Kernel& kernel() const { return *kernel_; }
   void bind(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& output);
-  // One group per (head, request, run of kGroup output columns) of the plan.
+  // One group per (head, request) of the plan.
   static rt::Range3 groups(const DecodePlan& plan);
   // The same for a recorded launch: a plan without splits still launches
   // one row of groups (they return at once), as zero groups is not a valid
