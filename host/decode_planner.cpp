@@ -65,12 +65,15 @@ WorkspaceLayout WorkspaceLayout::make(std::int64_t total_splits, std::int64_t ba
 //     waits on a straggler. The chunk is at least
 //     total_tokens x head_blocks / target (rounded up to whole tiles, and at
 //     least kMinSplitTokens), which bounds the split count (max_total_splits).
-//  3. Among chunks from that floor up to twice it, the one with the least
-//     estimated time wins: waves x (chunk + kSplitOverheadTokens), where a
-//     wave is kResidentWorkGroupsPerComputeUnit x compute_units work-groups.
+//  3. Among chunks from that floor up (one per split count of the longest
+//     request), the one with the least estimated time wins: waves x (chunk + kSplitOverheadTokens) +
+//     merge_tokens_per_split x (the most splits of one request), where a wave
+//     is kResidentWorkGroupsPerComputeUnit x compute_units work-groups.
 //     Work-groups run in whole waves, so 544 of them on 264 slots take three
 //     waves where 512 take two: measured on the H100 (H8 B32 16K), a chunk
-//     a few tiles longer saved the third.
+//     a few tiles longer saved the third. Stage 2 walks a request's splits
+//     one after another: at H16 B1 64K, 256 splits cost 45 us of combine
+//     where 128 cost 25, with the same stage-1 time.
 //  4. Each request's splits are capped at kMaxSplitsPerRequest and at
 //     len / kMinSplitTokens.
 // Splits start on tile boundaries, so no tile straddles two splits or pages.
@@ -82,15 +85,19 @@ std::int64_t splits_for(std::int64_t len, std::int64_t chunk) {
 
 // Estimated stage-1 time of cutting every request at `chunk` tokens, in
 // token-steps of one work-group.
-double chunk_cost(std::span<const std::int32_t> seqlens, std::int64_t chunk, int head_blocks, std::int64_t wave) {
-  std::int64_t groups = 0, longest = 0;
+double chunk_cost(std::span<const std::int32_t> seqlens, std::int64_t chunk, int head_blocks, std::int64_t wave,
+                  int merge_tokens_per_split) {
+  std::int64_t groups = 0, longest = 0, most_splits = 0;
   for (const std::int32_t len : seqlens) {
     const std::int64_t n = splits_for(len, chunk);
     groups += n;
     longest = std::max(longest, ceil_div(len, n));
+    most_splits = std::max(most_splits, n);
   }
   const std::int64_t waves = ceil_div(groups * head_blocks, wave);
-  return static_cast<double>(waves) * static_cast<double>(longest + planner::kSplitOverheadTokens);
+  const std::int64_t merge = most_splits > 1 ? std::int64_t{merge_tokens_per_split} * most_splits : 0;
+  return static_cast<double>(waves) * static_cast<double>(longest + planner::kSplitOverheadTokens) +
+         static_cast<double>(merge);
 }
 
 }  // namespace
@@ -117,16 +124,18 @@ DecodePlan plan_decode(const PlannerInputs& in) {
       planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), g.tile) * g.tile);
   std::int64_t chunk = floor_chunk;
   if (!batch_fills_device && in.num_kv_splits <= 0) {
+    // Candidates: every split count n of the longest request whose chunk
+    // (its length over n, whole tiles) is at least the floor.
     const std::int64_t wave = std::int64_t{planner::kResidentWorkGroupsPerComputeUnit} * in.compute_units;
-    double best = chunk_cost(in.seqlens, chunk, plan.head_blocks, wave);
-    for (std::int64_t c = floor_chunk + g.tile; c <= 2 * floor_chunk;
-         c += std::max<std::int64_t>(g.tile, floor_chunk / 32)) {
-      const std::int64_t aligned = ceil_div(c, g.tile) * g.tile;
-      const double cost = chunk_cost(in.seqlens, aligned, plan.head_blocks, wave);
-      if (cost < best) best = cost, chunk = aligned;
+    const std::int64_t longest = *std::max_element(in.seqlens.begin(), in.seqlens.end());
+    double best = chunk_cost(in.seqlens, chunk, plan.head_blocks, wave, in.merge_tokens_per_split);
+    for (std::int64_t n = 1; n <= planner::kMaxSplitsPerRequest; ++n) {
+      const std::int64_t c = ceil_div(ceil_div(longest, n), g.tile) * g.tile;
+      if (c <= floor_chunk) break;  // n only grows from here, c only shrinks
+      const double cost = chunk_cost(in.seqlens, c, plan.head_blocks, wave, in.merge_tokens_per_split);
+      if (cost < best) best = cost, chunk = c;
     }
   }
-
   plan.split_begin.reserve(batch + 1);
   plan.split_begin.push_back(0);
   for (std::int64_t b = 0; b < batch; ++b) {

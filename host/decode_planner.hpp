@@ -62,12 +62,36 @@ struct DecodePlan {
   std::int32_t length(int request) const { return work[split_begin[request + 1] - 1].token_end; }
 };
 
+namespace planner {
+inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs more than it spreads
+// Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
+// combine stage reads each split once, which stays small next to its KV.
+inline constexpr int kMaxSplitsPerRequest = 256;
+inline constexpr int kWorkGroupsPerComputeUnit = 4;
+// Split work-groups one compute unit runs at once, for the wave estimate:
+// two on the H100 (128 registers x 256 items of 64K; 48 KB of local memory
+// each), an assumption elsewhere.
+inline constexpr int kResidentWorkGroupsPerComputeUnit = 2;
+// A work-group's fixed cost (loading q, the epilogue, its share of the
+// combine), in tokens of its main loop.
+inline constexpr int kSplitOverheadTokens = 64;
+// Stage 2's cost of one more split of a request, in the same tokens: ~0.19 us
+// per split on the H100, where the portable main loop takes ~0.2 us a token
+// and nv_mma's ~0.08 (PlannerInputs::merge_tokens_per_split).
+inline constexpr int kMergeTokensPerSplit = 1;
+inline constexpr int kMergeTokensPerSplitMatrix = 3;
+}  // namespace planner
+
 struct PlannerInputs {
   std::span<const std::int32_t> seqlens;  // tokens in cache per request (0 allowed)
   int heads = 0;
   int compute_units = 0;   // SMs / Xe-cores of the device
   int num_kv_splits = -1;  // -1: planner decides; >0: honoured up to the lengths
   SplitGeometry geometry = {};
+  // Stage 2's cost of one more split of a request, in tokens of stage 1's
+  // main loop: a cost hint for auto planning, never a limit. Matrix-engine
+  // kernels run their main loop faster, so a split weighs more against it.
+  int merge_tokens_per_split = planner::kMergeTokensPerSplit;
 };
 
 DecodePlan plan_decode(const PlannerInputs& inputs);
@@ -88,20 +112,5 @@ void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_ba
 // sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).
 std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
                             const SplitGeometry& geometry = {});
-
-namespace planner {
-inline constexpr int kMinSplitTokens = 128;  // below this, reloading q costs more than it spreads
-// Enough that one long request alone fills a 132-SM GPU (B=1 decode); the
-// combine stage reads each split once, which stays small next to its KV.
-inline constexpr int kMaxSplitsPerRequest = 256;
-inline constexpr int kWorkGroupsPerComputeUnit = 4;
-// Split work-groups one compute unit runs at once, for the wave estimate:
-// two on the H100 (128 registers x 256 items of 64K; 48 KB of local memory
-// each), an assumption elsewhere.
-inline constexpr int kResidentWorkGroupsPerComputeUnit = 2;
-// A work-group's fixed cost (loading q, the epilogue, its share of the
-// combine), in tokens of its main loop.
-inline constexpr int kSplitOverheadTokens = 64;
-}  // namespace planner
 
 }  // namespace zemla
