@@ -14,6 +14,7 @@
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
 #include "validation/dpas_check.hpp"
+#include "validation/mma_check.hpp"
 #include "validation/recorded_layer_check.hpp"
 #include "zemla/error.hpp"
 
@@ -54,6 +55,19 @@ CheckOutcome dpas_fragments(rt::Device& device, DType dtype) {
   std::ostringstream os;
   os << "sub-group " << r.sub_group << ", " << r.elements_checked << " elements against a plain matrix multiply: worst "
      << "err/tol " << r.worst_ratio;
+  if (!r.pass()) os << "; " << r.failure;
+  return {r.pass() ? Status::pass : Status::fail, os.str()};
+}
+
+// NVIDIA's tensor cores against the fragment layouts the nv_mma kernels
+// assume (`zemla validate --backend opencl` on an NVIDIA GPU).
+CheckOutcome mma_fragments(rt::Device& device, DType dtype) {
+  if (device.info().nv_compute_capability < 80) {
+    return {Status::skip, "not an NVIDIA GPU of sm_80 or later, so the nv_mma variant does not run on it"};
+  }
+  const auto r = check_mma_fragments(device, dtype);
+  std::ostringstream os;
+  os << r.elements_checked << " elements against a plain matrix multiply: worst err/tol " << r.worst_ratio;
   if (!r.pass()) os << "; " << r.failure;
   return {r.pass() ? Status::pass : Status::fail, os.str()};
 }
@@ -201,6 +215,8 @@ std::vector<Check> hardware_checks() {
   for (DType dt : {DType::bf16, DType::f16}) {
     checks.push_back(
         {"dpas_fragments_" + std::string(dtype_name(dt)), [dt](rt::Device& d) { return dpas_fragments(d, dt); }});
+    checks.push_back(
+        {"mma_fragments_" + std::string(dtype_name(dt)), [dt](rt::Device& d) { return mma_fragments(d, dt); }});
   }
   checks.push_back({"kv_append_bit_exact", kv_append_exact});
   checks.push_back({"recorded_layer_replay", recorded_layer});
