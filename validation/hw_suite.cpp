@@ -13,8 +13,7 @@
 #include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/select.hpp"
-#include "validation/dpas_check.hpp"
-#include "validation/mma_check.hpp"
+#include "validation/fragment_check.hpp"
 #include "validation/recorded_layer_check.hpp"
 #include "zemla/error.hpp"
 

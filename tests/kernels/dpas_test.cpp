@@ -1,5 +1,5 @@
 // zemla_mad_k16 (kernels_spirv/common/dpas.clh) against a plain matrix
-// multiply (validation/dpas_check): row-major operands are packed into the
+// multiply (validation/fragment_check): row-major operands are packed into the
 // extension's fragments on the device, so a wrong A, B or C layout, or a
 // wrong emulation, gives wrong elements. On Intel's CPU runtime the
 // emulation runs, at sub-group 16 or (ZEMLA_XMX_EMULATION=sg8) 8.
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kernels/device_fixture.hpp"
-#include "validation/dpas_check.hpp"
+#include "validation/fragment_check.hpp"
 
 namespace zemla {
 namespace {

@@ -1,5 +1,5 @@
 // nv_mma_k16 (kernels_spirv/common/nv_mma.clh) against a plain matrix
-// multiply (validation/mma_check): row-major operands are packed into the
+// multiply (validation/fragment_check): row-major operands are packed into the
 // PTX ISA's m16n8k16 fragments on the device, so a wrong A, B or C layout,
 // or a wrong emulation, gives wrong elements. On Intel's CPU runtime the
 // sub-group-32 emulation runs; on an NVIDIA GPU, the tensor cores.
@@ -10,7 +10,7 @@
 #include <string>
 
 #include "kernels/device_fixture.hpp"
-#include "validation/mma_check.hpp"
+#include "validation/fragment_check.hpp"
 
 namespace zemla {
 namespace {
