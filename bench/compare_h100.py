@@ -170,6 +170,8 @@ def main():
     name = torch.cuda.get_device_name()
     print(f"device: {name}; roofline: {ROOF_GBS:.0f} GB/s HBM, {ROOF_TFLOPS:.0f} TFLOP/s FP32 (H100 SXM5 datasheet)")
     print("bytes = tokens*576*2 + B*H*(576+512)*2 (KV read once, q, out); flops = tokens*H*2*(576+512)")
+    print("%roof = max(HBM ms, FP32 ms) / zemla ms: the SIMT roof; tensor cores (nv_mma, Triton, eager's "
+          "matmuls) are not bound by FP32 FMAs and can pass 100 %")
     print(f"baselines: PyTorch {torch.__version__} eager; Triton: "
           f"{'sglang decode_attention_fwd, best of splits ' + args.triton_splits if triton_mod else 'n/a'}")
     rows = []
