@@ -16,7 +16,8 @@
 #include <string.h>
 
 static const char* src =
-    "__kernel void probe(__global const uint* a, __global const uint* b, __global float* d, __global uint* lane_out) {\n"
+    "__kernel void probe(__global const uint* a, __global const uint* b, __global float* d, __global uint* lane_out) "
+    "{\n"
     "  uint lane = get_local_id(0);\n"
     "  uint l; asm volatile(\"mov.u32 %0, %%laneid;\" : \"=r\"(l));\n"
     "  lane_out[lane] = l;\n"
