@@ -1,5 +1,5 @@
 #pragma once
-// The numerics contract of DESIGN.md §6, in one place for tests and the CLI:
+// The numerics contract, in one place for tests and the CLI (README: Tolerances):
 //   per output row (one request, one head): max|got - ref| <= 4 u max|ref|
 //     (u = 2^-8 bf16, 2^-11 fp16: the output is rounded to the dtype once,
 //     and the fp32 accumulation adds a little more),

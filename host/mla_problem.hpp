@@ -1,5 +1,5 @@
 #pragma once
-// One MLA decode step held on the host: the tensors of DESIGN.md §2 as raw
+// One MLA decode step held on the host: the tensors of flash_mla_decode (README: .npy files) as raw
 // 16-bit values of `dtype`, contiguous. Tests, the CLI (random or .npy input)
 // and the reference all speak this type.
 

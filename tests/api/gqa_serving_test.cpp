@@ -2,7 +2,7 @@
 // reference): a GqaCache serves staggered requests with prompts and decode
 // steps over several layers; every step's out and LSE are checked against
 // the fp64 GQA reference rebuilt from a host copy of every K and V row each
-// request was given, under the DESIGN.md §6 tolerances (compare.hpp).
+// request was given, under the tolerances of host/compare.hpp.
 // Requests join and leave, so the pool hands out non-contiguous pages.
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // GQA / MQA / MHA paged decode against the fp64 reference (host/reference
-// gqa_decode) under the DESIGN.md §6 tolerances, on every CPU runtime suite:
+// gqa_decode) under the tolerances of host/compare.hpp, on every CPU runtime suite:
 // head_dim 64/128/256, query heads per KV head 1/4/8, bf16/fp16, page sizes
 // 64/128, soft-capping and sliding windows, forced splits (stage 2), empty
 // requests, page edges and shuffled pages.

@@ -1,7 +1,7 @@
 #pragma once
 // One MLA decode numerics case and the check every kernel suite applies:
 // run on the test device, compare with the fp64 reference under the
-// DESIGN.md §6 tolerances, and require exact zeros / -inf for empty requests.
+// tolerances of host/compare.hpp, and require exact zeros / -inf for empty requests.
 
 #include <gtest/gtest.h>
 

@@ -68,7 +68,7 @@ TEST(ZebinFacts, SplitKernelRunsAtTheRequestedSimd16) {
   EXPECT_EQ(seen, 4);  // 2 dtypes x 2 targets
 }
 
-// iga64's platform name for an ocloc target (DESIGN.md §4).
+// iga64's platform name for an ocloc target (the -device names kernels_spirv/CMakeLists.txt passes).
 std::string iga_platform(std::string_view target) { return target == "pvc" ? "12p72" : "12p71"; }
 
 // The `dpas` instructions in a kernel's disassembly (iga64 -d).
