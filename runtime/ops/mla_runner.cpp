@@ -7,37 +7,33 @@
 
 namespace zemla::ops {
 
-std::vector<double> MlaRunOutcome::sorted_step_ms() const {
+namespace {
+
+// One time per timed run, `of` picking it from the run's stage times, ascending.
+template <typename Of>
+std::vector<double> sorted_times(const std::vector<DecodeTiming>& timings, Of of) {
   std::vector<double> ms;
-  for (const auto& t : timings) ms.push_back(t.split_ms + t.combine_ms);
+  for (const auto& t : timings) ms.push_back(of(t));
   std::sort(ms.begin(), ms.end());
   return ms;
 }
 
-double MlaRunOutcome::median_step_ms() const {
-  const auto ms = sorted_step_ms();
-  return ms.empty() ? 0.0 : ms[ms.size() / 2];
-}
-
-namespace {
-
-double median_of(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+double median(const std::vector<double>& sorted) { return sorted.empty() ? 0.0 : sorted[sorted.size() / 2]; }
 
 }  // namespace
 
+std::vector<double> MlaRunOutcome::sorted_step_ms() const {
+  return sorted_times(timings, [](const DecodeTiming& t) { return t.split_ms + t.combine_ms; });
+}
+
+double MlaRunOutcome::median_step_ms() const { return median(sorted_step_ms()); }
+
 double MlaRunOutcome::median_split_ms() const {
-  std::vector<double> ms;
-  for (const auto& t : timings) ms.push_back(t.split_ms);
-  return median_of(ms);
+  return median(sorted_times(timings, [](const DecodeTiming& t) { return t.split_ms; }));
 }
 
 double MlaRunOutcome::median_combine_ms() const {
-  std::vector<double> ms;
-  for (const auto& t : timings) ms.push_back(t.combine_ms);
-  return median_of(ms);
+  return median(sorted_times(timings, [](const DecodeTiming& t) { return t.combine_ms; }));
 }
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
