@@ -45,12 +45,11 @@ std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
                                                  : "portable";
   }
   // A program without matrix-engine variants takes the same device's SIMT one.
-  if (!program_has_matrix) {
-    if (variant == "intel_xmx") return "intel_sg";
-    if (variant == "nv_mma") return "portable";
-  }
+  if (!program_has_matrix && is_matrix_variant(variant)) return variant == "intel_xmx" ? "intel_sg" : "portable";
   return variant;
 }
+
+bool is_matrix_variant(std::string_view variant) { return variant == "intel_xmx" || variant == "nv_mma"; }
 
 namespace {
 
@@ -75,8 +74,8 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
   // nv_mma off an NVIDIA GPU of sm_80 or later: the SPIR-V that emulates
   // mma.sync with Intel sub-groups of 32.
   const bool emulate_mma = key.variant == "nv_mma" && info.nv_compute_capability < 80;
-  const bool emulate = (key.variant == "intel_xmx" && !info.matrix_engines) || emulate_mma;
-  const std::string emulated_target = emulate_mma ? "emulated-sg32" : emulate ? emulation_target() : "";
+  const bool emulate_dpas = key.variant == "intel_xmx" && !info.matrix_engines;
+  const std::string emulated_target = emulate_mma ? "emulated-sg32" : emulate_dpas ? emulation_target() : "";
   for (const auto& b : kernels::embedded_kernels()) {
     if (b.program != key.program || b.variant != key.variant || b.dtype != key.dtype) continue;
     if (b.format == kernels::BinaryFormat::spirv && b.target == "spirv") spirv = &b;
@@ -94,10 +93,10 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
                     ": runs on NVIDIA GPUs of sm_80 or later, or emulated on an OpenCL device that takes "
                     "SPIR-V with Intel sub-groups of 32 (and ZEMLA_AOT=ON)");
   }
-  if (emulate && emulated && (info.backend == Backend::level_zero || info.accepts_spirv)) {
+  if (emulate_dpas && emulated && (info.backend == Backend::level_zero || info.accepts_spirv)) {
     return {emulated, "SPIR-V with emulated DPAS, " + emulated_target + " (the device has no matrix engines)"};
   }
-  if (emulate && info.backend == Backend::level_zero) {
+  if (emulate_dpas && info.backend == Backend::level_zero) {
     throw Error("choose_binary", kNotFound, what + ": no " + emulated_target + " SPIR-V embedded (ZEMLA_AOT=OFF?)");
   }
   if (info.backend == Backend::level_zero) {

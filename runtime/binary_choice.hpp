@@ -18,6 +18,10 @@ namespace zemla::rt {
 // then gets the SIMT variant of the same device (intel_sg, portable).
 std::string choose_variant(const DeviceInfo& info, bool program_has_matrix = true);
 
+// Whether `variant` computes its tiles on matrix engines (intel_xmx: DPAS;
+// nv_mma: tensor cores) rather than in SIMT FMAs.
+bool is_matrix_variant(std::string_view variant);
+
 struct BinaryChoice {
   const kernels::KernelBinary* binary = nullptr;
   std::string reason;  // for the log and `zemla devices`

@@ -24,19 +24,15 @@ MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
     : device_(device),
       variant_(rt::choose_variant(device.info())),
       key_{"mla_decode", variant_, std::string(dtype_name(dtype))},
+      // Matrix-engine variants run the main loop ~2.5x faster per token
+      // (nv_mma against portable on the H100): a split's merge weighs more.
+      merge_tokens_per_split_(rt::is_matrix_variant(variant_) ? planner::kMergeTokensPerSplitMatrix
+                                                              : planner::kMergeTokensPerSplit),
       split_(&device_.kernel(key_, "mla_decode_split")),
       combine_(device_, key_) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
-  // Matrix-engine variants run the main loop ~2.5x faster per token (nv_mma
-  // against portable on the H100): a split's merge weighs more there.
-  const bool matrix = variant_ == "nv_mma" || variant_ == "intel_xmx";
-  return plan_decode({seqlens,
-                      heads,
-                      planner_compute_units(device_),
-                      num_kv_splits,
-                      {},
-                      matrix ? planner::kMergeTokensPerSplitMatrix : planner::kMergeTokensPerSplit});
+  return plan_decode({seqlens, heads, planner_compute_units(device_), num_kv_splits, {}, merge_tokens_per_split_});
 }
 
 DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads) const {

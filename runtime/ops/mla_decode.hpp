@@ -87,6 +87,7 @@ class MlaDecoder {
   rt::Device& device_;
   std::string variant_;
   rt::ProgramKey key_;
+  int merge_tokens_per_split_;  // the planner's cost hint for this variant
   rt::Kernel* split_;
   SplitCombine combine_;
 };

@@ -115,7 +115,11 @@ TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
   h100.is_gpu = true;
   h100.nv_compute_capability = 90;
   EXPECT_EQ(choose_variant(h100), "nv_mma");
+  EXPECT_TRUE(is_matrix_variant(choose_variant(h100)));
   EXPECT_EQ(choose_variant(h100, /*program_has_matrix=*/false), "portable");
+  EXPECT_FALSE(is_matrix_variant("portable"));
+  EXPECT_FALSE(is_matrix_variant("intel_sg"));
+  EXPECT_TRUE(is_matrix_variant("intel_xmx"));
   h100.nv_compute_capability = 75;
   EXPECT_EQ(choose_variant(h100), "portable") << "mma.sync with bf16 inputs needs sm_80";
   setenv("ZEMLA_VARIANT", "portable", 1);
