@@ -238,6 +238,20 @@ zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_
   });
 }
 
+zemla_status zemla_mla_step_append_decode(zemla_mla_step* step, int layer, const zemla_tensor* rows,
+                                          const zemla_tensor* q_nope, const zemla_tensor* q_rope, zemla_tensor* out,
+                                          zemla_tensor* lse, float sm_scale) {
+  ZEMLA_NOT_NULL("zemla_mla_step_append_decode", step);
+  ZEMLA_NOT_NULL("zemla_mla_step_append_decode", rows);
+  ZEMLA_NOT_NULL("zemla_mla_step_append_decode", q_nope);
+  ZEMLA_NOT_NULL("zemla_mla_step_append_decode", q_rope);
+  ZEMLA_NOT_NULL("zemla_mla_step_append_decode", out);
+  return guarded([&] {
+    step->step.append_decode(layer, rows->tensor, q_nope->tensor, q_rope->tensor, out->tensor,
+                             lse ? &lse->tensor : nullptr, sm_scale);
+  });
+}
+
 zemla_status zemla_mla_layer_record(zemla_mla_cache* cache, int layer, const zemla_tensor* rows,
                                     const zemla_tensor* q_nope, const zemla_tensor* q_rope, zemla_tensor* out,
                                     zemla_tensor* lse, float sm_scale, zemla_mla_recorded_layer** recorded) {

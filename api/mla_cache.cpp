@@ -25,7 +25,6 @@ struct FixedCapacity {
   int table_width = 0;  // page-table row width, pages
   ops::DecodeCapacity decode;
   std::unique_ptr<rt::LaunchCounts> counts;
-  static constexpr std::size_t kAppendSlot = ops::MlaDecoder::kCountSlots;
 };
 
 struct MlaCache::Impl {
@@ -57,7 +56,7 @@ struct MlaCache::Impl {
     steps.page_table.ensure(std::size_t(c.max_batch) * fixed->table_width * sizeof(std::int32_t));
     steps.slots.ensure(std::size_t(c.max_batch) * sizeof(std::int32_t));
     steps.max_context_len = c.max_context_len;
-    fixed->counts = std::make_unique<rt::LaunchCounts>(device, ops::MlaDecoder::kCountSlots + 1);
+    fixed->counts = std::make_unique<rt::LaunchCounts>(device, ops::MlaDecoder::kCountSlots);
   }
 
   // The plan of a step of `lengths` (this step's token included) for every
@@ -150,7 +149,6 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   if (c.fixed) {
     // One upload serves every recorded layer of the step.
     ops::MlaDecoder::set_counts(*c.fixed->counts, impl->plan);
-    ops::KvAppender::set_count(*c.fixed->counts, FixedCapacity::kAppendSlot, static_cast<int>(requests.size()));
     c.fixed->counts->upload();
   }
 
@@ -210,15 +208,34 @@ void MlaStep::append(int layer, const Tensor& rows) {
   append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->steps.slots.current(), "MlaStep::append");
 }
 
-std::optional<DecodeStepTiming> MlaStep::decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
-                                                Tensor* lse, float sm_scale, bool timed) {
-  MlaCache::Impl& c = *impl_->cache;
-  const auto a = decode_args(c, layer, impl_->summary.batch, impl_->summary.heads, impl_->max_pages, q_nope, q_rope,
-                             out, lse, sm_scale, "MlaStep::decode");
+namespace {
+
+std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const Tensor* rows, const Tensor& q_nope,
+                                           const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale, bool timed,
+                                           const char* call) {
+  MlaCache::Impl& c = *step.cache;
+  auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, step.max_pages, q_nope, q_rope, out, lse,
+                       sm_scale, call);
+  // The pool put each request's new token last, at the slot append() would
+  // write: the fused kernel finds it through the page table.
+  if (rows) a.new_rows = buffer_of(rows, call, "rows");
   // The pool built this table, so the full page check would only cost time.
-  const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);
+  const auto t = c.decoder.run(a, step.plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
   return DecodeStepTiming{t->split_ms, t->combine_ms};
+}
+
+}  // namespace
+
+std::optional<DecodeStepTiming> MlaStep::decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
+                                                Tensor* lse, float sm_scale, bool timed) {
+  return run_decode(*impl_, layer, nullptr, q_nope, q_rope, out, lse, sm_scale, timed, "MlaStep::decode");
+}
+
+std::optional<DecodeStepTiming> MlaStep::append_decode(int layer, const Tensor& rows, const Tensor& q_nope,
+                                                       const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale,
+                                                       bool timed) {
+  return run_decode(*impl_, layer, &rows, q_nope, q_rope, out, lse, sm_scale, timed, "MlaStep::append_decode");
 }
 
 struct MlaRecordedLayer::Impl {
@@ -241,13 +258,11 @@ MlaRecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, flo
   const MlaCapacity& cap = c.fixed->limits;
   // Checked against the largest step: every smaller one reads and writes less.
   auto recorder = c.device.record();
-  c.appender.record(
-      *recorder, *c.fixed->counts, FixedCapacity::kAppendSlot,
-      append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.steps.slots.current(), kCall));
-  c.decoder.record(*recorder, *c.fixed->counts,
-                   decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out,
-                               t.lse, sm_scale, kCall),
-                   c.fixed->decode, c.steps.workspace.current());
+  // Recorded as append_decode: the decode appends the new rows itself.
+  auto args = decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out, t.lse,
+                          sm_scale, kCall);
+  args.new_rows = buffer_of(t.rows, kCall, "rows");
+  c.decoder.record(*recorder, *c.fixed->counts, args, c.fixed->decode, c.steps.workspace.current());
   return MlaRecordedLayer(
       std::make_unique<MlaRecordedLayer::Impl>(MlaRecordedLayer::Impl{&c, layer, recorder->close()}));
 }

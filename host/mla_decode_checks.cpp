@@ -40,6 +40,7 @@ void MlaDecodeLayout::set_contiguous_strides() {
   out_stride_h = mla::kLatentDim;
   out_stride_b = std::int64_t{heads} * mla::kLatentDim;
   lse_stride_b = heads;
+  new_rows_stride = mla::kRowDim;
 }
 
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
@@ -84,6 +85,18 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   if (g.lse_bytes != MlaDecodeGeometry::kNoBuffer) {
     require_stride(g.lse_stride_b, "lse_stride_b", g.heads);
     require_buffer(g.lse_bytes, "lse", span_bytes(g.batch, g.lse_stride_b, 1, 0, g.heads, 4));
+  }
+  if (g.new_rows_bytes != MlaDecodeGeometry::kNoBuffer) {
+    // Fused kv_append: the kernels read the rows as 16-byte vectors, and
+    // each request's new token is its last, so none may be empty.
+    require_stride(g.new_rows_stride, "new_rows_stride", mla::kRowDim);
+    launch_checks::require_multiple_of_8(kCall, g.new_rows_stride, "new_rows_stride");
+    require_buffer(g.new_rows_bytes, "new_rows", span_bytes(g.batch, g.new_rows_stride, 1, 0, mla::kRowDim, 2));
+    for (int r = 0; r < plan.batch(); ++r) {
+      require(plan.length(r) > 0, kCall, [&] {
+        return "request " + s(r) + " has length 0; appending its new row needs a length of at least 1 (the new token)";
+      });
+    }
   }
   require_buffer(g.workspace_bytes, "workspace", static_cast<std::int64_t>(plan.layout.total));
   launch_checks::require_lengths_fit(kCall, plan, g.max_pages, g.page_size);

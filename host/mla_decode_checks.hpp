@@ -28,6 +28,7 @@ struct MlaDecodeLayout {
   std::int64_t page_table_stride = 0;
   std::int64_t out_stride_b = 0, out_stride_h = 0;
   std::int64_t lse_stride_b = 0;
+  std::int64_t new_rows_stride = 0;  // fused kv_append's input rows
 
   // Dense row-major strides for every tensor.
   void set_contiguous_strides();
@@ -38,7 +39,8 @@ struct MlaDecodeGeometry : MlaDecodeLayout {
   // Buffer sizes in bytes; kNoBuffer for a null buffer (lse may be absent).
   static constexpr std::int64_t kNoBuffer = launch_checks::kNoBuffer;
   std::int64_t q_nope_bytes = kNoBuffer, q_rope_bytes = kNoBuffer, kv_cache_bytes = kNoBuffer,
-               page_table_bytes = kNoBuffer, out_bytes = kNoBuffer, lse_bytes = kNoBuffer, workspace_bytes = kNoBuffer;
+               page_table_bytes = kNoBuffer, out_bytes = kNoBuffer, lse_bytes = kNoBuffer, workspace_bytes = kNoBuffer,
+               new_rows_bytes = kNoBuffer;
 };
 
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan);

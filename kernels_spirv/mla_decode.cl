@@ -24,6 +24,13 @@
 // common/xmx_tiles.clh (intel_xmx: DPAS) or common/mma_tiles.clh (nv_mma:
 // NVIDIA tensor cores); the softmax is the same for all.
 //
+// Fused kv_append (append_new_rows = 1): a decode step's new token is the
+// last of its request, so only the request's last split reads it. That
+// split reads the row from new_rows instead of the cache, and its first
+// head block writes it into the cache slot; no other work-group of the
+// launch reads that slot, so the write needs no ordering. Same results as a
+// kv_append launch followed by the decode, one launch fewer per layer.
+//
 // Bounds: a page id outside [0, num_pages) or a page index past the table
 // width reads nothing (its tokens count as masked), so a corrupt page table
 // cannot move any read or write outside its buffer.
@@ -44,29 +51,49 @@
 
 // Where one tile of a request's tokens lives: a page id outside the pool or
 // a page index past the table's width gives zero valid rows, never a read.
+// new_row, when not null, is the request's new token (the last row of its
+// last tile), read from the step's input rows.
 typedef struct {
   __global const ushort* rows;
+  __global const ushort* new_row;
   int valid_rows;
 } TileSource;
 
 inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
-                              int page_size, __global const int* pages, int max_pages, int t0, int token_end) {
+                              int page_size, __global const int* pages, int max_pages, int t0, int token_end,
+                              __global const ushort* new_row) {
   const int page_index = t0 / page_size;
   const int page = page_index < max_pages ? pages[page_index] : -1;
   TileSource src;
   src.valid_rows = (page >= 0 && page < num_pages) ? min(TILE, token_end - t0) : 0;
   src.rows = kv_cache + (long)max(page, 0) * kv_stride_page + (long)(t0 % page_size) * kv_stride_token;
+  src.new_row = t0 + TILE >= token_end ? new_row : 0;
   return src;
+}
+
+// Fused kv_append's write: the new row into the cache slot of the request's
+// last token, skipped when the table gives that token no valid page.
+inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
+                          int page_size, __global const int* pages, int max_pages, int token,
+                          __global const ushort* new_row) {
+  const int page_index = token / page_size;
+  const int page = page_index < max_pages ? pages[page_index] : -1;
+  if (page < 0 || page >= num_pages) return;
+  __global uint4* dst =
+      (__global uint4*)(kv_cache + (long)page * kv_stride_page + (long)(token % page_size) * kv_stride_token);
+  for (int i = get_local_id(0); i < MLA_VEC8_PER_ROW; i += WG_SIZE) dst[i] = ((__global const uint4*)new_row)[i];
 }
 
 ZEMLA_KERNEL_ATTRS
 __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride_b, long q_nope_stride_h,
                                __global const ushort* q_rope, long q_rope_stride_b, long q_rope_stride_h,
-                               __global const ushort* kv_cache, long kv_stride_page, long kv_stride_token,
+                               __global ushort* kv_cache, long kv_stride_page, long kv_stride_token,
                                int num_pages, int page_size, __global const int* page_table, long page_table_stride,
                                int max_pages, __global float* workspace, long ws_lse_offset, long ws_work_offset,
                                int num_heads, float scale_log2, __global ushort* out, long out_stride_b,
-                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
+                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse,
+                               __global const ushort* new_rows, long new_rows_stride, long ws_split_begin_offset,
+                               int append_new_rows) {
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
   // uint4 arrays so every row (KV_PITCH values, a multiple of 8) starts
   // 16-byte aligned for the helpers' vector loads.
@@ -93,6 +120,17 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   const int token_end = job.z;
   const int num_splits = job.w;
   __global const int* pages = page_table + req * page_table_stride;
+  __global const ushort* new_row = 0;
+  if (append_new_rows) {
+    __global const int* split_begin = (__global const int*)(workspace + ws_split_begin_offset);
+    if (split == split_begin[req + 1] - 1 && token_end > 0) {
+      new_row = new_rows + req * new_rows_stride;
+      if (get_group_id(1) == 0) {
+        write_new_row(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages, token_end - 1,
+                      new_row);
+      }
+    }
+  }
 
   // Query rows of this head block; heads past num_heads are zeros.
   for (int i = lid; i < HEAD_BLOCK * MLA_VEC8_PER_ROW; i += WG_SIZE) {
@@ -123,16 +161,16 @@ __kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride
   // one tile earlier, so they overlap that tile's arithmetic.
   KvRegs kv_next;
   TileSource src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages,
-                               token_begin, token_end);
-  if (token_begin < token_end) kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows);
+                               token_begin, token_end, new_row);
+  if (token_begin < token_end) kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows, src.new_row);
   for (int t0 = token_begin; t0 < token_end; t0 += TILE) {
     const int valid_rows = src.valid_rows;
     barrier(CLK_LOCAL_MEM_FENCE);  // the previous tile is fully consumed (and q_tile written)
     kv_stage(kv_tile, &kv_next);
     if (t0 + TILE < token_end) {
       src = tile_source(kv_cache, kv_stride_page, kv_stride_token, num_pages, page_size, pages, max_pages, t0 + TILE,
-                        token_end);
-      kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows);
+                        token_end, new_row);
+      kv_fetch(&kv_next, src.rows, kv_stride_token, src.valid_rows, src.new_row);
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 

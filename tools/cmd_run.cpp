@@ -26,6 +26,7 @@ struct RunFlags {
   std::string dtype;  // empty: bf16, or what --load's files hold
   std::string load_dir;
   std::string save_dir;
+  bool append = false;  // fused kv_append of each request's last token
 };
 
 MlaProblem make_problem(const RunFlags& f) {
@@ -49,16 +50,22 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   const auto expected = f.load_dir.empty() ? std::nullopt : load_mla_expected(f.load_dir, problem, expected_has_lse);
 
   auto device = f.step.open_device();
-  const auto outcome = ops::run_mla_problem(*device, problem, f.step.run_options());
+  ops::MlaRunOptions options = f.step.run_options();
+  options.fused_append = f.append;
+  const auto outcome = ops::run_mla_problem(*device, problem, options);
 
   nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
   report["heads"] = problem.heads;
   bool ok = true;
+  if (f.append) {
+    report["append_values_wrong"] = outcome.appended_values_wrong;
+    ok = outcome.appended_values_wrong == 0;
+  }
   if (f.step.check) {
     const auto ref = reference::mla_decode(problem);
     const auto c = compare_with_reference(outcome.result, ref, problem.dtype, mla::kLatentDim, true);
     report["check"] = check_report(c);
-    ok = c.pass;
+    ok = ok && c.pass;
     if (expected) {
       // The loaded out.npy/lse.npy (another implementation's answer) is held
       // to the same contract as the fp64 reference.
@@ -87,6 +94,10 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
               << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
               << dtype_name(problem.dtype) << ", max len " << report["max_seqlen"] << ", "
               << outcome.plan.total_splits() << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+    if (f.append) {
+      std::cout << "  fused append: " << outcome.appended_values_wrong
+                << " values of the new rows wrong in the cache (the slots were poisoned before the run)\n";
+    }
     if (report.contains("check")) print_check("check", report["check"]);
     if (report.contains("check_expected")) print_check("check vs out.npy", report["check_expected"]);
     if (report.contains("saved_to")) std::cout << "  saved inputs, out.npy and lse.npy to " << f.save_dir << '\n';
@@ -117,6 +128,10 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
                                "cache_seqlens.npy, optional sm_scale.npy; an out.npy (and lse.npy) there is checked "
                                "too. Shapes, heads and page size come from the files");
   mla->add_option("--save", flags->save_dir, "Write the inputs and out.npy, lse.npy (float32) to DIR");
+  mla->add_flag("--append", flags->append,
+                "Each request's last token is the step's new row: the decode writes it into the cache itself, "
+                "as MlaStep::append_decode does (its slot is poisoned first and checked after; every request "
+                "needs a token)");
   for (auto* opt : shape_flags) opt->excludes(load);
   mla->callback([flags, &global, &exit_code] { run_mla(*flags, global, exit_code); });
 }

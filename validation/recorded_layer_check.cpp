@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
-#include <set>
 
 #include "host/reference.hpp"
-#include "runtime/ops/kv_append.hpp"
 #include "runtime/ops/mla_runner.hpp"
 #include "runtime/recording.hpp"
 #include "zemla/error.hpp"
@@ -18,17 +16,14 @@ namespace {
 constexpr int kMaxBatch = 4;
 constexpr int kHeads = 24;  // two head blocks, the second partial
 constexpr int kPageSize = 16;
-constexpr int kMaxPages = 40;           // 640 tokens per request
-constexpr int kSparePages = kMaxBatch;  // unused pages, where the appends go
-constexpr int kPoolPages = kMaxBatch * kMaxPages + kSparePages;
-constexpr std::size_t kAppendSlot = ops::MlaDecoder::kCountSlots;
+constexpr int kMaxPages = 40;  // 640 tokens per request
+constexpr int kPoolPages = kMaxBatch * kMaxPages;
 
 // The buffers of one recorded layer, sized for the largest step.
 struct FixedLayer {
   explicit FixedLayer(rt::Device& d)
       : device(d),
         decoder(d, DType::bf16),
-        appender(d),
         capacity(decoder.capacity(kMaxBatch, std::int64_t{kMaxPages} * kPageSize, kHeads)),
         q_nope(d.allocate(std::size_t(kMaxBatch) * kHeads * mla::kLatentDim * 2)),
         q_rope(d.allocate(std::size_t(kMaxBatch) * kHeads * mla::kRopeDim * 2)),
@@ -37,19 +32,10 @@ struct FixedLayer {
         out(d.allocate(std::size_t(kMaxBatch) * kHeads * mla::kLatentDim * 2)),
         lse(d.allocate(std::size_t(kMaxBatch) * kHeads * 4)),
         rows(d.allocate(std::size_t(kMaxBatch) * mla::kRowDim * 2)),
-        slots(d.allocate(std::size_t(kMaxBatch) * 4)),
-        counts(d, ops::MlaDecoder::kCountSlots + 1) {
+        counts(d, ops::MlaDecoder::kCountSlots) {
     workspace = d.allocate(capacity.largest.layout.total);
 
     auto recorder = d.record();
-    ops::KvAppendArgs append;
-    append.kv_cache = kv.get();
-    append.num_pages = kPoolPages;
-    append.page_size = kPageSize;
-    append.rows = rows.get();
-    append.slots = slots.get();
-    append.num_rows = kMaxBatch;
-    appender.record(*recorder, counts, kAppendSlot, append);
     decoder.record(*recorder, counts, args(kMaxBatch), capacity, *workspace);
     recording = recorder->close();
   }
@@ -68,32 +54,18 @@ struct FixedLayer {
     a.page_table = table.get();
     a.out = out.get();
     a.lse = lse.get();
+    a.new_rows = rows.get();  // recorded as MlaCache records a layer: append fused
     a.set_contiguous_strides();
     return a;
   }
 
   rt::Device& device;
   ops::MlaDecoder decoder;
-  ops::KvAppender appender;
   ops::DecodeCapacity capacity;
-  std::unique_ptr<rt::Buffer> q_nope, q_rope, kv, table, out, lse, rows, slots, workspace;
+  std::unique_ptr<rt::Buffer> q_nope, q_rope, kv, table, out, lse, rows, workspace;
   rt::LaunchCounts counts;
   std::unique_ptr<rt::Recording> recording;
 };
-
-// Pages of `p` that no request reads: where the test's appends go.
-std::vector<int> unused_pages(const MlaProblem& p) {
-  std::set<int> used;
-  for (int b = 0; b < p.batch; ++b) {
-    for (int i = 0; i < (p.seqlens[b] + p.page_size - 1) / p.page_size; ++i)
-      used.insert(p.page_table[b * p.max_pages + i]);
-  }
-  std::vector<int> free;
-  for (int page = 0; page < p.num_pages; ++page) {
-    if (!used.count(page)) free.push_back(page);
-  }
-  return free;
-}
 
 std::size_t bits_differ(const std::vector<float>& a, const std::vector<float>& b) {
   std::size_t n = 0;
@@ -107,7 +79,7 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
                                                       std::vector<std::vector<std::int32_t>> steps) {
   if (steps.empty()) {
     steps = {
-        {300, 17, 0},       // splits and a combine
+        {300, 17, 1},       // splits and a combine
         {5},                // one request, no combine
         {640, 600, 1, 16},  // the full batch at the longest length
         {15, 16, 17, 33},   // page edges
@@ -121,34 +93,37 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
     spec.page_size = kPageSize;
     spec.seqlens = steps[s];
     spec.seed = 100 + s;
-    spec.spare_pages = kSparePages;
     const MlaProblem p = make_random_problem(spec);
     require(p.batch <= kMaxBatch && p.num_pages <= kPoolPages && p.max_pages <= kMaxPages, "replay_recorded_layer",
             [&] { return "step " + std::to_string(s) + " exceeds 4 requests of 640 tokens"; });
 
     // This step's inputs into the recorded buffers: the page table at the
-    // fixed width, unused entries -1; the appends go to pages no request reads.
+    // fixed width, unused entries -1. Each request's last token is the
+    // step's new row: it goes in `rows`, and its cache slot is poisoned, so
+    // only a replay that reads the row from `rows` and writes it back passes.
     std::vector<std::int32_t> table(std::size_t(p.batch) * kMaxPages, -1);
     for (int b = 0; b < p.batch; ++b) {
       std::copy_n(p.page_table.begin() + std::size_t(b) * p.max_pages, p.max_pages,
                   table.begin() + std::size_t(b) * kMaxPages);
     }
+    std::vector<std::size_t> slots;  // value offsets of the new rows in the cache
+    std::vector<std::uint16_t> rows, kv = p.kv_cache;
+    for (int b = 0; b < p.batch; ++b) {
+      const int t = p.seqlens[b] - 1;
+      const std::size_t page = p.page_table[std::size_t(b) * p.max_pages + t / kPageSize];
+      slots.push_back((page * kPageSize + t % kPageSize) * mla::kRowDim);
+      rows.insert(rows.end(), kv.begin() + slots.back(), kv.begin() + slots.back() + mla::kRowDim);
+      std::fill_n(kv.begin() + slots.back(), mla::kRowDim, std::uint16_t{0x4500});
+    }
     device.write_vector(*layer.q_nope, p.q_nope);
     device.write_vector(*layer.q_rope, p.q_rope);
-    device.write_vector(*layer.kv, p.kv_cache);
+    device.write_vector(*layer.kv, kv);
     device.write_vector(*layer.table, table);
-    const auto spare = unused_pages(p);
-    std::vector<std::int32_t> slots;
-    std::vector<std::uint16_t> rows(std::size_t(p.batch) * mla::kRowDim);
-    for (int b = 0; b < p.batch; ++b) slots.push_back(spare[b] * kPageSize + (b + static_cast<int>(s)) % kPageSize);
-    for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<std::uint16_t>(0x3f00 + (i * 7 + s) % 251);
-    device.write_vector(*layer.slots, slots);
     device.write_vector(*layer.rows, rows);
 
     const DecodePlan plan = layer.decoder.plan(p.seqlens, kHeads, -1, layer.capacity);
     layer.decoder.upload_plan(plan, *layer.workspace);
     ops::MlaDecoder::set_counts(layer.counts, plan);
-    ops::KvAppender::set_count(layer.counts, kAppendSlot, p.batch);
     layer.counts.upload();
     layer.recording->replay();
 
@@ -173,7 +148,7 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
     r.vs_reference = compare_with_reference(recorded, reference::mla_decode(p), DType::bf16, mla::kLatentDim, true);
     for (int b = 0; b < p.batch; ++b) {
       std::vector<std::uint16_t> row(mla::kRowDim);
-      device.read(*layer.kv, row.data(), row.size() * 2, std::size_t(slots[b]) * mla::kRowDim * 2);
+      device.read(*layer.kv, row.data(), row.size() * 2, slots[b] * 2);
       for (int c = 0; c < mla::kRowDim; ++c) r.append_values_wrong += row[c] != rows[std::size_t(b) * mla::kRowDim + c];
     }
     results.push_back(std::move(r));

@@ -1,9 +1,8 @@
 #pragma once
-// A recorded layer (kv_append + both decode stages, recorded once into fixed
-// buffers) replayed over steps whose batch, lengths and split plan change,
-// each step compared with the plain launches of the same inputs. Shared by
-// the kernel tests (CPU OpenCL) and the hardware suite (the Level Zero
-// regular command list on an Intel GPU, which nothing else here can run).
+// A recorded layer (both decode stages with the fused kv_append, recorded
+// once into fixed buffers, as MlaCache::record_layer records) replayed over steps whose batch, lengths and split plan
+// change, each step compared with the plain launches of the same inputs. Shared by the kernel tests (CPU OpenCL) and
+// the hardware suite (the Level Zero regular command list on an Intel GPU, which nothing else here can run).
 
 #include <cstddef>
 #include <cstdint>
@@ -24,7 +23,7 @@ struct RecordedStepResult {
   Comparison vs_reference;              // the replay's output against the fp64 reference
 };
 
-// Steps of at most 4 requests of at most 640 tokens (page size 16, H = 24);
+// Steps of at most 4 requests of 1 to 640 tokens (page size 16, H = 24);
 // an empty list runs the default steps: splits with a combine, one request,
 // the full batch at the longest length, page edges.
 std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,

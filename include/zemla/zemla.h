@@ -79,6 +79,11 @@ ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, 
 ZEMLA_C_API zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_tensor* q_nope,
                                                const zemla_tensor* q_rope, zemla_tensor* out, zemla_tensor* lse,
                                                float sm_scale);
+/* append then decode in one launch fewer, the same results: the decode reads each request's new row from `rows`
+ * and writes it into the cache itself; see MlaStep::append_decode. */
+ZEMLA_C_API zemla_status zemla_mla_step_append_decode(zemla_mla_step* step, int layer, const zemla_tensor* rows,
+                                                      const zemla_tensor* q_nope, const zemla_tensor* q_rope,
+                                                      zemla_tensor* out, zemla_tensor* lse, float sm_scale);
 
 /* Records `layer`'s append + decode once, bound to these tensors (sized for max_batch; lse may be NULL);
  * see MlaCache::record_layer. Destroy it before the cache and the tensors. */

@@ -10,8 +10,8 @@
 //   cache.add_request(7);
 //   auto step = cache.begin_step(ids, heads);            // once per decode step
 //   for (int layer = 0; layer < 61; ++layer) {
-//     step.append(layer, new_latent_rows);               // kv_append
-//     step.decode(layer, q_nope, q_rope, out, &lse, sm_scale);
+//     step.append_decode(layer, new_latent_rows,         // kv_append + decode
+//                        q_nope, q_rope, out, &lse, sm_scale);
 //   }
 //   cache.release_request(7);                            // pages back to the pool
 //
@@ -208,7 +208,13 @@ class ZEMLA_API MlaStep {
   // With `timed`, waits and returns device times.
   std::optional<DecodeStepTiming> decode(int layer, const Tensor& q_nope, const Tensor& q_rope, Tensor& out,
                                          Tensor* lse, float sm_scale, bool timed = false);
-  // append + decode of a recorded layer for this step: the same results as
+  // append(layer, rows) then decode(layer, ...) in one launch fewer: the
+  // decode reads each request's new token from `rows` and writes it into
+  // the cache itself. Same results, bit for bit, as the two calls.
+  std::optional<DecodeStepTiming> append_decode(int layer, const Tensor& rows, const Tensor& q_nope,
+                                                const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale,
+                                                bool timed = false);
+  // append + decode of a recorded layer (recorded as append_decode) for this step: the same results as
   // append(layer, rows) then decode(layer, ...) on the recorded tensors.
   void replay(MlaRecordedLayer& recorded);
 

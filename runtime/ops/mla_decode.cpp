@@ -67,6 +67,7 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
   g.page_table_bytes = checked_bytes(a.page_table);
   g.out_bytes = checked_bytes(a.out);
   g.lse_bytes = checked_bytes(a.lse);
+  g.new_rows_bytes = checked_bytes(a.new_rows);
   g.workspace_bytes = checked_bytes(&workspace);
   check_mla_decode(g, plan);
   if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
@@ -102,6 +103,10 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.set_buffer(i++, a.lse);
   k.set_scalar(i++, a.lse_stride_b);
   k.set_scalar(i++, write_lse);
+  k.set_buffer(i++, a.new_rows);
+  k.set_scalar(i++, a.new_rows_stride);
+  k.set_scalar(i++, float_offset(plan.layout.split_begin));
+  k.set_scalar(i++, a.new_rows != nullptr ? 1 : 0);
 }
 
 CombineOutput MlaDecoder::combine_output(const MlaDecodeArgs& a) {

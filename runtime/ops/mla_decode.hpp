@@ -29,6 +29,9 @@ struct MlaDecodeArgs : MlaDecodeLayout {
   const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
   rt::Buffer* out = nullptr;               // [batch, heads, 512]
   rt::Buffer* lse = nullptr;               // optional fp32 [batch, heads]
+  // Optional [batch, 576]: each request's new token (its last), written into
+  // the cache by the decode itself (fused kv_append) and read from here.
+  const rt::Buffer* new_rows = nullptr;
   // Optional host copy of the page table, [batch, page_table_stride]: when
   // given, every page a request reads is checked to be in [0, num_pages)
   // (O(pages used) per call). Without it a bad page is masked by the kernels.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "host/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
@@ -44,7 +45,28 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
 
   auto q_nope = device.upload_vector(p.q_nope);
   auto q_rope = device.upload_vector(p.q_rope);
-  auto kv = device.upload_vector(p.kv_cache);
+  std::vector<std::size_t> last_rows;  // offsets, in values, of the requests' last rows
+  std::unique_ptr<rt::Buffer> new_rows;
+  std::unique_ptr<rt::Buffer> kv;
+  if (options.fused_append) {
+    std::vector<std::uint16_t> rows, poisoned = p.kv_cache;
+    for (int b = 0; b < p.batch; ++b) {
+      require(p.seqlens[b] > 0, "run_mla_problem", [&] {
+        return "fused_append needs every request to hold a token; request " + std::to_string(b) + " is empty";
+      });
+      const int t = p.seqlens[b] - 1;
+      const std::size_t page = p.page_table[std::size_t(b) * p.max_pages + t / p.page_size];
+      last_rows.push_back((page * p.page_size + t % p.page_size) * mla::kRowDim);
+      rows.insert(rows.end(), p.kv_cache.begin() + last_rows.back(),
+                  p.kv_cache.begin() + last_rows.back() + mla::kRowDim);
+      // A large finite value: read in place of the new row, it moves every score.
+      std::fill_n(poisoned.begin() + last_rows.back(), mla::kRowDim, std::uint16_t{0x4500});
+    }
+    new_rows = device.upload_vector(rows);
+    kv = device.upload_vector(poisoned);
+  } else {
+    kv = device.upload_vector(p.kv_cache);
+  }
   auto table = device.upload_vector(p.page_table);
   const PoisonedOutputs outputs(device, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
   auto workspace = device.allocate(outcome.plan.layout.total);
@@ -63,6 +85,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   args.page_table = table.get();
   args.out = outputs.out.get();
   args.lse = options.want_lse ? outputs.lse.get() : nullptr;
+  args.new_rows = new_rows.get();
   if (options.check_page_table) args.host_page_table = p.page_table;
   args.set_contiguous_strides();
 
@@ -70,6 +93,11 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
 
   outcome.result = outputs.read(device);
+  for (const std::size_t offset : last_rows) {
+    std::vector<std::uint16_t> row(mla::kRowDim);
+    device.read(*kv, row.data(), row.size() * 2, offset * 2);
+    for (int c = 0; c < mla::kRowDim; ++c) outcome.appended_values_wrong += row[c] != p.kv_cache[offset + c];
+  }
   outcome.binary = loaded_binary_name(device, decoder.program());
   return outcome;
 }

@@ -21,6 +21,11 @@ struct MlaRunOptions {
   int iters = 1;   // timed runs (device clock); 0 = one untimed run
   bool want_lse = true;
   bool check_page_table = true;  // full host check of the page ids each request reads
+  // Each request's last token as a decode step's new row, appended by the
+  // decode itself (MlaDecodeArgs::new_rows): its cache slot is poisoned
+  // before the run, so a kernel that read the cache there, or did not write
+  // the row, is caught. Needs every request to hold a token.
+  bool fused_append = false;
 };
 
 struct MlaRunOutcome {
@@ -29,6 +34,9 @@ struct MlaRunOutcome {
   std::string variant;
   std::string binary;  // loaded_binary_name()
   std::vector<DecodeTiming> timings;
+  // With fused_append: values of the requests' last cache rows that differ
+  // from the problem's after the run (0 when every row was written).
+  std::size_t appended_values_wrong = 0;
 
   // Timed steps (split + combine), ascending; empty when nothing was timed.
   std::vector<double> sorted_step_ms() const;

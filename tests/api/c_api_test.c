@@ -1,8 +1,9 @@
 /* The C API from C: a 40-step decode of one growing request (crossing two
  * page boundaries) with 2 heads, each step checked against a plain fp64
  * attention over the host's copy of the cache (per head max |err| <=
- * 4 * 2^-8 * max |ref|, the host/compare.hpp bf16 row tolerance). Even steps append
- * and decode; odd steps replay the recorded layer. Then error paths:
+ * 4 * 2^-8 * max |ref|, the host/compare.hpp bf16 row tolerance). Steps
+ * rotate through append then decode, the fused append_decode, and a replay
+ * of the recorded layer; each reads the rows the others wrote. Then error paths:
  * status codes, their names, and messages that name the bad value. */
 #include <math.h>
 #include <stdint.h>
@@ -51,9 +52,11 @@ int main(void) {
     for (int i = 0; i < HEADS * ROPE; ++i) qr[i] = to_bf16(uniform());
     OK(zemla_tensor_upload(qn_t, qn, sizeof qn, 0));
     OK(zemla_tensor_upload(qr_t, qr, sizeof qr, 0));
-    if (step % 2 == 0) {
+    if (step % 3 == 0) {
       OK(zemla_mla_step_append(st, 0, rows_t));
       OK(zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, lse_t, sm_scale));
+    } else if (step % 3 == 1) {
+      OK(zemla_mla_step_append_decode(st, 0, rows_t, qn_t, qr_t, out_t, lse_t, sm_scale));
     } else {
       OK(zemla_mla_step_replay(st, recorded));
     }
@@ -102,6 +105,9 @@ int main(void) {
         zemla_last_error());
   s = zemla_mla_step_decode(st, 0, qn_t, qr_t, out_t, NULL, -1.0f);
   CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "sm_scale"), "sm_scale: %s",
+        zemla_last_error());
+  s = zemla_mla_step_append_decode(st, 0, lse_t, qn_t, qr_t, out_t, NULL, sm_scale);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "new_rows holds 8 bytes"), "small rows: %s",
         zemla_last_error());
   zemla_mla_step_destroy(st);
   const int64_t two[] = {42, 43};

@@ -126,9 +126,12 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
       }
       auto rows_t = runtime.allocate(rows.size() * 2);
       rows_t.upload(rows.data(), rows.size() * 2);
+      // Plain launches: layer 0 appends then decodes, layer 1 uses the fused
+      // append_decode (below); each reads rows the other form wrote earlier.
+      const bool fused = layer % 2 == 1;
       if (recorded) {
         rows_fixed.upload(rows.data(), rows.size() * 2);
-      } else {
+      } else if (!fused) {
         zstep.append(layer, rows_t);
       }
 
@@ -160,7 +163,11 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
       } else {
         qn_t.upload(qn.data(), qn.size() * 2);
         qr_t.upload(qr.data(), qr.size() * 2);
-        zstep.decode(layer, qn_t, qr_t, out_t, &lse_t, sm_scale);
+        if (fused) {
+          zstep.append_decode(layer, rows_t, qn_t, qr_t, out_t, &lse_t, sm_scale);
+        } else {
+          zstep.decode(layer, qn_t, qr_t, out_t, &lse_t, sm_scale);
+        }
         out_t.download(out.data(), out.size() * 2);
       }
 
@@ -240,8 +247,15 @@ TEST(ServingEndToEndCapacity, RefusesAStepBeyondTheCapacityAndLeavesThePoolUncha
       "recording needs a cache made with an MlaCapacity");
   // Tensors are checked against the largest step when recorded.
   auto rows = runtime.allocate(2 * kRow * 2);
-  expect_error([&] { cache.record_layer(0, {&t, &t, &t, &t, nullptr}, 0.1f); }, "rows is null or holds fewer");
-  expect_error([&] { cache.record_layer(0, {&rows, &t, &t, &t, nullptr}, 0.1f); }, "q_nope");
+  auto q_nope = runtime.allocate(2 * kHeads * kLatent * 2), q_rope = runtime.allocate(2 * kHeads * kRope * 2);
+  auto out = runtime.allocate(2 * kHeads * kLatent * 2);
+  expect_error([&] { cache.record_layer(0, {&rows, &t, &t, &t, nullptr}, 0.1f); }, "q_nope holds 64 bytes");
+  expect_error(
+      [&] {
+        cache.record_layer(0, {&t, &q_nope, &q_rope, &out, nullptr}, 0.1f);
+      },
+      "new_rows holds 64 bytes; its shape and strides need " + std::to_string(2 * kRow * 2));
+  cache.record_layer(0, {&rows, &q_nope, &q_rope, &out, nullptr}, 0.1f);
 }
 
 }  // namespace

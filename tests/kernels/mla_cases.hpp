@@ -24,6 +24,7 @@ struct Case {
   int page_size;
   int splits;
   std::vector<std::int32_t> seqlens;
+  bool fused_append = false;  // the last token of each request appended by the decode
 };
 
 inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -64,8 +65,12 @@ inline void expect_matches_reference(const Case& c) {
   spec.seed = std::hash<std::string>{}(c.name);
   const MlaProblem problem = make_random_problem(spec);
 
-  const auto outcome = ops::run_mla_problem(testing::test_device(), problem, {c.splits, 0, 0, true});
+  ops::MlaRunOptions options;
+  options.num_kv_splits = c.splits;
+  options.fused_append = c.fused_append;
+  const auto outcome = ops::run_mla_problem(testing::test_device(), problem, options);
   expect_the_suites_binary(outcome);
+  EXPECT_EQ(outcome.appended_values_wrong, 0u) << "cache values the fused append left wrong";
   const auto ref = reference::mla_decode(problem);
   const auto cmp = compare_with_reference(outcome.result, ref, c.dtype, mla::kLatentDim, true);
   EXPECT_TRUE(cmp.pass) << cmp.failure << " (max abs err " << cmp.max_abs_error << ", 1-cos " << cmp.cosine_distance

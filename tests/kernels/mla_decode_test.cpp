@@ -49,6 +49,104 @@ TEST_P(MlaDecodeNumerics, MatchesReferenceWithinTolerance) { expect_matches_refe
 INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeNumerics, ::testing::ValuesIn(matrix()),
                          [](const auto& info) { return info.param.name; });
 
+// Fused kv_append (MlaDecodeArgs::new_rows): each request's last token comes
+// from the step's rows, its cache slot poisoned before the run; the output
+// must match the reference and the slot must hold the row afterwards. Every
+// page size, both dtypes, split counts that put the new token in a split of
+// its own or deep in a long one, at a page's first slot, its last, and
+// inside a tile.
+std::vector<Case> fused_append_cases() {
+  std::vector<Case> cases;
+  const int split_choices[] = {-1, 1, 7, 64};
+  const int head_choices[] = {16, 24, 128, 16};
+  int k = 0;
+  for (int ps : {16, 32, 64, 128}) {
+    const DType dt = k % 2 == 0 ? DType::bf16 : DType::f16;
+    const int splits = split_choices[k % 4];
+    cases.push_back({"page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) + "_H" +
+                         std::to_string(head_choices[k]) + "_splits" + (splits < 0 ? "auto" : std::to_string(splits)),
+                     dt,
+                     head_choices[k],
+                     ps,
+                     splits,
+                     {1, ps - 1, ps, ps + 1, 3 * ps + 5, 700},
+                     true});
+    ++k;
+  }
+  return cases;
+}
+
+class MlaDecodeFusedAppend : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MlaDecodeFusedAppend, MatchesReferenceAndWritesTheNewRows) { expect_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeFusedAppend, ::testing::ValuesIn(fused_append_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// The fused append's check can fail: the poison it puts in the new rows'
+// slots, read by a decode that does not take the rows, breaks the result.
+TEST(MlaDecodeFusedAppendSelfCheck, ThePoisonedSlotsFailAnUnfusedDecode) {
+  RandomMlaSpec spec;
+  spec.seqlens = {40, 1, 64};
+  spec.heads = 16;
+  MlaProblem problem = make_random_problem(spec);
+  const auto ref = reference::mla_decode(problem);
+  ops::MlaRunOptions fused;
+  fused.fused_append = true;
+  const auto good = ops::run_mla_problem(testing::test_device(), problem, fused);
+  EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  for (int b = 0; b < problem.batch; ++b) {
+    const int t = problem.seqlens[b] - 1;
+    const std::size_t page = problem.page_table[std::size_t(b) * problem.max_pages + t / problem.page_size];
+    std::fill_n(problem.kv_cache.begin() + (page * problem.page_size + t % problem.page_size) * mla::kRowDim,
+                mla::kRowDim, std::uint16_t{0x4500});
+  }
+  const auto bad = ops::run_mla_problem(testing::test_device(), problem, {});
+  EXPECT_FALSE(compare_with_reference(bad.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
+TEST(MlaDecodeFusedAppendChecks, AnEmptyRequestOrShortRowsAreRefused) {
+  rt::Device& device = testing::test_device();
+  RandomMlaSpec spec;
+  spec.seqlens = {5, 0};
+  spec.heads = 16;
+  const MlaProblem p = make_random_problem(spec);
+  ops::MlaRunOptions fused;
+  fused.fused_append = true;
+  EXPECT_THROW(ops::run_mla_problem(device, p, fused), Error);
+  ops::MlaDecoder decoder(device, p.dtype);
+  const auto plan = decoder.plan(p.seqlens, p.heads);
+  auto workspace = device.allocate(plan.layout.total);
+  auto q_nope = device.upload_vector(p.q_nope), q_rope = device.upload_vector(p.q_rope);
+  auto kv = device.upload_vector(p.kv_cache), table = device.upload_vector(p.page_table);
+  auto out = device.allocate(p.q_nope.size() * 2), rows = device.allocate(2 * mla::kRowDim * 2);
+  ops::MlaDecodeArgs a;
+  a.batch = p.batch;
+  a.heads = p.heads;
+  a.sm_scale = p.sm_scale;
+  a.num_pages = p.num_pages;
+  a.page_size = p.page_size;
+  a.max_pages = p.max_pages;
+  a.q_nope = q_nope.get();
+  a.q_rope = q_rope.get();
+  a.kv_cache = kv.get();
+  a.page_table = table.get();
+  a.out = out.get();
+  a.new_rows = rows.get();
+  a.set_contiguous_strides();
+  const auto message = [&] {
+    try {
+      decoder.validate(a, plan, *workspace);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message().find("request 1 has length 0"), std::string::npos) << message();
+  a.new_rows_stride = 580;  // not a whole number of 16-byte vectors
+  EXPECT_NE(message().find("new_rows_stride 580"), std::string::npos) << message();
+}
+
 // A wrong kernel must fail the check: perturb one cached value a request
 // reads and the comparison against the unperturbed reference must fail.
 TEST(MlaDecodeNumericsSelfCheck, DetectsACorruptedCacheValue) {

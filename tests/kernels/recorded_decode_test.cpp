@@ -1,4 +1,4 @@
-// A recorded layer (kv_append + both decode stages, recorded once) replayed
+// A recorded layer (both decode stages, the kv_append fused, recorded once) replayed
 // over steps whose batch, lengths and split plan all change: every replay
 // must give exactly the plain launches' bits, and the append must land in
 // its slots (validation/recorded_layer_check.cpp, shared with `zemla
