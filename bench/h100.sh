@@ -8,18 +8,14 @@
 #     kernel when its source is carried in .deps/sglang) on the same inputs,
 #     per variant, against the HBM and FP32 rooflines;
 #   - the per-layer cost of small steps through the public API
-#     (zemla_bench_step_overhead: begin_step, then append + decode per layer).
+#     (zemla_bench_step_overhead: begin_step, then per layer append + decode,
+#     the fused append_decode, or a replay).
 #   bench/h100.sh OUT_DIR
 set -uo pipefail
 out="${1:-${OUT:-/tmp/h100}}"
-mkdir -p "$out" /tmp/icd
-# The CUDA install has the driver's OpenCL library but no vendor file for the loader.
-echo libnvidia-opencl.so.1 > /tmp/icd/nvidia.icd
-export OCL_ICD_VENDORS=/tmp/icd
-cmake -S . -B /tmp/zb -G "Unix Makefiles" -DCMAKE_BUILD_TYPE=Release -DZEMLA_AOT=OFF -DZEMLA_LEVEL_ZERO=OFF \
-  -DZEMLA_BUILD_TESTS=OFF -DZEMLA_EXTRA_INCLUDE="$PWD/.deps/include" -DOpenCL_INCLUDE_DIR=/usr/local/cuda/include \
-  -DOpenCL_LIBRARY=/usr/lib/x86_64-linux-gnu/libOpenCL.so >/dev/null && cmake --build /tmp/zb -j16 >/dev/null || exit 1
-z=/tmp/zb/tools/zemla
+mkdir -p "$out"
+# shellcheck source=bench/h100_build.sh
+. bench/h100_build.sh
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv | tee "$out/gpu.txt"
 triton=()
 [ -d .deps/sglang ] && triton=(--triton-src .deps/sglang)

@@ -1,6 +1,7 @@
 // Host time zemla spends per decode step and per layer, through the public
-// API, with launches made plainly (append + decode every layer) and with
-// recorded layers replayed (MlaCache::record_layer / MlaStep::replay). The
+// API, with launches made plainly (append then decode every layer, or the
+// fused append_decode, one launch fewer) and with recorded layers replayed
+// (MlaCache::record_layer / MlaStep::replay, recorded fused). The
 // first two columns count only the CPU time of the calls: each step ends
 // with a synchronize outside that timing, so the device is idle when the
 // next step starts. The last column is the whole step as a server sees it,
@@ -45,7 +46,10 @@ struct Figures {
   double wall_layer_us;  // median of (begin_step .. synchronize) / layers
 };
 
-Figures measure(zemla::Runtime& runtime, const Options& o, bool recorded) {
+enum class Mode { plain, fused, recorded };
+
+Figures measure(zemla::Runtime& runtime, const Options& o, Mode mode) {
+  const bool recorded = mode == Mode::recorded;
   const int pages_per_request = (o.context + o.steps + o.page_size) / o.page_size;
   std::optional<zemla::MlaCapacity> capacity;
   if (recorded) capacity = zemla::MlaCapacity{o.batch, std::int64_t{pages_per_request} * o.page_size, o.heads};
@@ -90,6 +94,8 @@ Figures measure(zemla::Runtime& runtime, const Options& o, bool recorded) {
     for (int l = 0; l < o.layers; ++l) {
       if (recorded) {
         s.replay(layers[l]);
+      } else if (mode == Mode::fused) {
+        s.append_decode(l, rows, q_nope, q_rope, out, &lse, 0.0722f);
       } else {
         s.append(l, rows);
         s.decode(l, q_nope, q_rope, out, &lse, 0.0722f);
@@ -120,16 +126,19 @@ int main(int argc, char** argv) {
     const auto d = runtime.device();
     std::printf("host overhead on %s (%s, %s variant): B=%d H=%d context %d, %d layers, %d steps, medians\n",
                 d.name.c_str(), d.backend.c_str(), d.variant.c_str(), o.batch, o.heads, o.context, o.layers, o.steps);
-    const Figures plain = measure(runtime, o, false);
-    const Figures rec = measure(runtime, o, true);
-    std::printf("  %-10s %14s %16s %26s %22s\n", "launches", "begin_step us", "per layer us",
+    const Figures plain = measure(runtime, o, Mode::plain);
+    const Figures fused = measure(runtime, o, Mode::fused);
+    const Figures rec = measure(runtime, o, Mode::recorded);
+    std::printf("  %-14s %14s %16s %26s %22s\n", "launches", "begin_step us", "per layer us",
                 "step of 61 layers us (est)", "wall per layer us");
-    for (const auto& [name, f] : {std::pair{"plain", plain}, std::pair{"recorded", rec}}) {
-      std::printf("  %-10s %14.1f %16.2f %26.0f %22.2f\n", name, f.begin_step_us, f.layer_us,
+    for (const auto& [name, f] :
+         {std::pair{"append+decode", plain}, std::pair{"append_decode", fused}, std::pair{"recorded", rec}}) {
+      std::printf("  %-14s %14.1f %16.2f %26.0f %22.2f\n", name, f.begin_step_us, f.layer_us,
                   f.begin_step_us + 61 * f.layer_us, f.wall_layer_us);
     }
     std::printf(
-        "  (per layer: append + decode enqueued, or one replay; 61 layers = DeepSeek-V3, an estimate\n"
+        "  (per layer: append + decode enqueued, the fused append_decode, or one replay of it;\n"
+        "   61 layers = DeepSeek-V3, an estimate\n"
         "   from the host figures, device time not included; wall per layer: begin_step through the\n"
         "   step's synchronize over %d layers, device time included)\n",
         o.layers);
