@@ -26,19 +26,13 @@
 #include "common/dtype.clh"
 #include "common/gqa_variant.clh"
 #include "common/split_combine.clh"
+#include "gqa_decode_args.h"
 
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
 GQA_KERNEL_ATTRS
-__kernel void gqa_decode_split(__global const ushort* q, long q_stride_b, long q_stride_h,
-                               __global const ushort* k_cache, __global const ushort* v_cache, long kv_stride_page,
-                               long kv_stride_token, long kv_stride_head, int num_pages, int page_size,
-                               __global const int* page_table, long page_table_stride, int max_pages,
-                               __global float* workspace, long ws_lse_offset, long ws_work_offset,
-                               long ws_split_begin_offset, int num_q_heads, int num_kv_heads, int head_dim, float sm_scale,
-                               float softcap, int window_left, __global ushort* out, long out_stride_b,
-                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse) {
+__kernel void gqa_decode_split(ZEMLA_KERNEL_PARAMS(GQA_DECODE_SPLIT_ARGS)) {
   __local float q_loc[GQA_MAX_GROUP * GQA_MAX_DIM];
   __local float p_loc[GQA_MAX_GROUP * GQA_TILE];
   __local float partial[GQA_MAX_GROUP * GQA_WG];

@@ -5,9 +5,9 @@
 // A slot outside [0, num_slots) is skipped: the host validates slots, and the
 // kernel still never writes outside the cache when it is not asked to.
 
-__kernel void kv_append(__global ushort* kv_cache, long kv_stride_page, long kv_stride_token,
-                        int page_size, long num_slots, __global const ushort* rows,
-                        long rows_stride, __global const int* slots, int num_rows, int row_values) {
+#include "kv_append_args.h"
+
+__kernel void kv_append(ZEMLA_KERNEL_PARAMS(KV_APPEND_ARGS)) {
   const int row = get_group_id(1);
   if (row >= num_rows) return;
   const long slot = slots[row];

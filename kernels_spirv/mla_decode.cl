@@ -36,6 +36,7 @@
 // cannot move any read or write outside its buffer.
 
 #include "common/dtype.clh"
+#include "mla_decode_args.h"
 #include "common/split_combine.clh"
 #include "common/variant.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
@@ -85,15 +86,7 @@ inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long k
 }
 
 ZEMLA_KERNEL_ATTRS
-__kernel void mla_decode_split(__global const ushort* q_nope, long q_nope_stride_b, long q_nope_stride_h,
-                               __global const ushort* q_rope, long q_rope_stride_b, long q_rope_stride_h,
-                               __global ushort* kv_cache, long kv_stride_page, long kv_stride_token,
-                               int num_pages, int page_size, __global const int* page_table, long page_table_stride,
-                               int max_pages, __global float* workspace, long ws_lse_offset, long ws_work_offset,
-                               int num_heads, float scale_log2, __global ushort* out, long out_stride_b,
-                               long out_stride_h, __global float* lse, long lse_stride_b, int write_lse,
-                               __global const ushort* new_rows, long new_rows_stride, long ws_split_begin_offset,
-                               int append_new_rows) {
+__kernel void mla_decode_split(ZEMLA_KERNEL_PARAMS(MLA_DECODE_SPLIT_ARGS)) {
   // 47.7 KB in all: under the 48 KB many OpenCL GPUs allow a work-group.
   // uint4 arrays so every row (KV_PITCH values, a multiple of 8) starts
   // 16-byte aligned for the helpers' vector loads.

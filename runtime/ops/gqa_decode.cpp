@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "host/gqa_shape.hpp"
+#include "kernels_spirv/gqa_decode_args.h"
 #include "runtime/binary_choice.hpp"
+#include "runtime/kernel_args.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
@@ -11,6 +13,7 @@ namespace zemla::ops {
 namespace {
 
 constexpr const char* kCall = "gqa_decode";
+ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, GQA_DECODE_SPLIT_ARGS);
 
 }  // namespace
 
@@ -48,38 +51,38 @@ void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const 
 std::optional<DecodeTiming> GqaDecoder::run(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace,
                                             bool timed) {
   validate(a, plan, workspace);
-  rt::Kernel& k = *split_;
-  std::uint32_t i = 0;
-  k.set_buffer(i++, a.q);
-  k.set_scalar(i++, a.q_stride_b);
-  k.set_scalar(i++, a.q_stride_h);
-  k.set_buffer(i++, a.k_cache);
-  k.set_buffer(i++, a.v_cache);
-  k.set_scalar(i++, a.kv_stride_page);
-  k.set_scalar(i++, a.kv_stride_token);
-  k.set_scalar(i++, a.kv_stride_head);
-  k.set_scalar(i++, a.num_pages);
-  k.set_scalar(i++, a.page_size);
-  k.set_buffer(i++, a.page_table);
-  k.set_scalar(i++, a.page_table_stride);
-  k.set_scalar(i++, a.max_pages);
-  k.set_buffer(i++, &workspace);
-  k.set_scalar(i++, float_offset(plan.layout.partial_lse));
-  k.set_scalar(i++, float_offset(plan.layout.work));
-  k.set_scalar(i++, float_offset(plan.layout.split_begin));
-  k.set_scalar(i++, a.q_heads);
-  k.set_scalar(i++, a.kv_heads);
-  k.set_scalar(i++, a.head_dim);
-  k.set_scalar(i++, a.sm_scale);
-  k.set_scalar(i++, a.softcap);
-  k.set_scalar(i++, a.window_left);
-  k.set_buffer(i++, a.out);
-  k.set_scalar(i++, a.out_stride_b);
-  k.set_scalar(i++, a.out_stride_h);
-  k.set_buffer(i++, a.lse);
-  k.set_scalar(i++, a.lse_stride_b);
-  k.set_scalar(i++, a.lse != nullptr ? 1 : 0);
-  return combine_.run_stages(device_, k,
+  SplitKernelArgs k;
+  k.q = a.q;
+  k.q_stride_b = a.q_stride_b;
+  k.q_stride_h = a.q_stride_h;
+  k.k_cache = a.k_cache;
+  k.v_cache = a.v_cache;
+  k.kv_stride_page = a.kv_stride_page;
+  k.kv_stride_token = a.kv_stride_token;
+  k.kv_stride_head = a.kv_stride_head;
+  k.num_pages = a.num_pages;
+  k.page_size = a.page_size;
+  k.page_table = a.page_table;
+  k.page_table_stride = a.page_table_stride;
+  k.max_pages = a.max_pages;
+  k.workspace = &workspace;
+  k.ws_lse_offset = float_offset(plan.layout.partial_lse);
+  k.ws_work_offset = float_offset(plan.layout.work);
+  k.ws_split_begin_offset = float_offset(plan.layout.split_begin);
+  k.num_q_heads = a.q_heads;
+  k.num_kv_heads = a.kv_heads;
+  k.head_dim = a.head_dim;
+  k.sm_scale = a.sm_scale;
+  k.softcap = a.softcap;
+  k.window_left = a.window_left;
+  k.out = a.out;
+  k.out_stride_b = a.out_stride_b;
+  k.out_stride_h = a.out_stride_h;
+  k.lse = a.lse;
+  k.lse_stride_b = a.lse_stride_b;
+  k.write_lse = a.lse != nullptr ? 1 : 0;
+  k.bind(*split_);
+  return combine_.run_stages(device_, *split_,
                              {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(a.kv_heads), 1},
                              {static_cast<std::size_t>(gqa::kWorkGroup), 1, 1}, plan, workspace,
                              {a.out, a.out_stride_b, a.out_stride_h, a.lse, a.lse_stride_b}, timed);

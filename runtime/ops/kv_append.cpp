@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "kernels_spirv/kv_append_args.h"
+#include "runtime/kernel_args.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
@@ -9,6 +11,7 @@ namespace zemla::ops {
 namespace {
 constexpr const char* kCall = "kv_append";
 constexpr std::size_t kGroup = 64;
+ZEMLA_KERNEL_ARGS_STRUCT(KernelArgs, KV_APPEND_ARGS);
 }  // namespace
 
 KvAppender::KvAppender(rt::Device& device)
@@ -42,18 +45,18 @@ bool KvAppender::bind(const KvAppendArgs& in) {
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
           "slots is null or holds fewer than num_rows int32 values");
 
-  rt::Kernel& k = *kernel_;
-  std::uint32_t i = 0;
-  k.set_buffer(i++, a.kv_cache);
-  k.set_scalar(i++, a.kv_stride_page);
-  k.set_scalar(i++, a.kv_stride_token);
-  k.set_scalar(i++, a.page_size);
-  k.set_scalar(i++, std::int64_t{a.num_pages} * a.page_size);
-  k.set_buffer(i++, a.rows);
-  k.set_scalar(i++, a.rows_stride);
-  k.set_buffer(i++, a.slots);
-  k.set_scalar(i++, a.num_rows);
-  k.set_scalar(i++, a.row_values);
+  KernelArgs k;
+  k.kv_cache = a.kv_cache;
+  k.kv_stride_page = a.kv_stride_page;
+  k.kv_stride_token = a.kv_stride_token;
+  k.page_size = a.page_size;
+  k.num_slots = std::int64_t{a.num_pages} * a.page_size;
+  k.rows = a.rows;
+  k.rows_stride = a.rows_stride;
+  k.slots = a.slots;
+  k.num_rows = a.num_rows;
+  k.row_values = a.row_values;
+  k.bind(*kernel_);
   return true;
 }
 

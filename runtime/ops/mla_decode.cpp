@@ -8,7 +8,9 @@
 
 #include "host/mla_decode_checks.hpp"
 #include "host/mla_shape.hpp"
+#include "kernels_spirv/mla_decode_args.h"
 #include "runtime/binary_choice.hpp"
+#include "runtime/kernel_args.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
@@ -17,6 +19,8 @@ namespace {
 
 constexpr const char* kCall = "mla_decode";
 constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the kernels' reqd size
+
+ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
 }  // namespace
 
@@ -74,39 +78,37 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
 }
 
 void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
-  const float scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
-  const int write_lse = a.lse != nullptr ? 1 : 0;
-  rt::Kernel& k = *split_;
-  std::uint32_t i = 0;
-  k.set_buffer(i++, a.q_nope);
-  k.set_scalar(i++, a.q_nope_stride_b);
-  k.set_scalar(i++, a.q_nope_stride_h);
-  k.set_buffer(i++, a.q_rope);
-  k.set_scalar(i++, a.q_rope_stride_b);
-  k.set_scalar(i++, a.q_rope_stride_h);
-  k.set_buffer(i++, a.kv_cache);
-  k.set_scalar(i++, a.kv_stride_page);
-  k.set_scalar(i++, a.kv_stride_token);
-  k.set_scalar(i++, a.num_pages);
-  k.set_scalar(i++, a.page_size);
-  k.set_buffer(i++, a.page_table);
-  k.set_scalar(i++, a.page_table_stride);
-  k.set_scalar(i++, a.max_pages);
-  k.set_buffer(i++, &workspace);
-  k.set_scalar(i++, float_offset(plan.layout.partial_lse));
-  k.set_scalar(i++, float_offset(plan.layout.work));
-  k.set_scalar(i++, a.heads);
-  k.set_scalar(i++, scale_log2);
-  k.set_buffer(i++, a.out);
-  k.set_scalar(i++, a.out_stride_b);
-  k.set_scalar(i++, a.out_stride_h);
-  k.set_buffer(i++, a.lse);
-  k.set_scalar(i++, a.lse_stride_b);
-  k.set_scalar(i++, write_lse);
-  k.set_buffer(i++, a.new_rows);
-  k.set_scalar(i++, a.new_rows_stride);
-  k.set_scalar(i++, float_offset(plan.layout.split_begin));
-  k.set_scalar(i++, a.new_rows != nullptr ? 1 : 0);
+  SplitKernelArgs k;
+  k.q_nope = a.q_nope;
+  k.q_nope_stride_b = a.q_nope_stride_b;
+  k.q_nope_stride_h = a.q_nope_stride_h;
+  k.q_rope = a.q_rope;
+  k.q_rope_stride_b = a.q_rope_stride_b;
+  k.q_rope_stride_h = a.q_rope_stride_h;
+  k.kv_cache = a.kv_cache;
+  k.kv_stride_page = a.kv_stride_page;
+  k.kv_stride_token = a.kv_stride_token;
+  k.num_pages = a.num_pages;
+  k.page_size = a.page_size;
+  k.page_table = a.page_table;
+  k.page_table_stride = a.page_table_stride;
+  k.max_pages = a.max_pages;
+  k.workspace = &workspace;
+  k.ws_lse_offset = float_offset(plan.layout.partial_lse);
+  k.ws_work_offset = float_offset(plan.layout.work);
+  k.ws_split_begin_offset = float_offset(plan.layout.split_begin);
+  k.num_heads = a.heads;
+  k.scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
+  k.out = a.out;
+  k.out_stride_b = a.out_stride_b;
+  k.out_stride_h = a.out_stride_h;
+  k.lse = a.lse;
+  k.lse_stride_b = a.lse_stride_b;
+  k.write_lse = a.lse != nullptr ? 1 : 0;
+  k.new_rows = a.new_rows;
+  k.new_rows_stride = a.new_rows_stride;
+  k.append_new_rows = a.new_rows != nullptr ? 1 : 0;
+  k.bind(*split_);
 }
 
 CombineOutput MlaDecoder::combine_output(const MlaDecodeArgs& a) {

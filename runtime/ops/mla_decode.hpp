@@ -25,7 +25,7 @@ namespace zemla::ops {
 struct MlaDecodeArgs : MlaDecodeLayout {
   const rt::Buffer* q_nope = nullptr;      // [batch, heads, 512]
   const rt::Buffer* q_rope = nullptr;      // [batch, heads, 64]
-  const rt::Buffer* kv_cache = nullptr;    // [num_pages, page_size, 576]
+  rt::Buffer* kv_cache = nullptr;          // [num_pages, page_size, 576]; new_rows write to it
   const rt::Buffer* page_table = nullptr;  // int32 [batch, max_pages]
   rt::Buffer* out = nullptr;               // [batch, heads, 512]
   rt::Buffer* lse = nullptr;               // optional fp32 [batch, heads]

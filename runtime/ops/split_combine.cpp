@@ -4,9 +4,15 @@
 #include <string>
 #include <vector>
 
+#include "kernels_spirv/common/split_combine_args.h"
+#include "runtime/kernel_args.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
+
+namespace {
+ZEMLA_KERNEL_ARGS_STRUCT(CombineKernelArgs, SPLIT_KV_COMBINE_ARGS);
+}  // namespace
 
 void upload_plan_tables(rt::Device& device, const DecodePlan& plan, rt::Buffer& workspace, const char* call) {
   require(workspace.bytes() >= plan.layout.total, call, [&] {
@@ -25,19 +31,19 @@ SplitCombine::SplitCombine(rt::Device& device, const rt::ProgramKey& key)
     : kernel_(&device.kernel(key, "split_kv_combine")) {}
 
 void SplitCombine::bind(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& o) {
-  rt::Kernel& c = *kernel_;
-  std::uint32_t i = 0;
-  c.set_buffer(i++, &workspace);
-  c.set_scalar(i++, float_offset(plan.layout.partial_lse));
-  c.set_scalar(i++, float_offset(plan.layout.split_begin));
-  c.set_scalar(i++, plan.heads);
-  c.set_scalar(i++, plan.geometry.value_dim);
-  c.set_buffer(i++, o.out);
-  c.set_scalar(i++, o.out_stride_b);
-  c.set_scalar(i++, o.out_stride_h);
-  c.set_buffer(i++, o.lse);
-  c.set_scalar(i++, o.lse_stride_b);
-  c.set_scalar(i++, o.lse != nullptr ? 1 : 0);
+  CombineKernelArgs c;
+  c.workspace = &workspace;
+  c.ws_lse_offset = float_offset(plan.layout.partial_lse);
+  c.ws_split_begin_offset = float_offset(plan.layout.split_begin);
+  c.num_heads = plan.heads;
+  c.value_dim = plan.geometry.value_dim;
+  c.out = o.out;
+  c.out_stride_b = o.out_stride_b;
+  c.out_stride_h = o.out_stride_h;
+  c.lse = o.lse;
+  c.lse_stride_b = o.lse_stride_b;
+  c.write_lse = o.lse != nullptr ? 1 : 0;
+  c.bind(*kernel_);
 }
 
 std::optional<DecodeTiming> SplitCombine::run_stages(rt::Device& device, rt::Kernel& split, rt::Range3 split_groups,
