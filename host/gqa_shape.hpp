@@ -1,14 +1,16 @@
 #pragma once
-// GQA decode geometry; kernels_spirv/common/gqa_shape.clh holds the same numbers.
+// GQA decode geometry, read from the header the kernels are built with
+// (kernels_spirv/common/gqa_shape.clh), so host and kernels cannot disagree.
 
 #include "decode_planner.hpp"
+#include "kernels_spirv/common/gqa_shape.clh"
 
 namespace zemla::gqa {
 
-inline constexpr int kWorkGroup = 64;
-inline constexpr int kTile = 64;     // tokens per tile; page sizes must be multiples of it
-inline constexpr int kMaxGroup = 8;  // query heads per KV head
-inline constexpr int kMaxDim = 256;
+inline constexpr int kWorkGroup = GQA_WG;
+inline constexpr int kTile = GQA_TILE;           // tokens per tile; page sizes must be multiples of it
+inline constexpr int kMaxGroup = GQA_MAX_GROUP;  // query heads per KV head
+inline constexpr int kMaxDim = GQA_MAX_DIM;
 
 // One work-group per (split, KV head) serving the KV head's query group.
 inline SplitGeometry split_geometry(int q_heads, int kv_heads, int head_dim) {
@@ -16,3 +18,9 @@ inline SplitGeometry split_geometry(int q_heads, int kv_heads, int head_dim) {
 }
 
 }  // namespace zemla::gqa
+
+#undef GQA_WG
+#undef GQA_TILE
+#undef GQA_MAX_GROUP
+#undef GQA_MAX_DIM
+#undef GQA_COLS

@@ -1,14 +1,34 @@
 #pragma once
-// MLA geometry and the kernels' tile shape, mirrored from
-// kernels_spirv/common/mla_shape.clh (a kernel test checks they agree by
-// running the kernels, and the planner's tile rounding depends on kTile).
+// MLA geometry and the kernels' tile shape, read from the header the kernels
+// are built with (kernels_spirv/common/mla_shape.clh), so host and kernels
+// cannot disagree; the planner's tile rounding depends on kTile. The
+// header's macros are undefined again: TILE and WG_SIZE are too generic a
+// name to leave in every C++ file that includes this one.
+
+#include "kernels_spirv/common/mla_shape.clh"
 
 namespace zemla::mla {
 
-inline constexpr int kLatentDim = 512;                 // kv_lora_rank: c_kv, and V
-inline constexpr int kRopeDim = 64;                    // qk_rope_head_dim
-inline constexpr int kRowDim = kLatentDim + kRopeDim;  // one cached token: 576 values
-inline constexpr int kHeadBlock = 16;                  // heads per work-group
-inline constexpr int kTile = 16;                       // tokens per tile; divides every page size
+inline constexpr int kLatentDim = MLA_DC;      // kv_lora_rank: c_kv, and V
+inline constexpr int kRopeDim = MLA_DR;        // qk_rope_head_dim
+inline constexpr int kRowDim = MLA_DQK;        // one cached token: 576 values
+inline constexpr int kHeadBlock = HEAD_BLOCK;  // heads per work-group
+inline constexpr int kTile = TILE;             // tokens per tile; divides every page size
+static_assert(kRowDim == kLatentDim + kRopeDim);
 
 }  // namespace zemla::mla
+
+#undef MLA_DC
+#undef MLA_DR
+#undef MLA_DQK
+#undef MLA_VEC8_PER_ROW
+#undef MLA_NOPE_VEC8
+#undef HEAD_BLOCK
+#undef TILE
+#undef WG_SIZE
+#undef COLS_PER_ITEM
+#undef SCORE_HEADS
+#undef SCORE_TOKENS
+#undef SCORE_CHUNKS
+#undef SCORE_CHUNK_DIMS
+#undef KV_PITCH
