@@ -46,7 +46,7 @@ struct DeviceSelection {
 struct DeviceDescription {
   std::string name;
   std::string backend;  // "level_zero" or "opencl"
-  std::string variant;  // kernel variant it runs: "intel_sg" or "portable"
+  std::string variant;  // kernel variant it runs: "portable", "intel_sg", "intel_xmx" or "nv_mma"
   int compute_units = 0;
   std::uint64_t global_mem_bytes = 0;
 };
