@@ -1,7 +1,8 @@
 #pragma once
 // Paged GQA / MQA / MHA decode (flash_attn_with_kvcache for non-MLA models)
-// on a zemla device: the same planner, workspace and combine stage as MLA,
-// with one stage-1 work-group per (split, KV head).
+// on a zemla device: the same planner, workspace, combine stage and
+// recording as MLA (SplitKvDecoder), with one stage-1 work-group per
+// (split, KV head).
 //   auto plan = decoder.plan(seqlens, q_heads, kv_heads, head_dim);  // once per step
 //   decoder.upload_plan(plan, workspace);
 //   for (layer ...) decoder.run(args[layer], plan, workspace);
@@ -14,8 +15,7 @@
 #include "host/dtype.hpp"
 #include "host/gqa_decode_checks.hpp"
 #include "runtime/device.hpp"
-#include "runtime/ops/mla_decode.hpp"
-#include "runtime/ops/split_combine.hpp"
+#include "runtime/ops/split_kv_decoder.hpp"
 
 namespace zemla::ops {
 
@@ -29,29 +29,23 @@ struct GqaDecodeArgs : GqaDecodeLayout {
   rt::Buffer* lse = nullptr;               // optional fp32 [batch, q_heads]
 };
 
-class GqaDecoder {
+class GqaDecoder : public SplitKvOp<GqaDecoder, GqaDecodeArgs> {
  public:
   GqaDecoder(rt::Device& device, DType dtype);
 
-  const std::string& variant() const { return variant_; }
-  // The program its kernels come from (for Device::loaded_binary).
-  const rt::ProgramKey& program() const { return key_; }
-
   DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
                   int num_kv_splits = -1) const;
-  void upload_plan(const DecodePlan& plan, rt::Buffer& workspace) const;
   // Throws zemla::Error naming the argument and value on bad input.
   void validate(const GqaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
-  // Validates, then enqueues; with `timed`, waits and returns device times.
-  std::optional<DecodeTiming> run(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace,
-                                  bool timed = false);
+
+  // run() and record() come from SplitKvOp; a recording is made for:
+  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int q_heads, int kv_heads, int head_dim) const;
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim, int num_kv_splits,
+                  const DecodeCapacity& capacity) const;
 
  private:
-  rt::Device& device_;
-  std::string variant_;
-  rt::ProgramKey key_;
-  rt::Kernel* split_;
-  SplitCombine combine_;
+  friend class SplitKvOp<GqaDecoder, GqaDecodeArgs>;
+  void bind(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
 };
 
 }  // namespace zemla::ops

@@ -171,5 +171,35 @@ TEST(MlaDecodeChecks, SmScaleMustBePositiveAndFinite) {
             "sm_scale -1.000000 must be a positive finite number");
 }
 
+// The fused append's rows (MlaDecodeArgs::new_rows): optional, whole
+// 16-byte vectors per row, one row per request, and every request must hold
+// its new token (the valid call has an empty request).
+TEST(MlaDecodeChecks, NewRowsMustCoverEveryRequestsNewToken) {
+  const auto with_rows = [](ValidCall& c) {
+    c.g.new_rows_stride = mla::kRowDim;
+    c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
+  };
+  EXPECT_EQ(error_after(with_rows),
+            "request 1 has length 0; appending its new row needs a length of at least 1 (the new token)");
+  const auto no_empty = [&](ValidCall& c) {
+    with_rows(c);
+    c.seqlens[1] = 1;
+    c.plan = plan_decode({c.seqlens, 16, 8, -1});
+    c.g.workspace_bytes = static_cast<std::int64_t>(c.plan.layout.total);
+    c.table[5] = 7;  // request 1's page for its token
+  };
+  EXPECT_EQ(error_after(no_empty), "accepted");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              no_empty(c);
+              c.g.new_rows_stride = 580;
+            }),
+            "new_rows_stride 580 must be a multiple of 8");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              no_empty(c);
+              c.g.new_rows_bytes -= 2;
+            }),
+            "new_rows holds 3454 bytes; its shape and strides need 3456");
+}
+
 }  // namespace
 }  // namespace zemla

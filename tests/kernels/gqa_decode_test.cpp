@@ -4,8 +4,11 @@
 // 64/128, soft-capping and sliding windows, forced splits (stage 2), empty
 // requests, page edges and shuffled pages.
 
+#include "runtime/ops/gqa_decode.hpp"
+
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <string>
@@ -16,6 +19,7 @@
 #include "kernels/device_fixture.hpp"
 #include "kernels/mla_cases.hpp"
 #include "runtime/ops/gqa_runner.hpp"
+#include "runtime/recording.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {
@@ -141,6 +145,94 @@ TEST(GqaDecodeChecks, BadArgumentsAreRefusedNamingTheValue) {
   p.window_left = -1;
   p.softcap = -1;
   expect_error(p, "softcap");
+}
+
+// GQA layers record and replay like MLA's (SplitKvDecoder): one recording,
+// bound for the largest step, replayed over steps whose batch, lengths and
+// split plan change, each giving exactly the plain launches' bits. Plain
+// runs on other buffers sit between the replays, so a recording that
+// followed the kernel's current arguments would fail.
+TEST(GqaRecordedDecode, ReplaysGiveThePlainLaunchesBitsAsStepsChange) {
+  rt::Device& device = testing::test_device();
+  constexpr int kMaxBatch = 3, kQ = 8, kKv = 2, kDim = 128, kPage = 64, kMaxPages = 8;  // 512 tokens
+  constexpr int kPool = kMaxBatch * kMaxPages + 2;                                      // the problems' 2 spare pages
+  constexpr std::size_t kTokenValues = std::size_t(kKv) * kDim;
+  ops::GqaDecoder decoder(device, DType::bf16);
+  const auto capacity = decoder.capacity(kMaxBatch, kMaxPages * kPage, kQ, kKv, kDim);
+  auto q = device.allocate(std::size_t(kMaxBatch) * kQ * kDim * 2);
+  auto k = device.allocate(std::size_t(kPool) * kPage * kTokenValues * 2);
+  auto v = device.allocate(std::size_t(kPool) * kPage * kTokenValues * 2);
+  auto table = device.allocate(std::size_t(kMaxBatch) * kMaxPages * 4);
+  auto out = device.allocate(std::size_t(kMaxBatch) * kQ * kDim * 2);
+  auto lse = device.allocate(std::size_t(kMaxBatch) * kQ * 4);
+  auto workspace = device.allocate(capacity.largest.layout.total);
+  rt::LaunchCounts counts(device, ops::SplitKvDecoder::kCountSlots);
+
+  ops::GqaDecodeArgs a;
+  a.batch = kMaxBatch;
+  a.q_heads = kQ;
+  a.kv_heads = kKv;
+  a.head_dim = kDim;
+  a.sm_scale = 1.0f / std::sqrt(float(kDim));
+  a.num_pages = kPool;
+  a.page_size = kPage;
+  a.max_pages = kMaxPages;
+  a.set_contiguous_strides();
+  a.q = q.get();
+  a.k_cache = k.get();
+  a.v_cache = v.get();
+  a.page_table = table.get();
+  a.out = out.get();
+  a.lse = lse.get();
+  auto recorder = device.record();
+  decoder.record(*recorder, counts, a, capacity, *workspace);
+  const auto recording = recorder->close();
+
+  bool some_combined = false, some_single = false;
+  const std::vector<std::vector<std::int32_t>> steps = {{500, 17, 1}, {5}, {512, 400, 64}, {63, 64, 65}};
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    SCOPED_TRACE("step " + std::to_string(s));
+    RandomGqaSpec spec;
+    spec.q_heads = kQ;
+    spec.kv_heads = kKv;
+    spec.head_dim = kDim;
+    spec.page_size = kPage;
+    spec.seqlens = steps[s];
+    spec.seed = 300 + s;
+    const auto p = make_random_gqa_problem(spec);
+    ASSERT_TRUE(p.num_pages <= kPool && p.max_pages <= kMaxPages);
+    std::vector<std::int32_t> fixed_table(std::size_t(p.batch) * kMaxPages, -1);
+    for (int b = 0; b < p.batch; ++b) {
+      std::copy_n(p.page_table.begin() + std::size_t(b) * p.max_pages, p.max_pages,
+                  fixed_table.begin() + std::size_t(b) * kMaxPages);
+    }
+    device.write_vector(*q, p.q);
+    device.write_vector(*k, p.k_cache);
+    device.write_vector(*v, p.v_cache);
+    device.write_vector(*table, fixed_table);
+    const DecodePlan plan = decoder.plan(p.seqlens, kQ, kKv, kDim, -1, capacity);
+    decoder.upload_plan(plan, *workspace);
+    ops::SplitKvDecoder::set_counts(counts, plan);
+    counts.upload();
+    recording->replay();
+    const auto plain = ops::run_gqa_problem(device, p, {-1, 0, 0, true});
+    device.finish();
+    some_combined = some_combined || plan.needs_combine;
+    some_single = some_single || !plan.needs_combine;
+
+    std::vector<std::uint16_t> out_bits(p.q.size());
+    std::vector<float> lse_values(std::size_t(p.batch) * kQ);
+    device.read(*out, out_bits.data(), out_bits.size() * 2);
+    device.read(*lse, lse_values.data(), lse_values.size() * 4);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < out_bits.size(); ++i)
+      differ += to_float(DType::bf16, out_bits[i]) != plain.result.out[i];
+    for (std::size_t i = 0; i < lse_values.size(); ++i) differ += lse_values[i] != plain.result.lse[i];
+    EXPECT_EQ(differ, 0u) << "values that differ from the plain launches', " << plan.total_splits() << " splits";
+    const auto cmp = compare_with_reference(plain.result, reference::gqa_decode(p), DType::bf16, kDim, true);
+    EXPECT_TRUE(cmp.pass) << cmp.failure;
+  }
+  EXPECT_TRUE(some_combined && some_single) << "the steps must cover both a combine and none";
 }
 
 }  // namespace
