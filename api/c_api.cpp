@@ -22,8 +22,9 @@ struct zemla_mla_cache {
 struct zemla_mla_step {
   zemla::MlaStep step;
 };
+// A recorded layer of either cache (zemla::RecordedLayer); its step refuses another cache's.
 struct zemla_mla_recorded_layer {
-  zemla::MlaRecordedLayer recorded;
+  zemla::RecordedLayer recorded;
 };
 struct zemla_gqa_cache {
   zemla::GqaCache cache;
@@ -285,7 +286,41 @@ zemla_status zemla_gqa_cache_create(zemla_runtime* runtime, const char* const* s
       });
 }
 
+zemla_status zemla_gqa_cache_create_fixed(zemla_runtime* runtime, const char* const* server_flags, int num_flags,
+                                          int num_layers, int num_pages, int kv_heads, int head_dim, int max_batch,
+                                          int64_t max_context_len, int q_heads, zemla_gqa_cache** out) {
+  return create_cache(
+      "zemla_gqa_cache_create_fixed", runtime, server_flags, num_flags, out, [&](std::vector<std::string> flags) {
+        return zemla::GqaCache(runtime->runtime, {std::move(flags), num_layers, num_pages, kv_heads, head_dim},
+                               zemla::GqaCapacity{max_batch, max_context_len, q_heads});
+      });
+}
+
 void zemla_gqa_cache_destroy(zemla_gqa_cache* cache) { delete cache; }
+
+zemla_status zemla_gqa_layer_record(zemla_gqa_cache* cache, int layer, const zemla_tensor* k_rows,
+                                    const zemla_tensor* v_rows, const zemla_tensor* q, zemla_tensor* out,
+                                    zemla_tensor* lse, float sm_scale, float softcap, int window_left,
+                                    zemla_mla_recorded_layer** recorded) {
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", cache);
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", k_rows);
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", v_rows);
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", q);
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", out);
+  ZEMLA_NOT_NULL("zemla_gqa_layer_record", recorded);
+  *recorded = nullptr;
+  return guarded([&] {
+    const zemla::GqaLayerTensors t{&k_rows->tensor, &v_rows->tensor, &q->tensor, &out->tensor,
+                                   lse ? &lse->tensor : nullptr};
+    *recorded = new zemla_mla_recorded_layer{cache->cache.record_layer(layer, t, {sm_scale, softcap, window_left})};
+  });
+}
+
+zemla_status zemla_gqa_step_replay(zemla_gqa_step* step, zemla_mla_recorded_layer* recorded) {
+  ZEMLA_NOT_NULL("zemla_gqa_step_replay", step);
+  ZEMLA_NOT_NULL("zemla_gqa_step_replay", recorded);
+  return guarded([&] { step->step.replay(recorded->recorded); });
+}
 
 zemla_status zemla_gqa_cache_page_size(const zemla_gqa_cache* cache, int* out) {
   ZEMLA_NOT_NULL("zemla_gqa_cache_page_size", cache);

@@ -3,6 +3,7 @@
 // layers. The bookkeeping is MlaCache's (api/paged_steps); the kernels are
 // kv_append (once for K, once for V) and gqa_decode.
 
+#include <optional>
 #include <string>
 
 #include "api/impl.hpp"
@@ -26,7 +27,7 @@ std::size_t row_values(const GqaCacheOptions& o) {
 }  // namespace
 
 struct GqaCache::Impl {
-  Impl(Runtime& runtime, const GqaCacheOptions& o)
+  Impl(Runtime& runtime, const GqaCacheOptions& o, const std::optional<GqaCapacity>& capacity)
       : device(*runtime.impl().device),
         config(validated_server_flags(o.server_flags, ModelArch::mha, kCacheCall)),
         kv_heads(o.kv_heads),
@@ -36,25 +37,69 @@ struct GqaCache::Impl {
         decoder(device, config.config.dtype),
         appender(device),
         k_layers(device, o.num_layers, layer_bytes(), kCacheCall),
-        v_layers(device, o.num_layers, layer_bytes(), kCacheCall) {}
+        v_layers(device, o.num_layers, layer_bytes(), kCacheCall) {
+    if (capacity) {
+      check_gqa_heads(capacity->q_heads, kv_heads, head_dim, kCacheCall);
+      fixed = fix_steps(
+          steps, capacity->max_batch, capacity->max_context_len, capacity->q_heads, "q_heads", kCountSlots,
+          [&] {
+            return decoder.capacity(capacity->max_batch, capacity->max_context_len, capacity->q_heads, kv_heads,
+                                    head_dim);
+          },
+          kCacheCall);
+    }
+  }
 
   std::size_t layer_bytes() const { return std::size_t(steps.pool.num_pages()) * steps.pool.page_size() * row * 2; }
+
+  // kv_append's arguments for `count` K or V rows (`k` picks the cache) at
+  // the slots in `slots`.
+  ops::KvAppendArgs append_args(bool k, int layer, const Tensor& rows, int count, const rt::Buffer& slots,
+                                const char* call) const {
+    ops::KvAppendArgs a;
+    a.kv_cache = &(k ? k_layers : v_layers).at(layer, call);
+    a.num_pages = steps.pool.num_pages();
+    a.page_size = steps.pool.page_size();
+    a.rows = buffer_of(&rows, call, k ? "k_rows" : "v_rows");
+    a.slots = &slots;
+    a.num_rows = count;
+    a.row_values = static_cast<int>(row);
+    return a;
+  }
 
   // kv_append of `count` K rows and V rows at the slots in `slots`.
   void append(int layer, const Tensor& k_rows, const Tensor& v_rows, int count, const rt::Buffer& slots,
               const char* call) {
-    for (const auto& [cache, rows, name] : {std::tuple{&k_layers, &k_rows, "k_rows"}, {&v_layers, &v_rows, "v_rows"}}) {
-      ops::KvAppendArgs a;
-      a.kv_cache = &cache->at(layer, call);
-      a.num_pages = steps.pool.num_pages();
-      a.page_size = steps.pool.page_size();
-      a.rows = buffer_of(rows, call, name);
-      a.slots = &slots;
-      a.num_rows = count;
-      a.row_values = static_cast<int>(row);
-      appender.run(a);
-    }
+    appender.run(append_args(true, layer, k_rows, count, slots, call));
+    appender.run(append_args(false, layer, v_rows, count, slots, call));
   }
+
+  ops::GqaDecodeArgs decode_args(int layer, int batch, int q_heads, int max_pages, const Tensor& q, Tensor& out,
+                                 Tensor* lse, const GqaAttention& attention, const char* call) {
+    ops::GqaDecodeArgs a;
+    a.batch = batch;
+    a.q_heads = q_heads;
+    a.kv_heads = kv_heads;
+    a.head_dim = head_dim;
+    a.sm_scale = attention.sm_scale;
+    a.softcap = attention.softcap;
+    a.window_left = attention.window_left;
+    a.num_pages = steps.pool.num_pages();
+    a.page_size = steps.pool.page_size();
+    a.max_pages = max_pages;
+    a.set_contiguous_strides();
+    a.q = buffer_of(&q, call, "q");
+    a.k_cache = &k_layers.at(layer, call);
+    a.v_cache = &v_layers.at(layer, call);
+    a.page_table = &steps.page_table.current();
+    a.out = buffer_of(&out, call, "out");
+    a.lse = buffer_of(lse, call, "lse");
+    return a;
+  }
+
+  // Recorded launch counts: the decoder's two stages, then the appends.
+  static constexpr std::size_t kAppendSlot = ops::SplitKvDecoder::kCountSlots;
+  static constexpr std::size_t kCountSlots = kAppendSlot + 1;
 
   rt::Device& device;
   ValidatedConfig config;
@@ -64,10 +109,11 @@ struct GqaCache::Impl {
   ops::GqaDecoder decoder;
   ops::KvAppender appender;
   LayerBuffers k_layers, v_layers;
+  std::optional<FixedSteps> fixed;
 };
 
-GqaCache::GqaCache(Runtime& runtime, const GqaCacheOptions& options)
-    : impl_(std::make_unique<Impl>(runtime, options)) {}
+GqaCache::GqaCache(Runtime& runtime, const GqaCacheOptions& options, const std::optional<GqaCapacity>& capacity)
+    : impl_(std::make_unique<Impl>(runtime, options, capacity)) {}
 GqaCache::~GqaCache() = default;
 GqaCache::GqaCache(GqaCache&&) noexcept = default;
 GqaCache& GqaCache::operator=(GqaCache&&) noexcept = default;
@@ -115,14 +161,22 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   Impl& c = *impl_;
   check_gqa_heads(q_heads, c.kv_heads, c.head_dim, kCall);
   // Everything that can refuse the step runs before the pool changes.
+  if (c.fixed) c.fixed->check_step(requests.size(), q_heads, "q_heads", kCall);
   const auto lengths = c.steps.lengths_after(requests, 1, kCall);
   auto impl = std::make_unique<GqaStep::Impl>();
   impl->cache = &c;
-  impl->plan = c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
+  impl->plan = c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
+                       : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
   c.steps.reserve(requests, 1, c.steps.slots);
 
-  impl->max_pages = c.steps.upload_page_table(requests, 0);
+  impl->max_pages = c.steps.upload_page_table(requests, c.fixed ? c.fixed->table_width : 0);
   c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
+  if (c.fixed) {
+    // One upload serves every recorded layer of the step.
+    ops::GqaDecoder::set_counts(*c.fixed->counts, impl->plan);
+    ops::KvAppender::set_count(*c.fixed->counts, Impl::kAppendSlot, static_cast<int>(requests.size()));
+    c.fixed->counts->upload();
+  }
   impl->summary = step_summary(impl->plan, q_heads, lengths);
   return GqaStep(std::move(impl));
 }
@@ -141,29 +195,34 @@ void GqaStep::append(int layer, const Tensor& k_rows, const Tensor& v_rows) {
 
 std::optional<DecodeStepTiming> GqaStep::decode(int layer, const Tensor& q, Tensor& out, Tensor* lse,
                                                 const GqaAttention& attention, bool timed) {
-  constexpr const char* kCall = "GqaStep::decode";
   GqaCache::Impl& c = *impl_->cache;
-  ops::GqaDecodeArgs a;
-  a.batch = impl_->summary.batch;
-  a.q_heads = impl_->summary.heads;
-  a.kv_heads = c.kv_heads;
-  a.head_dim = c.head_dim;
-  a.sm_scale = attention.sm_scale;
-  a.softcap = attention.softcap;
-  a.window_left = attention.window_left;
-  a.num_pages = c.steps.pool.num_pages();
-  a.page_size = c.steps.pool.page_size();
-  a.max_pages = impl_->max_pages;
-  a.set_contiguous_strides();
-  a.q = buffer_of(&q, kCall, "q");
-  a.k_cache = &c.k_layers.at(layer, kCall);
-  a.v_cache = &c.v_layers.at(layer, kCall);
-  a.page_table = &c.steps.page_table.current();
-  a.out = buffer_of(&out, kCall, "out");
-  a.lse = buffer_of(lse, kCall, "lse");
+  const auto a = c.decode_args(layer, impl_->summary.batch, impl_->summary.heads, impl_->max_pages, q, out, lse,
+                               attention, "GqaStep::decode");
   const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
   return DecodeStepTiming{t->split_ms, t->combine_ms};
 }
+
+RecordedLayer GqaCache::record_layer(int layer, const GqaLayerTensors& t, const GqaAttention& attention) {
+  constexpr const char* kCall = "GqaCache::record_layer";
+  Impl& c = *impl_;
+  require(c.fixed.has_value(), kCall, "recording needs a cache made with a GqaCapacity");
+  require(t.k_rows && t.v_rows && t.q && t.out, kCall, "k_rows, v_rows, q and out are required");
+  const FixedSteps& cap = *c.fixed;
+  // Checked against the largest step: every smaller one reads and writes less.
+  auto recorder = c.device.record();
+  for (const bool k : {true, false}) {
+    c.appender.record(
+        *recorder, *cap.counts, Impl::kAppendSlot,
+        c.append_args(k, layer, *(k ? t.k_rows : t.v_rows), cap.max_batch, c.steps.slots.current(), kCall));
+  }
+  c.decoder.record(
+      *recorder, *cap.counts,
+      c.decode_args(layer, cap.max_batch, cap.heads, cap.table_width, *t.q, *t.out, t.lse, attention, kCall),
+      cap.decode, c.steps.workspace.current());
+  return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
+}
+
+void GqaStep::replay(RecordedLayer& recorded) { recorded.impl().replay_on(impl_->cache, "GqaStep::replay"); }
 
 }  // namespace zemla

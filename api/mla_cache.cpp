@@ -18,15 +18,6 @@ namespace {
 constexpr const char* kCacheCall = "MlaCache";
 }  // namespace
 
-// What a fixed capacity settles once: the page-table width, the decoder's
-// fixed workspace layout, and the launch counts recorded layers read.
-struct FixedCapacity {
-  MlaCapacity limits;
-  int table_width = 0;  // page-table row width, pages
-  ops::DecodeCapacity decode;
-  std::unique_ptr<rt::LaunchCounts> counts;
-};
-
 struct MlaCache::Impl {
   Impl(Runtime& runtime, const MlaCacheOptions& o, const std::optional<MlaCapacity>& capacity)
       : device(*runtime.impl().device),
@@ -39,24 +30,9 @@ struct MlaCache::Impl {
   }
 
   void fix_capacity(const MlaCapacity& c) {
-    fixed.emplace();
-    fixed->limits = c;
-    require_positive(c.max_batch, kCacheCall, "capacity.max_batch");
-    require_positive(c.max_context_len, kCacheCall, "capacity.max_context_len");
-    require_positive(c.heads, kCacheCall, "capacity.heads");
-    const PagePool& pool = steps.pool;
-    const std::int64_t width = (c.max_context_len + pool.page_size() - 1) / pool.page_size();
-    require(width <= pool.num_pages(), kCacheCall, [&] {
-      return "capacity.max_context_len " + std::to_string(c.max_context_len) + " needs " + std::to_string(width) +
-             " pages per request; the pool has " + std::to_string(pool.num_pages());
-    });
-    fixed->table_width = static_cast<int>(width);
-    fixed->decode = decoder.capacity(c.max_batch, c.max_context_len, c.heads);
-    steps.workspace.ensure(fixed->decode.largest.layout.total);
-    steps.page_table.ensure(std::size_t(c.max_batch) * fixed->table_width * sizeof(std::int32_t));
-    steps.slots.ensure(std::size_t(c.max_batch) * sizeof(std::int32_t));
-    steps.max_context_len = c.max_context_len;
-    fixed->counts = std::make_unique<rt::LaunchCounts>(device, ops::MlaDecoder::kCountSlots);
+    fixed = fix_steps(
+        steps, c.max_batch, c.max_context_len, c.heads, "heads", ops::MlaDecoder::kCountSlots,
+        [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads); }, kCacheCall);
   }
 
   // The plan of a step of `lengths` (this step's token included) for every
@@ -72,7 +48,7 @@ struct MlaCache::Impl {
   ops::MlaDecoder decoder;
   ops::KvAppender appender;
   LayerBuffers layers;
-  std::optional<FixedCapacity> fixed;
+  std::optional<FixedSteps> fixed;
 };
 
 struct MlaStep::Impl {
@@ -128,16 +104,7 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   constexpr const char* kCall = "MlaCache::begin_step";
   Impl& c = *impl_;
   // Everything that can refuse the step runs before the pool changes.
-  if (c.fixed) {
-    require(static_cast<int>(requests.size()) <= c.fixed->limits.max_batch, kCall, [&] {
-      return "the step has " + std::to_string(requests.size()) + " requests; the cache's capacity.max_batch is " +
-             std::to_string(c.fixed->limits.max_batch);
-    });
-    require(heads == c.fixed->limits.heads, kCall, [&] {
-      return "heads " + std::to_string(heads) + " differs from the cache's capacity.heads " +
-             std::to_string(c.fixed->limits.heads);
-    });
-  }
+  if (c.fixed) c.fixed->check_step(requests.size(), heads, "heads", kCall);
   const auto lengths = c.steps.lengths_after(requests, 1, kCall);
   auto impl = std::make_unique<MlaStep::Impl>();
   impl->cache = &c;
@@ -238,24 +205,12 @@ std::optional<DecodeStepTiming> MlaStep::append_decode(int layer, const Tensor& 
   return run_decode(*impl_, layer, &rows, q_nope, q_rope, out, lse, sm_scale, timed, "MlaStep::append_decode");
 }
 
-struct MlaRecordedLayer::Impl {
-  MlaCache::Impl* cache;
-  int layer;
-  std::unique_ptr<rt::Recording> recording;
-};
-
-MlaRecordedLayer::MlaRecordedLayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-MlaRecordedLayer::~MlaRecordedLayer() = default;
-MlaRecordedLayer::MlaRecordedLayer(MlaRecordedLayer&&) noexcept = default;
-MlaRecordedLayer& MlaRecordedLayer::operator=(MlaRecordedLayer&&) noexcept = default;
-int MlaRecordedLayer::layer() const { return impl_->layer; }
-
-MlaRecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float sm_scale) {
+RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float sm_scale) {
   constexpr const char* kCall = "MlaCache::record_layer";
   Impl& c = *impl_;
   require(c.fixed.has_value(), kCall, "recording needs a cache made with an MlaCapacity");
   require(t.rows && t.q_nope && t.q_rope && t.out, kCall, "rows, q_nope, q_rope and out are required");
-  const MlaCapacity& cap = c.fixed->limits;
+  const FixedSteps& cap = *c.fixed;
   // Checked against the largest step: every smaller one reads and writes less.
   auto recorder = c.device.record();
   // Recorded as append_decode: the decode appends the new rows itself.
@@ -263,14 +218,9 @@ MlaRecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, flo
                           sm_scale, kCall);
   args.new_rows = buffer_of(t.rows, kCall, "rows");
   c.decoder.record(*recorder, *c.fixed->counts, args, c.fixed->decode, c.steps.workspace.current());
-  return MlaRecordedLayer(
-      std::make_unique<MlaRecordedLayer::Impl>(MlaRecordedLayer::Impl{&c, layer, recorder->close()}));
+  return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
 }
 
-void MlaStep::replay(MlaRecordedLayer& recorded) {
-  require(recorded.impl().cache == impl_->cache, "MlaStep::replay",
-          [&] { return "layer " + std::to_string(recorded.layer()) + " was recorded on another cache"; });
-  recorded.impl().recording->replay();
-}
+void MlaStep::replay(RecordedLayer& recorded) { recorded.impl().replay_on(impl_->cache, "MlaStep::replay"); }
 
 }  // namespace zemla

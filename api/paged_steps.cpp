@@ -17,6 +17,29 @@ ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, Mo
   return v;
 }
 
+void FixedSteps::check_step(std::size_t requests, int step_heads, const char* heads_name, const char* call) const {
+  require(static_cast<int>(requests) <= max_batch, call, [&] {
+    return "the step has " + std::to_string(requests) + " requests; the cache's capacity.max_batch is " +
+           std::to_string(max_batch);
+  });
+  require(step_heads == heads, call, [&] {
+    return std::string(heads_name) + " " + std::to_string(step_heads) + " differs from the cache's capacity." +
+           heads_name + " " + std::to_string(heads);
+  });
+}
+
+RecordedLayer::RecordedLayer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+RecordedLayer::~RecordedLayer() = default;
+RecordedLayer::RecordedLayer(RecordedLayer&&) noexcept = default;
+RecordedLayer& RecordedLayer::operator=(RecordedLayer&&) noexcept = default;
+int RecordedLayer::layer() const { return impl_->layer; }
+
+void RecordedLayer::Impl::replay_on(const void* step_cache, const char* call) {
+  require(step_cache == cache, call,
+          [&] { return "layer " + std::to_string(layer) + " was recorded on another cache"; });
+  recording->replay();
+}
+
 namespace {
 GrowOnly<rt::Buffer> device_buffers(rt::Device& device) {
   return GrowOnly<rt::Buffer>([&device](std::size_t n) { return device.allocate(n); });

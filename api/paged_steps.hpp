@@ -16,6 +16,8 @@
 #include "host/grow_only.hpp"
 #include "host/page_pool.hpp"
 #include "runtime/device.hpp"
+#include "runtime/ops/split_kv_decoder.hpp"
+#include "runtime/recording.hpp"
 #include "zemla/error.hpp"
 #include "zemla/zemla.hpp"
 
@@ -55,6 +57,58 @@ class PagedSteps {
   // own buffer, so a long prompt never moves the step's.
   GrowOnly<rt::Buffer> workspace, page_table, slots, prefill_slots;
   std::optional<std::int64_t> max_context_len;
+};
+
+// What a fixed capacity settles once, for either cache: its limits, the
+// page-table width, the decoder's fixed workspace layout, and the launch
+// counts that recorded layers read.
+struct FixedSteps {
+  int max_batch = 0;
+  std::int64_t max_context_len = 0;
+  int heads = 0;        // query heads of every step
+  int table_width = 0;  // page-table row width, pages
+  ops::DecodeCapacity decode;
+  std::unique_ptr<rt::LaunchCounts> counts;
+
+  // Refuses a step beyond the limits before the pool changes; `heads_name`
+  // is the capacity field's name in messages ("heads", "q_heads").
+  void check_step(std::size_t requests, int step_heads, const char* heads_name, const char* call) const;
+};
+
+// Checks a capacity (positive, within the pool), sizes every per-step buffer
+// of `steps` for it so that no step allocates, and returns what recorded
+// launches need. `decode_capacity` is the op decoder's capacity for these
+// limits, asked for once they are checked.
+template <typename DecodeCapacityOf>
+FixedSteps fix_steps(PagedSteps& steps, int max_batch, std::int64_t max_context_len, int heads, const char* heads_name,
+                     std::size_t count_slots, const DecodeCapacityOf& decode_capacity, const char* call) {
+  FixedSteps f;
+  f.max_batch = require_positive(max_batch, call, "capacity.max_batch");
+  f.max_context_len = require_positive(max_context_len, call, "capacity.max_context_len");
+  f.heads = require_positive(heads, call, std::string("capacity.") + heads_name);
+  const std::int64_t width = (max_context_len + steps.pool.page_size() - 1) / steps.pool.page_size();
+  require(width <= steps.pool.num_pages(), call, [&] {
+    return "capacity.max_context_len " + std::to_string(max_context_len) + " needs " + std::to_string(width) +
+           " pages per request; the pool has " + std::to_string(steps.pool.num_pages());
+  });
+  f.table_width = static_cast<int>(width);
+  f.decode = decode_capacity();
+  steps.workspace.ensure(f.decode.largest.layout.total);
+  steps.page_table.ensure(std::size_t(max_batch) * f.table_width * sizeof(std::int32_t));
+  steps.slots.ensure(std::size_t(max_batch) * sizeof(std::int32_t));
+  steps.max_context_len = max_context_len;
+  f.counts = std::make_unique<rt::LaunchCounts>(steps.device, count_slots);
+  return f;
+}
+
+// A recorded layer: the cache that made it, and its launches.
+struct RecordedLayer::Impl {
+  const void* cache;  // the MlaCache::Impl or GqaCache::Impl it was recorded on
+  int layer;
+  std::unique_ptr<rt::Recording> recording;
+
+  // Replays it for a step of `step_cache`; a step of another cache is refused.
+  void replay_on(const void* step_cache, const char* call);
 };
 
 // The public summary of a step's plan.

@@ -119,6 +119,22 @@ ZEMLA_C_API zemla_status zemla_gqa_step_decode(zemla_gqa_step* step, int layer, 
                                                zemla_tensor* out, zemla_tensor* lse, float sm_scale, float softcap,
                                                int window_left);
 
+/* As zemla_gqa_cache_create, with a fixed capacity (see GqaCapacity in zemla.hpp): every step buffer allocated
+ * now, a larger step refused, and layers recordable with zemla_gqa_layer_record. */
+ZEMLA_C_API zemla_status zemla_gqa_cache_create_fixed(zemla_runtime* runtime, const char* const* server_flags,
+                                                      int num_flags, int num_layers, int num_pages, int kv_heads,
+                                                      int head_dim, int max_batch, int64_t max_context_len, int q_heads,
+                                                      zemla_gqa_cache** out);
+/* Records `layer`'s K and V appends and its decode once, bound to these tensors (sized for max_batch; lse may be
+ * NULL); see GqaCache::record_layer. Destroy it (zemla_mla_recorded_layer_destroy) before the cache and the
+ * tensors. */
+ZEMLA_C_API zemla_status zemla_gqa_layer_record(zemla_gqa_cache* cache, int layer, const zemla_tensor* k_rows,
+                                                const zemla_tensor* v_rows, const zemla_tensor* q, zemla_tensor* out,
+                                                zemla_tensor* lse, float sm_scale, float softcap, int window_left,
+                                                zemla_mla_recorded_layer** recorded);
+/* The recorded layer's appends + decode for this step, reading and writing the recorded tensors' first rows. */
+ZEMLA_C_API zemla_status zemla_gqa_step_replay(zemla_gqa_step* step, zemla_mla_recorded_layer* recorded);
+
 #ifdef __cplusplus
 }
 #endif

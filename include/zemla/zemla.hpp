@@ -145,7 +145,7 @@ using MlaTiming = DecodeStepTiming;
 
 class MlaStep;
 class MlaPrefill;
-class MlaRecordedLayer;
+class RecordedLayer;
 
 // A paged latent cache for every layer, the pool that hands its pages to
 // requests, and the decode kernels.
@@ -185,7 +185,7 @@ class ZEMLA_API MlaCache {
   // on OpenCL the same launches made again from the recorded arguments.
   // Needs a cache made with an MlaCapacity. The tensors and the cache must outlive
   // the recording.
-  MlaRecordedLayer record_layer(int layer, const MlaLayerTensors& tensors, float sm_scale);
+  RecordedLayer record_layer(int layer, const MlaLayerTensors& tensors, float sm_scale);
 
   struct Impl;
 
@@ -216,7 +216,7 @@ class ZEMLA_API MlaStep {
                                                 bool timed = false);
   // append + decode of a recorded layer (recorded as append_decode) for this step: the same results as
   // append(layer, rows) then decode(layer, ...) on the recorded tensors.
-  void replay(MlaRecordedLayer& recorded);
+  void replay(RecordedLayer& recorded);
 
   struct Impl;
 
@@ -226,11 +226,13 @@ class ZEMLA_API MlaStep {
   std::unique_ptr<Impl> impl_;
 };
 
-class ZEMLA_API MlaRecordedLayer {
+// A layer's launches recorded once (MlaCache::record_layer,
+// GqaCache::record_layer) and replayed by the step of the cache that made it.
+class ZEMLA_API RecordedLayer {
  public:
-  ~MlaRecordedLayer();
-  MlaRecordedLayer(MlaRecordedLayer&&) noexcept;
-  MlaRecordedLayer& operator=(MlaRecordedLayer&&) noexcept;
+  ~RecordedLayer();
+  RecordedLayer(RecordedLayer&&) noexcept;
+  RecordedLayer& operator=(RecordedLayer&&) noexcept;
 
   int layer() const;
 
@@ -239,9 +241,11 @@ class ZEMLA_API MlaRecordedLayer {
 
  private:
   friend class MlaCache;
-  explicit MlaRecordedLayer(std::unique_ptr<Impl> impl);
+  friend class GqaCache;
+  explicit RecordedLayer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+using MlaRecordedLayer = RecordedLayer;
 
 class ZEMLA_API MlaPrefill {
  public:
@@ -294,6 +298,26 @@ struct GqaAttention {
   int window_left = -1;  // >= 0: a token sees only the window_left keys before it and itself
 };
 
+// The largest decode step a GqaCache serves, as MlaCapacity for MlaCache:
+// every step buffer allocated when the cache is made, larger steps refused
+// before they change anything, and layers recordable (record_layer).
+struct GqaCapacity {
+  int max_batch = 0;                 // requests per step
+  std::int64_t max_context_len = 0;  // tokens per request, this step's included
+  int q_heads = 0;                   // every step's query head count
+};
+
+// The tensors one recorded GQA layer reads and writes, fixed for the
+// recording's life; sized for the cache's capacity, a step uses their
+// first `batch` rows.
+struct GqaLayerTensors {
+  const Tensor* k_rows = nullptr;  // [max_batch, kv_heads, head_dim]: the step's new K rows
+  const Tensor* v_rows = nullptr;  // [max_batch, kv_heads, head_dim]: the step's new V rows
+  const Tensor* q = nullptr;       // [max_batch, q_heads, head_dim]
+  Tensor* out = nullptr;           // [max_batch, q_heads, head_dim]
+  Tensor* lse = nullptr;           // fp32 [max_batch, q_heads], optional
+};
+
 class GqaStep;
 class GqaPrefill;
 
@@ -302,7 +326,7 @@ class GqaPrefill;
 // kernels. Rules as MlaCache: one step at a time, all-or-nothing reservation.
 class ZEMLA_API GqaCache {
  public:
-  GqaCache(Runtime& runtime, const GqaCacheOptions& options);
+  GqaCache(Runtime& runtime, const GqaCacheOptions& options, const std::optional<GqaCapacity>& capacity = {});
   ~GqaCache();
   GqaCache(GqaCache&&) noexcept;
   GqaCache& operator=(GqaCache&&) noexcept;
@@ -326,6 +350,12 @@ class ZEMLA_API GqaCache {
   // another backend computed) for GqaPrefill::append to fill.
   GqaPrefill begin_prefill(std::int64_t request, int tokens);
 
+  // Records layer `layer`'s K and V appends and its decode once, bound to
+  // `tensors`, for GqaStep::replay to run every step (as
+  // MlaCache::record_layer). Needs a cache made with a GqaCapacity; the
+  // tensors and the cache must outlive the recording.
+  RecordedLayer record_layer(int layer, const GqaLayerTensors& tensors, const GqaAttention& attention);
+
   struct Impl;
 
  private:
@@ -347,6 +377,9 @@ class ZEMLA_API GqaStep {
   // `timed`, waits and returns device times.
   std::optional<DecodeStepTiming> decode(int layer, const Tensor& q, Tensor& out, Tensor* lse,
                                          const GqaAttention& attention, bool timed = false);
+  // The recorded layer's appends and decode for this step: the same results
+  // as append then decode on the recorded tensors.
+  void replay(RecordedLayer& recorded);
 
   struct Impl;
 

@@ -3,8 +3,9 @@
  * 64-token pages, with soft-capping and a 100-token sliding window; each
  * step is checked against a plain fp64 attention over the host's copy of
  * K and V (per head max |err| <= 4 * 2^-8 * max |ref|, the host/compare.hpp bf16
- * row tolerance; LSE within 1e-3). Then the corrected page size and error
- * paths. */
+ * row tolerance; LSE within 1e-3). Even steps append and decode; odd steps
+ * replay the recorded layer, each reading the rows the other wrote. Then the
+ * corrected page size and error paths. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,7 +23,8 @@ int main(void) {
   OK(zemla_runtime_create("opencl", 0, &rt));
   const char* flags[] = {"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size", "64"};
   zemla_gqa_cache* cache = NULL;
-  OK(zemla_gqa_cache_create(rt, flags, 6, 1, 4, 1, DIM, &cache));
+  /* A fixed capacity, so that odd steps can replay the recorded layer. */
+  OK(zemla_gqa_cache_create_fixed(rt, flags, 6, 1, 4, 1, DIM, 1, STEPS + 2, Q_HEADS, &cache));
   OK(zemla_gqa_cache_add_request(cache, 9));
 
   static uint16_t k_hist[STEPS * DIM], v_hist[STEPS * DIM];
@@ -36,6 +38,8 @@ int main(void) {
   OK(zemla_tensor_create(rt, sizeof lse, &lse_t));
   const float sm_scale = 0.125f;
   const int64_t id = 9;
+  zemla_mla_recorded_layer* recorded = NULL;
+  OK(zemla_gqa_layer_record(cache, 0, k_t, v_t, q_t, out_t, lse_t, sm_scale, kSoftcap, WINDOW, &recorded));
   double worst = 0;
   for (int step = 0; step < STEPS; ++step) {
     zemla_gqa_step* st = NULL;
@@ -48,8 +52,12 @@ int main(void) {
     OK(zemla_tensor_upload(k_t, k_hist + step * DIM, sizeof(uint16_t) * DIM, 0));
     OK(zemla_tensor_upload(v_t, v_hist + step * DIM, sizeof(uint16_t) * DIM, 0));
     OK(zemla_tensor_upload(q_t, q, sizeof q, 0));
-    OK(zemla_gqa_step_append(st, 0, k_t, v_t));
-    OK(zemla_gqa_step_decode(st, 0, q_t, out_t, lse_t, sm_scale, kSoftcap, WINDOW));
+    if (step % 2 == 0) {
+      OK(zemla_gqa_step_append(st, 0, k_t, v_t));
+      OK(zemla_gqa_step_decode(st, 0, q_t, out_t, lse_t, sm_scale, kSoftcap, WINDOW));
+    } else {
+      OK(zemla_gqa_step_replay(st, recorded));
+    }
     OK(zemla_tensor_download(out_t, out, sizeof out, 0));
     OK(zemla_tensor_download(lse_t, lse, sizeof lse, 0));
     zemla_gqa_step_destroy(st);
@@ -116,6 +124,7 @@ int main(void) {
   int free_pages = 0;
   OK(zemla_gqa_cache_free_pages(cache, &free_pages));
   CHECK(free_pages == 4, "free pages after release: %d", free_pages);
+  zemla_mla_recorded_layer_destroy(recorded);
   zemla_tensor_destroy(k_t);
   zemla_tensor_destroy(v_t);
   zemla_tensor_destroy(q_t);

@@ -12,8 +12,10 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "compare.hpp"
@@ -68,14 +70,31 @@ zemla::reference::GqaProblem reference_problem(const std::vector<const History*>
   return p;
 }
 
-// Plain attention, then soft-capping with a sliding window shorter than a page.
-class GqaServing : public ::testing::TestWithParam<zemla::GqaAttention> {};
+// Plain attention, then soft-capping with a sliding window shorter than a
+// page; each with plain launches every step, and with each layer recorded
+// once (GqaCache::record_layer) and replayed.
+class GqaServing : public ::testing::TestWithParam<std::tuple<zemla::GqaAttention, bool>> {};
+
+constexpr int kMaxBatch = 8, kMaxContext = 256;
 
 TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
-  zemla::GqaAttention attention = GetParam();
+  zemla::GqaAttention attention = std::get<0>(GetParam());
+  const bool recorded = std::get<1>(GetParam());
   attention.sm_scale = 1.0f / std::sqrt(float(kHeadDim));
   zemla::Runtime runtime({"opencl", 0});
-  zemla::GqaCache cache(runtime, {kFlags, kLayers, kPages, kKvHeads, kHeadDim});
+  std::optional<zemla::GqaCapacity> capacity;
+  if (recorded) capacity = zemla::GqaCapacity{kMaxBatch, kMaxContext, kQHeads};
+  zemla::GqaCache cache(runtime, {kFlags, kLayers, kPages, kKvHeads, kHeadDim}, capacity);
+  // The recorded layers' static tensors, shared by both layers: each replay
+  // reads what was written just before it.
+  auto k_fixed = runtime.allocate(std::size_t(kMaxBatch) * kRow * 2), v_fixed = runtime.allocate(k_fixed.bytes());
+  auto q_fixed = runtime.allocate(std::size_t(kMaxBatch) * kQHeads * kHeadDim * 2);
+  auto out_fixed = runtime.allocate(q_fixed.bytes()),
+       lse_fixed = runtime.allocate(std::size_t(kMaxBatch) * kQHeads * 4);
+  std::vector<zemla::RecordedLayer> layers;
+  for (int layer = 0; recorded && layer < kLayers; ++layer) {
+    layers.push_back(cache.record_layer(layer, {&k_fixed, &v_fixed, &q_fixed, &out_fixed, &lse_fixed}, attention));
+  }
   ASSERT_EQ(cache.page_size(), 64);
   ASSERT_EQ(cache.dtype(), zemla::DType::bf16);
 
@@ -123,7 +142,12 @@ TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
 
     for (int layer = 0; layer < kLayers; ++layer) {
       const auto k = random_bf16(std::size_t(batch) * kRow), v = random_bf16(k.size());
-      zstep.append(layer, upload(k), upload(v));
+      if (recorded) {
+        k_fixed.upload(k.data(), k.size() * 2);
+        v_fixed.upload(v.data(), v.size() * 2);
+      } else {
+        zstep.append(layer, upload(k), upload(v));
+      }
       std::vector<const History*> rows;
       for (int b = 0; b < batch; ++b) {
         auto& h = history[layer][active[b]];
@@ -135,13 +159,21 @@ TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
       const auto q = random_bf16(std::size_t(batch) * kQHeads * kHeadDim);
       auto q_t = upload(q);
       auto out_t = runtime.allocate(q.size() * 2), lse_t = runtime.allocate(std::size_t(batch) * kQHeads * 4);
-      zstep.decode(layer, q_t, out_t, &lse_t, attention);
+      if (recorded) {
+        q_fixed.upload(q.data(), q.size() * 2);
+        zstep.replay(layers[layer]);
+      } else {
+        zstep.decode(layer, q_t, out_t, &lse_t, attention);
+      }
 
+      // A step reads the first `batch` rows of the recorded outputs.
+      const zemla::Tensor& out_read = recorded ? out_fixed : out_t;
+      const zemla::Tensor& lse_read = recorded ? lse_fixed : lse_t;
       std::vector<std::uint16_t> out_bits(q.size());
       zemla::MlaResult got;
       got.lse.resize(std::size_t(batch) * kQHeads);
-      out_t.download(out_bits.data(), out_bits.size() * 2);
-      lse_t.download(got.lse.data(), got.lse.size() * 4);
+      out_read.download(out_bits.data(), out_bits.size() * 2);
+      lse_read.download(got.lse.data(), got.lse.size() * 4);
       for (auto x : out_bits) got.out.push_back(zemla::bf16_to_float(x));
       const auto ref = zemla::reference::gqa_decode(reference_problem(rows, q, attention, cache.page_size()));
       const auto cmp = zemla::compare_with_reference(got, ref, zemla::DType::bf16, kHeadDim, true);
@@ -157,8 +189,13 @@ TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Attention, GqaServing,
-                         ::testing::Values(zemla::GqaAttention{0, 0, -1}, zemla::GqaAttention{0, 20.0f, 40}),
-                         [](const auto& info) { return info.param.softcap > 0 ? "SoftcapWindow" : "Plain"; });
+                         ::testing::Combine(::testing::Values(zemla::GqaAttention{0, 0, -1},
+                                                              zemla::GqaAttention{0, 20.0f, 40}),
+                                            ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param).softcap > 0 ? "SoftcapWindow" : "Plain") +
+                                  (std::get<1>(info.param) ? "Recorded" : "Launched");
+                         });
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
   try {
@@ -206,6 +243,32 @@ TEST(GqaCacheConfig, TakesTheCorrectedPageSizeAndRefusesBadShapes) {
                "q holds 64 bytes; its shape and strides need 512");
   expect_error([&] { step.decode(0, out, out, nullptr, {0.0f}); }, "sm_scale");
   expect_error([&] { step.decode(0, out, out, nullptr, {0.125f, -1.0f}); }, "softcap");
+}
+
+// A fixed capacity refuses a step beyond it before the pool changes, and
+// recording needs one (the same rules as MlaCache's).
+TEST(GqaCacheCapacity, RefusesAStepBeyondTheCapacityAndRecordingWithoutOne) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::GqaCache cache(runtime, {kFlags, 1, 8, kKvHeads, kHeadDim}, zemla::GqaCapacity{2, 128, kQHeads});
+  for (std::int64_t id : {1, 2, 3}) cache.add_request(id);
+  const std::vector<std::int64_t> three{1, 2, 3}, one{1};
+  expect_error([&] { cache.begin_step(three, kQHeads); },
+               "the step has 3 requests; the cache's capacity.max_batch is 2");
+  expect_error([&] { cache.begin_step(one, 4); }, "q_heads 4 differs from the cache's capacity.q_heads 8");
+  EXPECT_EQ(cache.length(1), 0) << "a refused step reserves nothing";
+  expect_error(
+      [&] {
+        zemla::GqaCache(runtime, {kFlags, 1, 8, kKvHeads, kHeadDim}, zemla::GqaCapacity{2, 128, 3});
+      },
+      "q_heads 3 must be a positive multiple of kv_heads 2");
+  zemla::GqaCache growing(runtime, {kFlags, 1, 8, kKvHeads, kHeadDim});
+  auto t = runtime.allocate(64);
+  expect_error(
+      [&] {
+        growing.record_layer(0, {&t, &t, &t, &t, nullptr}, {0.1f});
+      },
+      "recording needs a cache made with a GqaCapacity");
+  expect_error([&] { cache.record_layer(0, {&t, &t, &t, &t, nullptr}, {0.1f}); }, "rows is null or holds fewer");
 }
 
 }  // namespace
