@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "host/roofline.hpp"
@@ -69,8 +70,11 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   cmd->add_option("--page-size", f->page_size)->capture_default_str();
   cmd->add_option("--dtype", f->dtype)->capture_default_str();
   cmd->add_option("--splits", f->splits, "KV splits (-1: planner)")->capture_default_str();
-  cmd->add_option("--iters", f->iters, "Timed iterations per case (median reported)")->capture_default_str();
-  cmd->add_option("--warmup", f->warmup)->capture_default_str();
+  // A bench with no timed run has no median to report: at least one.
+  cmd->add_option("--iters", f->iters, "Timed iterations per case (median reported)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, std::numeric_limits<int>::max()));
+  cmd->add_option("--warmup", f->warmup)->capture_default_str()->check(CLI::Range(0, std::numeric_limits<int>::max()));
   cmd->add_option("--max-tokens", f->max_tokens, "Skip cases with more cached tokens than this")->capture_default_str();
   cmd->add_option("--backend", f->backend)->capture_default_str();
   cmd->add_option("--device", f->device, "Device index within the backend (-1: best, a GPU first)")

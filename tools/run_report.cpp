@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <limits>
 
 #include "host/mla_problem.hpp"
 #include "host/roofline.hpp"
@@ -37,8 +38,12 @@ std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& f) {
       ->capture_default_str();
   cmd.add_option("--seed", f.seed, "Random seed for inputs and lengths")->capture_default_str();
   cmd.add_flag("--check,!--no-check", f.check, "Compare with the fp64 host reference (default on)");
-  cmd.add_option("--iters", f.iters, "Timed iterations on the device clock (0: no timing)")->capture_default_str();
-  cmd.add_option("--warmup", f.warmup, "Untimed iterations before timing")->capture_default_str();
+  cmd.add_option("--iters", f.iters, "Timed iterations on the device clock (0: no timing)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
+  cmd.add_option("--warmup", f.warmup, "Untimed iterations before timing")
+      ->capture_default_str()
+      ->check(CLI::Range(0, std::numeric_limits<int>::max()));
   return lengths;
 }
 
