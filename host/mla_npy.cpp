@@ -205,6 +205,23 @@ std::optional<MlaResult> load_mla_expected(const fs::path& dir, const MlaProblem
   return r;
 }
 
+void prepare_save_dir(const fs::path& dir) {
+  constexpr const char* kCall = "--save";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  require(!ec && fs::is_directory(dir), kCall, [&] {
+    return "cannot use " + dir.string() + " as the output directory: " +
+           (ec ? ec.message() : std::string("it exists and is not a directory"));
+  });
+  for (const char* name : {"q_nope.npy", "q_rope.npy", "kv_cache.npy", "page_table.npy", "cache_seqlens.npy",
+                           "sm_scale.npy", "out.npy", "lse.npy"}) {
+    require(!fs::exists(dir / name, ec), kCall, [&] {
+      return (dir / name).string() + " already exists; zemla does not overwrite files (choose a new or empty " +
+             "directory, never the --load one)";
+    });
+  }
+}
+
 void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
   fs::create_directories(dir);
   const auto elem = p.dtype == DType::bf16 ? npy::Elem::u16 : npy::Elem::f16;

@@ -24,6 +24,13 @@ MlaProblem load_mla_problem(const std::filesystem::path& dir, std::optional<DTyp
 // shape; nullopt when the directory has no out.npy.
 std::optional<MlaResult> load_mla_expected(const std::filesystem::path& dir, const MlaProblem& problem, bool& has_lse);
 
+// Makes `dir` ready for save_mla_problem/save_mla_result before any work:
+// creates it if needed, and refuses (naming the path) a path that cannot be
+// a directory, or a directory that already holds a file of the names they
+// write. zemla never overwrites a file, so --save into the --load directory
+// (or a second --save into one) is refused, not silently rewritten.
+void prepare_save_dir(const std::filesystem::path& dir);
+
 // Inputs in the run dtype's own bits (uint16 bf16 or float16) so a reload is
 // exact; creates `dir` if needed.
 void save_mla_problem(const std::filesystem::path& dir, const MlaProblem& problem);

@@ -43,6 +43,9 @@ MlaProblem make_problem(const RunFlags& f) {
 }
 
 void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
+  // The output directory is checked before any work, so a refused --save
+  // costs nothing and never follows a finished decode.
+  if (!f.save_dir.empty()) prepare_save_dir(f.save_dir);
   const MlaProblem problem = make_problem(f);
   // Read the expected result before any device work, so a malformed out.npy
   // fails fast.

@@ -122,6 +122,19 @@ def main():
     r = zemla(binary, "run", "mla-decode", "--load", str(work / "out"))
     expect(r.returncode == EXIT_OK and "check vs out.npy: PASS" in r.stdout, "saved directory reloads and passes", r)
 
+    # 2b. --save never overwrites: not into the --load directory (it would
+    # rewrite the inputs in another encoding and replace an out.npy captured
+    # from another implementation), not twice into one directory, not under a file.
+    before = {f.name: f.read_bytes() for f in (work / "in").iterdir()}
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "in"), "--save", str(work / "in"))
+    expect(r.returncode == EXIT_BAD_INPUT and "already exists; zemla does not overwrite files" in r.stderr,
+           "--save into the --load directory is refused with exit 2", r)
+    expect({f.name: f.read_bytes() for f in (work / "in").iterdir()} == before, "the inputs are left as they were")
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "in"), "--save", str(work / "out"))
+    expect(r.returncode == EXIT_BAD_INPUT and "out" in r.stderr, "a second --save into a directory is refused", r)
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "in"), "--save", str(work / "in" / "q_nope.npy" / "x"))
+    expect(r.returncode == EXIT_BAD_INPUT and "cannot use" in r.stderr, "--save under a file is refused with exit 2", r)
+
     # 3. A wrong expected output fails the check (exit 1).
     wrong = work / "wrong_out"
     shutil.copytree(work / "out", wrong)
