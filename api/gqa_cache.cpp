@@ -132,11 +132,13 @@ std::int64_t GqaCache::length(std::int64_t id) const { return impl_->steps.pool.
 struct GqaPrefill::Impl {
   GqaCache::Impl* cache;
   int tokens;
+  std::uint64_t generation;  // PagedSteps::new_prompt()
 };
 
 GqaPrefill GqaCache::begin_prefill(std::int64_t request, int tokens) {
   impl_->steps.reserve_prompt(request, tokens, "GqaCache::begin_prefill");
-  return GqaPrefill(std::make_unique<GqaPrefill::Impl>(GqaPrefill::Impl{impl_.get(), tokens}));
+  return GqaPrefill(
+      std::make_unique<GqaPrefill::Impl>(GqaPrefill::Impl{impl_.get(), tokens, impl_->steps.new_prompt()}));
 }
 
 GqaPrefill::GqaPrefill(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -146,11 +148,13 @@ GqaPrefill& GqaPrefill::operator=(GqaPrefill&&) noexcept = default;
 int GqaPrefill::tokens() const { return impl_->tokens; }
 void GqaPrefill::append(int layer, const Tensor& k_rows, const Tensor& v_rows) {
   GqaCache::Impl& c = *impl_->cache;
+  c.steps.require_current_prompt(impl_->generation, "GqaPrefill::append");
   c.append(layer, k_rows, v_rows, impl_->tokens, c.steps.prefill_slots.current(), "GqaPrefill::append");
 }
 
 struct GqaStep::Impl {
   GqaCache::Impl* cache;
+  std::uint64_t generation = 0;  // PagedSteps::new_step()
   DecodeStepPlan summary;
   DecodePlan plan;
   int max_pages = 0;
@@ -168,6 +172,7 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   impl->plan = c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
   c.steps.reserve(requests, 1, c.steps.slots);
+  impl->generation = c.steps.new_step();
 
   impl->max_pages = c.steps.upload_page_table(requests, c.fixed ? c.fixed->table_width : 0);
   c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
@@ -190,12 +195,14 @@ const DecodeStepPlan& GqaStep::plan() const { return impl_->summary; }
 
 void GqaStep::append(int layer, const Tensor& k_rows, const Tensor& v_rows) {
   GqaCache::Impl& c = *impl_->cache;
+  c.steps.require_current_step(impl_->generation, "GqaStep::append");
   c.append(layer, k_rows, v_rows, impl_->summary.batch, c.steps.slots.current(), "GqaStep::append");
 }
 
 std::optional<DecodeStepTiming> GqaStep::decode(int layer, const Tensor& q, Tensor& out, Tensor* lse,
                                                 const GqaAttention& attention, bool timed) {
   GqaCache::Impl& c = *impl_->cache;
+  c.steps.require_current_step(impl_->generation, "GqaStep::decode");
   const auto a = c.decode_args(layer, impl_->summary.batch, impl_->summary.heads, impl_->max_pages, q, out, lse,
                                attention, "GqaStep::decode");
   const auto t = c.decoder.run(a, impl_->plan, c.steps.workspace.current(), timed);
@@ -223,6 +230,9 @@ RecordedLayer GqaCache::record_layer(int layer, const GqaLayerTensors& t, const 
   return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
 }
 
-void GqaStep::replay(RecordedLayer& recorded) { recorded.impl().replay_on(impl_->cache, "GqaStep::replay"); }
+void GqaStep::replay(RecordedLayer& recorded) {
+  impl_->cache->steps.require_current_step(impl_->generation, "GqaStep::replay");
+  recorded.impl().replay_on(impl_->cache, "GqaStep::replay");
+}
 
 }  // namespace zemla

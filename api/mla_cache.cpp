@@ -53,6 +53,7 @@ struct MlaCache::Impl {
 
 struct MlaStep::Impl {
   MlaCache::Impl* cache;
+  std::uint64_t generation = 0;  // PagedSteps::new_step()
   DecodeStepPlan summary;
   DecodePlan plan;
   int max_pages = 0;
@@ -83,11 +84,13 @@ void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, co
 struct MlaPrefill::Impl {
   MlaCache::Impl* cache;
   int tokens;
+  std::uint64_t generation;  // PagedSteps::new_prompt()
 };
 
 MlaPrefill MlaCache::begin_prefill(std::int64_t request, int tokens) {
   impl_->steps.reserve_prompt(request, tokens, "MlaCache::begin_prefill");
-  return MlaPrefill(std::make_unique<MlaPrefill::Impl>(MlaPrefill::Impl{impl_.get(), tokens}));
+  return MlaPrefill(
+      std::make_unique<MlaPrefill::Impl>(MlaPrefill::Impl{impl_.get(), tokens, impl_->steps.new_prompt()}));
 }
 
 MlaPrefill::MlaPrefill(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -96,6 +99,7 @@ MlaPrefill::MlaPrefill(MlaPrefill&&) noexcept = default;
 MlaPrefill& MlaPrefill::operator=(MlaPrefill&&) noexcept = default;
 int MlaPrefill::tokens() const { return impl_->tokens; }
 void MlaPrefill::append(int layer, const Tensor& rows) {
+  impl_->cache->steps.require_current_prompt(impl_->generation, "MlaPrefill::append");
   append_rows(*impl_->cache, layer, rows, impl_->tokens, impl_->cache->steps.prefill_slots.current(),
               "MlaPrefill::append");
 }
@@ -110,6 +114,7 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   impl->cache = &c;
   impl->plan = c.plan_step(lengths, heads, num_kv_splits);
   c.steps.reserve(requests, 1, c.steps.slots);
+  impl->generation = c.steps.new_step();
 
   impl->max_pages = c.steps.upload_page_table(requests, c.fixed ? c.fixed->table_width : 0);
   c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
@@ -172,6 +177,7 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
 }  // namespace
 
 void MlaStep::append(int layer, const Tensor& rows) {
+  impl_->cache->steps.require_current_step(impl_->generation, "MlaStep::append");
   append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->steps.slots.current(), "MlaStep::append");
 }
 
@@ -181,6 +187,7 @@ std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const
                                            const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale, bool timed,
                                            const char* call) {
   MlaCache::Impl& c = *step.cache;
+  c.steps.require_current_step(step.generation, call);
   auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, step.max_pages, q_nope, q_rope, out, lse,
                        sm_scale, call);
   // The pool put each request's new token last, at the slot append() would
@@ -221,6 +228,9 @@ RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float 
   return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
 }
 
-void MlaStep::replay(RecordedLayer& recorded) { recorded.impl().replay_on(impl_->cache, "MlaStep::replay"); }
+void MlaStep::replay(RecordedLayer& recorded) {
+  impl_->cache->steps.require_current_step(impl_->generation, "MlaStep::replay");
+  recorded.impl().replay_on(impl_->cache, "MlaStep::replay");
+}
 
 }  // namespace zemla

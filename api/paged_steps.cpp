@@ -40,6 +40,16 @@ void RecordedLayer::Impl::replay_on(const void* step_cache, const char* call) {
   recording->replay();
 }
 
+void PagedSteps::require_current_step(std::uint64_t generation, const char* call) const {
+  require(generation == step_generation_, call,
+          "this step is stale: a later begin_step replaced its slots and page table (one step at a time per cache)");
+}
+
+void PagedSteps::require_current_prompt(std::uint64_t generation, const char* call) const {
+  require(generation == prompt_generation_, call,
+          "this prefill is stale: a later begin_prefill replaced its slots (one prompt at a time per cache)");
+}
+
 namespace {
 GrowOnly<rt::Buffer> device_buffers(rt::Device& device) {
   return GrowOnly<rt::Buffer>([&device](std::size_t n) { return device.allocate(n); });

@@ -50,6 +50,15 @@ class PagedSteps {
   // as the longest needs); returns the width.
   int upload_page_table(std::span<const std::int64_t> requests, int width);
 
+  // Each begin_step and begin_prefill replaces the slots and tables of the
+  // one before it, so only the newest step (prompt) handle may run: an older
+  // one would write its rows into the new one's slots. Their generations
+  // tell them apart.
+  std::uint64_t new_step() { return ++step_generation_; }
+  std::uint64_t new_prompt() { return ++prompt_generation_; }
+  void require_current_step(std::uint64_t generation, const char* call) const;
+  void require_current_prompt(std::uint64_t generation, const char* call) const;
+
   rt::Device& device;
   PagePool pool;
   // Reused by every step; grown only when a step needs more (never, with a
@@ -57,6 +66,9 @@ class PagedSteps {
   // own buffer, so a long prompt never moves the step's.
   GrowOnly<rt::Buffer> workspace, page_table, slots, prefill_slots;
   std::optional<std::int64_t> max_context_len;
+
+ private:
+  std::uint64_t step_generation_ = 0, prompt_generation_ = 0;
 };
 
 // What a fixed capacity settles once, for either cache: its limits, the

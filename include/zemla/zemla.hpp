@@ -170,7 +170,10 @@ class ZEMLA_API MlaCache {
   // Starts a decode step: reserves one new token for each request (its slot
   // is where append() writes), builds the page table and plans the split-KV
   // work once for all layers. A pool too full for the new tokens throws and
-  // leaves every request unchanged. One step at a time per cache.
+  // leaves every request unchanged. One step at a time per cache: once a
+  // later begin_step succeeds, every call on an earlier step throws (its
+  // slots and tables are the new step's now); likewise begin_prefill for an
+  // earlier MlaPrefill.
   MlaStep begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits = -1);
 
   // Reserves `tokens` more tokens of one request (a prompt, whose latent

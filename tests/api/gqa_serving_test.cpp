@@ -269,6 +269,13 @@ TEST(GqaCacheCapacity, RefusesAStepBeyondTheCapacityAndRecordingWithoutOne) {
       },
       "recording needs a cache made with a GqaCapacity");
   expect_error([&] { cache.record_layer(0, {&t, &t, &t, &t, nullptr}, {0.1f}); }, "rows is null or holds fewer");
+  // One step at a time: the handle a later begin_step replaced is refused.
+  auto first = cache.begin_step(one, kQHeads);
+  auto second = cache.begin_step(std::vector<std::int64_t>{2}, kQHeads);
+  auto rows = runtime.allocate(kRow * 2);
+  expect_error([&] { first.append(0, rows, rows); },
+               "GqaStep::append failed: ZEMLA_ERROR_INVALID_ARGUMENT: this step is stale");
+  second.append(0, rows, rows);
 }
 
 }  // namespace

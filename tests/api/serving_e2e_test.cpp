@@ -258,4 +258,41 @@ TEST(ServingEndToEndCapacity, RefusesAStepBeyondTheCapacityAndLeavesThePoolUncha
   cache.record_layer(0, {&rows, &q_nope, &q_rope, &out, nullptr}, 0.1f);
 }
 
+// One step (and one prompt) at a time per cache: a handle that a later
+// begin_step or begin_prefill replaced is refused, because its slots now
+// belong to the newer one (it used to write request 1's row into request
+// 2's slot and report success).
+TEST(ServingEndToEndCapacity, StaleStepsAndPrefillsAreRefused) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::MlaCache cache(runtime, {kFlags, 1, 16});
+  for (std::int64_t id : {1, 2}) cache.add_request(id);
+  auto rows = runtime.allocate(8 * kRow * 2);
+  auto q_nope = runtime.allocate(kHeads * kLatent * 2), q_rope = runtime.allocate(kHeads * kRope * 2);
+  auto out = runtime.allocate(kHeads * kLatent * 2);
+  const auto expect_stale = [](auto&& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected one naming: " << needle;
+    } catch (const zemla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  auto first_prompt = cache.begin_prefill(1, 5);
+  auto second_prompt = cache.begin_prefill(2, 5);
+  expect_stale([&] { first_prompt.append(0, rows); }, "this prefill is stale");
+  second_prompt.append(0, rows);
+
+  const std::vector<std::int64_t> one{1}, two{2};
+  auto first = cache.begin_step(one, kHeads);
+  auto second = cache.begin_step(two, kHeads);
+  expect_stale([&] { first.append(0, rows); },
+               "MlaStep::append failed: ZEMLA_ERROR_INVALID_ARGUMENT: this step is stale");
+  expect_stale([&] { first.decode(0, q_nope, q_rope, out, nullptr, 0.1f); }, "this step is stale");
+  expect_stale([&] { first.append_decode(0, rows, q_nope, q_rope, out, nullptr, 0.1f); }, "this step is stale");
+  second.append_decode(0, rows, q_nope, q_rope, out, nullptr, 0.1f);
+  // A refused begin_step changes nothing, so the live step stays live.
+  expect_stale([&] { cache.begin_step(one, 0); }, "heads");
+  second.decode(0, q_nope, q_rope, out, nullptr, 0.1f);
+}
+
 }  // namespace
