@@ -171,6 +171,7 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   impl->cache = &c;
   impl->plan = c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
+  c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
   c.steps.reserve(requests, 1, c.steps.slots);
   impl->generation = c.steps.new_step();
 

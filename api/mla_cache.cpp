@@ -113,6 +113,7 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   auto impl = std::make_unique<MlaStep::Impl>();
   impl->cache = &c;
   impl->plan = c.plan_step(lengths, heads, num_kv_splits);
+  c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
   c.steps.reserve(requests, 1, c.steps.slots);
   impl->generation = c.steps.new_step();
 

@@ -1,5 +1,7 @@
 #include "api/paged_steps.hpp"
 
+#include <algorithm>
+
 namespace zemla {
 
 ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, ModelArch arch, const char* call) {
@@ -79,6 +81,16 @@ std::vector<std::int32_t> PagedSteps::lengths_after(std::span<const std::int64_t
     lengths.push_back(static_cast<std::int32_t>(len));
   }
   return lengths;
+}
+
+void PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes) {
+  if (width == 0) {
+    width = 1;
+    for (const auto len : lengths) width = std::max<int>(width, (len + pool.page_size() - 1) / pool.page_size());
+  }
+  workspace.ensure(workspace_bytes);
+  slots.ensure(lengths.size() * sizeof(std::int32_t));
+  page_table.ensure(lengths.size() * std::size_t(width) * sizeof(std::int32_t));
 }
 
 void PagedSteps::reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer) {

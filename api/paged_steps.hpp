@@ -40,6 +40,11 @@ class PagedSteps {
   // Every request's length after `tokens` more, checked against
   // max_context_len (when set) before anything changes.
   std::vector<std::int32_t> lengths_after(std::span<const std::int64_t> requests, int tokens, const char* call) const;
+  // Grows every buffer a step of these `lengths` (this step's token
+  // included) needs, before the pool changes: an allocation that fails then
+  // leaves every request as it was. `width` is the page-table width (0: as
+  // wide as the longest request needs).
+  void ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes);
   // Reserves `tokens` more tokens for each request (the pool's all-or-nothing
   // append) and uploads their slots into `slot_buffer`.
   void reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer);

@@ -295,4 +295,27 @@ TEST(ServingEndToEndCapacity, StaleStepsAndPrefillsAreRefused) {
   second.decode(0, q_nope, q_rope, out, nullptr, 0.1f);
 }
 
+// A begin_step that fails after its checks, here on the workspace
+// allocation for an absurd head count (a forced device failure), leaves
+// every request as it was: it used to grow the request by a token each time.
+TEST(ServingEndToEndCapacity, AFailedBeginStepLeavesTheRequestsUnchanged) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::MlaCache cache(runtime, {kFlags, 1, 16});
+  cache.add_request(3);
+  cache.begin_prefill(3, 20);
+  const std::vector<std::int64_t> three{3};
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    try {
+      cache.begin_step(three, 1 << 30);
+      ADD_FAILURE() << "a 2^30-head workspace was allocated";
+    } catch (const zemla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("clCreateBuffer"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_EQ(cache.length(3), 20);
+  EXPECT_EQ(cache.free_pages(), 14);  // 20 tokens on pages of 16
+  auto step = cache.begin_step(three, kHeads);
+  EXPECT_EQ(step.plan().seqlens, std::vector<std::int32_t>{21});
+}
+
 }  // namespace
