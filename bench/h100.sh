@@ -7,9 +7,9 @@
 #   - bench/compare_h100.py: zemla beside PyTorch eager (and sglang's Triton
 #     kernel when its source is carried in .deps/sglang) on the same inputs,
 #     per variant, against the HBM and FP32 rooflines;
-#   - the per-layer cost of small steps through the public API
-#     (zemla_bench_step_overhead: begin_step, then per layer append + decode,
-#     the fused append_decode, or a replay).
+# Small steps (the launch floor, the stages, the per-layer cost through the
+# public API) are bench/h100_small_steps.sh's, run as a second call: the
+# device returns at most 8 files from one.
 #   bench/h100.sh OUT_DIR
 set -uo pipefail
 out="${1:-${OUT:-/tmp/h100}}"
@@ -32,14 +32,7 @@ for v in nv_mma portable; do
   echo "== zemla ($v) vs baselines"
   t=()
   [ $v = nv_mma ] && t=("${triton[@]}")
-  ZEMLA_VARIANT=$v PYTHONUNBUFFERED=1 python3 bench/compare_h100.py --zemla $z "${t[@]}" \
+  ZEMLA_VARIANT=$v PYTHONUNBUFFERED=1 python3 bench/compare_h100.py --zemla "$z" "${t[@]}" \
     --json "$out/compare_$v.json" --csv "$out/compare_$v.csv"
 done 2>&1 | tee "$out/compare.txt"
-for v in nv_mma portable; do
-  for b in 1 8; do
-    echo "== small step through the API, $v, B=$b H=16, 1024 tokens each, 61 layers"
-    ZEMLA_VARIANT=$v /tmp/zb/bench/zemla_bench_step_overhead --backend opencl --batch $b --heads 16 --context 1024 \
-      --layers 61 --steps 20
-  done
-done 2>&1 | tee "$out/step_overhead.txt"
 grep -c PASS "$out/checks.txt" | sed 's/^/fp64 checks passed: /'
