@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 #include "runtime/binary_choice.hpp"
@@ -28,6 +29,15 @@ struct Located {
   cl_device_id device;
 };
 
+// OpenCL discovery and context creation, serialised: PoCL's device
+// discovery races when two threads enter it at once (two Runtimes made
+// together saw no platform), and the ICD loader's first call is no better
+// guarded. Held by enumerate() and open() for their whole run.
+std::mutex& discovery_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 std::vector<Located> locate_all() {
   cl_uint count = 0;
   const cl_int r = clGetPlatformIDs(0, nullptr, &count);
@@ -38,7 +48,9 @@ std::vector<Located> locate_all() {
   std::vector<Located> all;
   for (auto p : platforms) {
     cl_uint n = 0;
-    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &n) != CL_SUCCESS || n == 0) continue;
+    const cl_int found = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, nullptr, &n);
+    if (found == CL_DEVICE_NOT_FOUND || (found == CL_SUCCESS && n == 0)) continue;
+    check(found, "clGetDeviceIDs");
     std::vector<cl_device_id> devices(n);
     check(clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, n, devices.data(), nullptr), "clGetDeviceIDs");
     for (auto d : devices) all.push_back({p, d});
@@ -343,12 +355,14 @@ class ClDevice final : public Device {
 
 std::vector<DeviceInfo> enumerate() {
   std::vector<DeviceInfo> out;
+  const std::lock_guard lock(discovery_mutex());
   const auto all = locate_all();
   for (std::size_t i = 0; i < all.size(); ++i) out.push_back(describe(all[i], static_cast<int>(i)));
   return out;
 }
 
 std::unique_ptr<Device> open(int index) {
+  const std::lock_guard lock(discovery_mutex());
   const auto all = locate_all();
   if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
     throw Error("cl::open", kNotFound,

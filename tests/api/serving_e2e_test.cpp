@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dtype.hpp"
@@ -316,6 +317,28 @@ TEST(ServingEndToEndCapacity, AFailedBeginStepLeavesTheRequestsUnchanged) {
   EXPECT_EQ(cache.free_pages(), 14);  // 20 tokens on pages of 16
   auto step = cache.begin_step(three, kHeads);
   EXPECT_EQ(step.plan().seqlens, std::vector<std::int32_t>{21});
+}
+
+// Distinct Runtimes may be made from different threads (the header's
+// rule). PoCL's own device discovery races when two threads enter it at
+// once, which zemla reported as "0 devices found"; zemla serialises it.
+TEST(RuntimeThreads, TwoRuntimesMadeAtOnceBothOpenTheDevice) {
+  for (int round = 0; round < 20; ++round) {
+    std::string errors[2];
+    std::thread threads[2];
+    for (int t = 0; t < 2; ++t) {
+      threads[t] = std::thread([&errors, t] {
+        try {
+          zemla::Runtime runtime({"opencl", 0});
+          if (runtime.device().name.empty()) errors[t] = "no device name";
+        } catch (const std::exception& e) {
+          errors[t] = e.what();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_EQ(errors[0] + errors[1], "") << "round " << round;
+  }
 }
 
 }  // namespace
