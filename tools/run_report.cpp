@@ -1,8 +1,10 @@
 #include "tools/run_report.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <iostream>
 #include <limits>
+#include <string_view>
 
 #include "host/mla_problem.hpp"
 #include "host/roofline.hpp"
@@ -13,10 +15,19 @@ namespace zemla::cli {
 
 std::vector<std::int32_t> StepFlags::lengths() const {
   if (!seqlens.empty()) return seqlens;
+  // Exactly two whole integers, 0 <= LO <= HI: "1:2:3", "a:b" or "5:1" are
+  // refused, not half-read (std::stoi took "1:2:3" as 1:2 and threw on "a").
+  const auto bad = [&] { return "--seqlen-range '" + seqlen_range + "' must be LO:HI, two integers 0 <= LO <= HI"; };
   const auto colon = seqlen_range.find(':');
-  require(colon != std::string::npos, "run", "--seqlen-range '" + seqlen_range + "' must be LO:HI");
-  const int lo = std::stoi(seqlen_range.substr(0, colon));
-  const int hi = std::stoi(seqlen_range.substr(colon + 1));
+  require(colon != std::string::npos, "run", bad);
+  const auto whole_int = [&](std::string_view text, int& v) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return ec == std::errc{} && end == text.data() + text.size() && !text.empty();
+  };
+  int lo = 0, hi = 0;
+  const std::string_view range(seqlen_range);
+  require(whole_int(range.substr(0, colon), lo) && whole_int(range.substr(colon + 1), hi) && 0 <= lo && lo <= hi, "run",
+          bad);
   return random_seqlens(batch, lo, hi, seed);
 }
 
