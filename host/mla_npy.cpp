@@ -179,7 +179,14 @@ MlaProblem load_mla_problem(const fs::path& dir, std::optional<DType> dtype) {
     const auto s = read(dir, "sm_scale.npy");
     if (s.elements() != 1 || s.shape.size() > 1)
       fail("sm_scale.npy", "has shape " + s.shape_string() + "; expected ()");
-    p.sm_scale = to_float32(s, "sm_scale.npy")[0];
+    // np.save(x) of a Python float writes float64: take it as NumPy wrote it.
+    if (s.elem == npy::Elem::f64) {
+      double v = 0;
+      std::memcpy(&v, s.data.data(), sizeof v);
+      p.sm_scale = static_cast<float>(v);
+    } else {
+      p.sm_scale = to_float32(s, "sm_scale.npy")[0];
+    }
     if (!(std::isfinite(p.sm_scale) && p.sm_scale > 0)) {
       fail("sm_scale.npy", "value " + std::to_string(p.sm_scale) + " is not a positive finite number");
     }
@@ -210,8 +217,8 @@ void prepare_save_dir(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   require(!ec && fs::is_directory(dir), kCall, [&] {
-    return "cannot use " + dir.string() + " as the output directory: " +
-           (ec ? ec.message() : std::string("it exists and is not a directory"));
+    return "cannot use " + dir.string() +
+           " as the output directory: " + (ec ? ec.message() : std::string("it exists and is not a directory"));
   });
   for (const char* name : {"q_nope.npy", "q_rope.npy", "kv_cache.npy", "page_table.npy", "cache_seqlens.npy",
                            "sm_scale.npy", "out.npy", "lse.npy"}) {

@@ -1,11 +1,13 @@
 #include "npy.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <fstream>
 #include <iterator>
 #include <limits>
 #include <optional>
+#include <utility>
 
 #include "zemla/error.hpp"
 
@@ -167,7 +169,11 @@ std::string shape_string(std::span<const std::int64_t> shape) {
 
 std::string Array::shape_string() const { return npy::shape_string(shape); }
 
-Array parse(std::span<const unsigned char> bytes, const std::string& name) {
+namespace {
+
+// Where the header dict starts and ends, from a file's first bytes; fails
+// unless `bytes` holds the magic, the version and the header length.
+std::pair<std::size_t, std::size_t> header_span(std::span<const unsigned char> bytes, const std::string& name) {
   if (bytes.size() < 10 || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
     fail(name, "is not a .npy file (no \\x93NUMPY magic)");
   }
@@ -176,18 +182,35 @@ Array parse(std::span<const unsigned char> bytes, const std::string& name) {
   const std::size_t len_bytes = major == 1 ? 2 : 4;
   if (bytes.size() < 8 + len_bytes) fail(name, "ends inside the header length");
   const std::size_t header_len = read_le(bytes, 8, len_bytes);
-  const std::size_t header_at = 8 + len_bytes;
   if (header_len > kMaxHeaderBytes) fail(name, "header length " + std::to_string(header_len) + " is implausible");
-  if (bytes.size() < header_at + header_len) fail(name, "ends inside the header");
-  const std::string_view header(reinterpret_cast<const char*>(bytes.data() + header_at), header_len);
+  return {8 + len_bytes, header_len};
+}
 
+// The array's dtype and shape from `bytes`, which hold at least the whole
+// header; `data_at` is where its payload starts.
+Array parse_header(std::span<const unsigned char> bytes, const std::string& name, std::size_t& data_at) {
+  const auto [header_at, header_len] = header_span(bytes, name);
+  if (bytes.size() < header_at + header_len) fail(name, "ends inside the header");
   Array a;
-  HeaderReader(header, name).parse(a);
-  // Product of the dims with an overflow check against the bytes we hold.
-  const std::size_t payload = bytes.size() - header_at - header_len;
+  HeaderReader(std::string_view(reinterpret_cast<const char*>(bytes.data() + header_at), header_len), name).parse(a);
+  data_at = header_at + header_len;
+  return a;
+}
+
+// The payload bytes the shape needs, checked against the `payload` bytes
+// the file holds (with overflow checks): an array with a zero dimension
+// needs none.
+std::uint64_t check_payload(const Array& a, std::uint64_t payload, const std::string& name) {
+  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) {
+    if (payload != 0) {
+      fail(name,
+           "shape " + a.shape_string() + " holds no elements; the file has " + std::to_string(payload) + " data bytes");
+    }
+    return 0;
+  }
   std::uint64_t n = elem_bytes(a.elem);
   for (auto d : a.shape) {
-    if (d != 0 && n > payload / static_cast<std::uint64_t>(d)) {
+    if (n > payload / static_cast<std::uint64_t>(d)) {
       fail(name,
            "shape " + a.shape_string() + " needs more data than the file's " + std::to_string(payload) + " bytes");
     }
@@ -197,16 +220,53 @@ Array parse(std::span<const unsigned char> bytes, const std::string& name) {
     fail(name, "shape " + a.shape_string() + " of " + std::string(descr(a.elem)) + " needs " + std::to_string(n) +
                    " data bytes; the file holds " + std::to_string(payload));
   }
-  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header_at + header_len), bytes.end());
+  return n;
+}
+
+}  // namespace
+
+Array parse(std::span<const unsigned char> bytes, const std::string& name) {
+  std::size_t data_at = 0;
+  Array a = parse_header(bytes, name, data_at);
+  check_payload(a, bytes.size() - data_at, name);
+  a.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data_at), bytes.end());
   return a;
 }
 
+// The header first, then the size against the file's, then the payload read
+// once into its place: a FIFO or a device is refused before any read, and a
+// large file costs its payload in memory, not twice that.
 Array read_file(const std::filesystem::path& path) {
   const std::string name = path.filename().string();
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec) throw Error("npy", kInvalidArgument, path.string() + ": cannot be read (" + ec.message() + ")");
+  if (!std::filesystem::is_regular_file(status)) {
+    throw Error("npy", kInvalidArgument, path.string() + ": is not a regular file");
+  }
+  const std::uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw Error("npy", kInvalidArgument, path.string() + ": cannot be read (" + ec.message() + ")");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("npy", kInvalidArgument, path.string() + ": cannot be opened for reading");
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse(bytes, name);
+  const auto read_into = [&](unsigned char* dst, std::size_t n) {
+    in.read(reinterpret_cast<char*>(dst), static_cast<std::streamsize>(n));
+    if (static_cast<std::size_t>(in.gcount()) != n) fail(name, "changed or ended while it was read");
+  };
+  std::vector<unsigned char> head(std::min<std::uint64_t>(size, 12));
+  read_into(head.data(), head.size());
+  const auto [header_at, header_len] = header_span(head, name);
+  if (size < header_at + header_len) fail(name, "ends inside the header");
+  const std::size_t have = head.size();
+  if (header_at + header_len > have) {
+    head.resize(header_at + header_len);
+    read_into(head.data() + have, head.size() - have);
+  }
+  std::size_t data_at = 0;
+  Array a = parse_header(head, name, data_at);
+  a.data.resize(check_payload(a, size - data_at, name));
+  in.seekg(static_cast<std::streamoff>(data_at));
+  read_into(a.data.data(), a.data.size());
+  return a;
 }
 
 std::vector<unsigned char> serialize(const Array& a) {

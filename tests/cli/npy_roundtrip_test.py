@@ -135,6 +135,15 @@ def main():
     r = zemla(binary, "run", "mla-decode", "--load", str(work / "in"), "--save", str(work / "in" / "q_nope.npy" / "x"))
     expect(r.returncode == EXIT_BAD_INPUT and "cannot use" in r.stderr, "--save under a file is refused with exit 2", r)
 
+    # 2c. sm_scale.npy as np.save writes a Python float (float64) is taken as is.
+    f64 = work / "f64_scale"
+    shutil.copytree(work / "in", f64)
+    np.save(f64 / "sm_scale.npy", float(step["sm_scale"]))
+    expect(np.load(f64 / "sm_scale.npy").dtype == np.float64, "NumPy saved sm_scale as float64")
+    r = zemla(binary, "run", "mla-decode", "--load", str(f64), "--save", str(work / "f64_out"))
+    expect(r.returncode == EXIT_OK, "a float64 sm_scale.npy runs and passes its check", r)
+    check_against_numpy(step, work / "f64_out", 2.0 ** -8)
+
     # 3. A wrong expected output fails the check (exit 1).
     wrong = work / "wrong_out"
     shutil.copytree(work / "out", wrong)

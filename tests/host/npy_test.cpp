@@ -4,7 +4,11 @@
 #include "host/npy.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "zemla/error.hpp"
@@ -97,6 +101,44 @@ TEST(Npy, RejectsMalformedFilesNamingThem) {
   auto short_header = file_with_header(ok_header, 0);
   short_header[8] = 0xff;  // header length past the end
   EXPECT_NE(error_of(short_header).find("ends inside the header"), std::string::npos);
+}
+
+// Zero-size arrays are valid .npy files and read as such; data behind one
+// is refused.
+TEST(Npy, ReadsZeroSizeArrays) {
+  const Array a = parse(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", 0), "z.npy");
+  EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 0}));
+  EXPECT_TRUE(a.data.empty());
+  EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", 4))
+                .find("holds no elements; the file has 4 data bytes"),
+            std::string::npos);
+}
+
+// read_file looks at what a path is before reading it: a FIFO (which used to
+// hang the reader forever), a character device and a directory are refused,
+// and a regular file is read header first, then its payload.
+TEST(Npy, ReadFileRefusesWhatIsNotARegularFile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("zemla_npy_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto read_error = [](const std::filesystem::path& p) {
+    try {
+      read_file(p);
+    } catch (const Error& e) {
+      return e.detail();
+    }
+    return std::string("no error");
+  };
+  ASSERT_EQ(::mkfifo((dir / "fifo.npy").c_str(), 0600), 0);
+  EXPECT_NE(read_error(dir / "fifo.npy").find("is not a regular file"), std::string::npos);
+  EXPECT_NE(read_error("/dev/zero").find("is not a regular file"), std::string::npos);
+  EXPECT_NE(read_error(dir).find("is not a regular file"), std::string::npos);
+  EXPECT_NE(read_error(dir / "missing.npy").find("cannot be read"), std::string::npos);
+  const float values[6] = {1, 2, 3, 4, 5, 6};
+  write_file(dir / "a.npy", make<float>(Elem::f32, {2, 3}, std::span<const float>(values, 6)));
+  const Array a = read_file(dir / "a.npy");
+  ASSERT_EQ(a.data.size(), sizeof values);
+  EXPECT_EQ(std::memcmp(a.data.data(), values, sizeof values), 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
