@@ -1,10 +1,27 @@
 // zemla: MLA paged decode attention on Intel GPUs (Level Zero), with an
 // OpenCL path for any other device. See `zemla --help`.
 
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "tools/commands.hpp"
 #include "zemla/error.hpp"
+
+namespace {
+
+// An error on stderr, and with --json also as a JSON object on stdout, where
+// a machine reading JSON looks; returns `code`.
+int report_error(const zemla::cli::Global& global, const std::string& message, const std::string& kind, int code) {
+  std::cerr << "zemla: " << message << '\n';
+  if (global.json) {
+    std::cout << nlohmann::json{{"error", {{"message", message}, {"result", kind}, {"exit_code", code}}}}.dump(2)
+              << '\n';
+  }
+  return code;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -12,9 +29,12 @@ int main(int argc, char** argv) {
       "With no subcommand it runs the default job: one checked DeepSeek-V3 decode step on the best device.\n\n"
       "Exit codes: 0 ok, 1 numerical check failed, 2 bad input/config, 3 no suitable device, 4 device error.\n"
       "Environment: ZEMLA_BACKEND (auto|level_zero|opencl), ZEMLA_DEVICE (index), ZEMLA_VARIANT\n"
-      "(portable|intel_sg), ZEMLA_LOG_LEVEL (error|warn|info|debug)."};
+      "(portable|intel_sg|intel_xmx|nv_mma), ZEMLA_LOG_LEVEL (error|warn|info|debug)."};
   zemla::cli::Global global;
-  app.add_flag("--json", global.json, "Machine-readable JSON output");
+  app.add_flag("--json", global.json, "Machine-readable JSON output (before or after the subcommand)");
+  // Subcommands made from here on hand flags they do not know to their
+  // parent, so `zemla devices --json` means `zemla --json devices`.
+  app.fallthrough();
   app.require_subcommand(0, 1);
   int exit_code = zemla::cli::kExitOk;
   zemla::cli::add_kernels_command(app, global, exit_code);
@@ -35,11 +55,18 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : zemla::cli::kExitBadInput;
   } catch (const zemla::Error& e) {
-    std::cerr << "zemla: " << e.what() << '\n';
     const std::string& r = e.result_name();
-    if (r == zemla::kInvalidArgument || r == zemla::kUnsupported) return zemla::cli::kExitBadInput;
-    if (r == zemla::kNotFound) return zemla::cli::kExitNoDevice;
-    return zemla::cli::kExitDeviceError;
+    int code = zemla::cli::kExitDeviceError;
+    if (r == zemla::kInvalidArgument || r == zemla::kUnsupported) code = zemla::cli::kExitBadInput;
+    if (r == zemla::kNotFound) code = zemla::cli::kExitNoDevice;
+    return report_error(global, e.what(), r, code);
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user named that cannot be read or written.
+    return report_error(global, e.what(), "filesystem", zemla::cli::kExitBadInput);
+  } catch (const std::exception& e) {
+    // Anything else is zemla's failure, reported with the device-error code
+    // rather than an abort.
+    return report_error(global, e.what(), "internal", zemla::cli::kExitDeviceError);
   }
   return exit_code;
 }
