@@ -156,6 +156,9 @@ std::string_view descr(Elem e) { return kElems[static_cast<std::size_t>(e)].desc
 std::size_t elem_bytes(Elem e) { return kElems[static_cast<std::size_t>(e)].bytes; }
 
 std::int64_t Array::elements() const {
+  // A zero dimension makes the product zero whatever the others are (the
+  // parser accepts such shapes, whose other dimensions it does not bound).
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   std::int64_t n = 1;
   for (auto d : shape) n *= d;
   return n;

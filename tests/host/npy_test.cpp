@@ -109,6 +109,12 @@ TEST(Npy, ReadsZeroSizeArrays) {
   const Array a = parse(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", 0), "z.npy");
   EXPECT_EQ(a.shape, (std::vector<std::int64_t>{3, 0}));
   EXPECT_TRUE(a.data.empty());
+  // Found by fuzz_npy: a zero beside dimensions whose product overflows
+  // int64 (counting elements multiplied them all).
+  const Array huge =
+      parse(file_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (4000000000000000, 80000000, 0), }", 0),
+            "h.npy");
+  EXPECT_EQ(huge.elements(), 0);
   EXPECT_NE(error_of(file_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (3, 0), }", 4))
                 .find("holds no elements; the file has 4 data bytes"),
             std::string::npos);
