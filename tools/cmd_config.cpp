@@ -19,6 +19,9 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
       "Exit code 0: usable (warnings allowed); 2: rejected.");
   cmd->allow_extras();
   cmd->prefix_command();
+  // Every flag after `config` is sglang's, kept here: none falls through to
+  // zemla's own (--json goes before `config`).
+  cmd->fallthrough(false);
   cmd->callback([cmd, &global, &exit_code] {
     const std::vector<std::string> flags = cmd->remaining();
     const ValidatedConfig v = validate_config(parse_backend_flags(flags));
