@@ -32,7 +32,7 @@ MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
                 // merge weighs more.
                 rt::is_matrix_variant(rt::choose_variant(device.info())) ? planner::kMergeTokensPerSplitMatrix
                                                                          : planner::kMergeTokensPerSplit,
-                kCall) {}
+                kCall, "mla_decode_split_append") {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
   return plan_with(seqlens, heads, {}, num_kv_splits);
@@ -63,6 +63,8 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
 }
 
 void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
+  // The fused append is its own kernel (mla_decode_split.clh says why).
+  use_alt_split(a.new_rows != nullptr);
   SplitKernelArgs k;
   k.q_nope = a.q_nope;
   k.q_nope_stride_b = a.q_nope_stride_b;

@@ -9,14 +9,22 @@
 namespace zemla::ops {
 
 SplitKvDecoder::SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel,
-                               std::size_t split_local, int merge_tokens_per_split, const char* call)
+                               std::size_t split_local, int merge_tokens_per_split, const char* call,
+                               const char* alt_split_kernel)
     : device_(device),
       key_(std::move(key)),
       split_local_(split_local),
       merge_tokens_per_split_(merge_tokens_per_split),
       call_(call),
       split_(&device_.kernel(key_, split_kernel)),
+      alt_split_(alt_split_kernel ? &device_.kernel(key_, alt_split_kernel) : nullptr),
+      current_(split_),
       combine_(device_, key_) {}
+
+void SplitKvDecoder::use_alt_split(bool alt) {
+  require(!alt || alt_split_ != nullptr, call_, "this decoder has no second split kernel");
+  current_ = alt ? alt_split_ : split_;
+}
 
 DecodePlan SplitKvDecoder::plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
                                      int num_kv_splits) const {
@@ -56,7 +64,7 @@ rt::Range3 SplitKvDecoder::split_groups(const DecodePlan& plan) {
 std::optional<DecodeTiming> SplitKvDecoder::launch(const DecodePlan& plan, rt::Buffer& workspace,
                                                    const CombineOutput& output, bool timed) {
   // run_stages binds the combine kernel only when the plan needs it.
-  return combine_.run_stages(device_, *split_, split_groups(plan), {split_local_, 1, 1}, plan, workspace, output,
+  return combine_.run_stages(device_, *current_, split_groups(plan), {split_local_, 1, 1}, plan, workspace, output,
                              timed);
 }
 
@@ -64,7 +72,7 @@ void SplitKvDecoder::record_launches(rt::Recorder& recorder, const rt::LaunchCou
                                      const DecodeCapacity& capacity, rt::Buffer& workspace,
                                      const CombineOutput& output) {
   combine_.bind(capacity.largest, workspace, output);
-  recorder.launch(*split_, counts, kSplitSlot, {split_local_, 1, 1});
+  recorder.launch(*current_, counts, kSplitSlot, {split_local_, 1, 1});
   recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }
 

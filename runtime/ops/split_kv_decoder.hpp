@@ -54,8 +54,11 @@ class SplitKvDecoder {
   // `key.variant` is the variant the op chose for the device; `split_local`
   // the split kernel's work-group size; `merge_tokens_per_split` the
   // planner's cost hint for stage 2 (planner::kMergeTokensPerSplit*).
+  // `alt_split_kernel`, when given, is a second stage-1 kernel of the same
+  // program and arguments (MLA's with the fused append), picked per call
+  // with use_alt_split().
   SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel, std::size_t split_local,
-                 int merge_tokens_per_split, const char* call);
+                 int merge_tokens_per_split, const char* call, const char* alt_split_kernel = nullptr);
 
   DecodePlan plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
                        int num_kv_splits) const;
@@ -75,7 +78,9 @@ class SplitKvDecoder {
                        rt::Buffer& workspace, const CombineOutput& output);
 
   rt::Device& device_;
-  rt::Kernel& split_kernel() { return *split_; }
+  // The stage-1 kernel the next bind(), launch() and record go to.
+  rt::Kernel& split_kernel() { return *current_; }
+  void use_alt_split(bool alt);
 
  private:
   static rt::Range3 split_groups(const DecodePlan& plan);
@@ -85,6 +90,8 @@ class SplitKvDecoder {
   int merge_tokens_per_split_;
   const char* call_;
   rt::Kernel* split_;
+  rt::Kernel* alt_split_ = nullptr;
+  rt::Kernel* current_;
   SplitCombine combine_;
 };
 
