@@ -85,6 +85,9 @@ int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int req
 }
 
 std::unique_ptr<Device> open_device(const Selection& s) {
+  require(s.device >= -1, "open_device", [&] {
+    return "device index " + std::to_string(s.device) + " is neither -1 (the best device) nor an index >= 0";
+  });
   if (s.backend == "level_zero" || s.backend == "opencl") {
     const Backend b = s.backend == "opencl" ? Backend::opencl : Backend::level_zero;
     // An explicit index opens directly; -1 means the best device of this
