@@ -66,6 +66,7 @@ TEST(ZebinFacts, SplitKernelRunsAtTheRequestedSimd16) {
       ++seen;
       EXPECT_EQ(k.simd_size, 16u) << b->target;
       EXPECT_GT(k.slm_bytes, 30000u) << "the KV tile and query live in local memory";
+      EXPECT_LE(k.slm_bytes, 65536u) << "more local memory than an Intel GPU gives a work-group";
       if (b->target == "pvc") {
         EXPECT_EQ(k.grf_count, 256u) << "pvc builds use the large register file";
       }
