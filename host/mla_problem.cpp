@@ -5,6 +5,7 @@
 #include <random>
 #include <string>
 
+#include "mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {
@@ -93,6 +94,22 @@ RandomMlaSpec default_step_spec() {
   spec.seed = 1;
   spec.seqlens = random_seqlens(32, 1, 8192, spec.seed);
   return spec;
+}
+
+NewRows take_new_rows(const MlaProblem& p, std::vector<std::uint16_t>& kv) {
+  NewRows n;
+  for (int b = 0; b < p.batch; ++b) {
+    require(p.seqlens[b] > 0, "take_new_rows", [&] {
+      return "request " + std::to_string(b) + " is empty; a decode step's new row is a request's last token";
+    });
+    const int t = p.seqlens[b] - 1;
+    const std::size_t page = p.page_table[std::size_t(b) * p.max_pages + t / p.page_size];
+    const std::size_t at = (page * p.page_size + t % p.page_size) * mla::kRowDim;
+    n.offsets.push_back(at);
+    n.rows.insert(n.rows.end(), kv.begin() + at, kv.begin() + at + mla::kRowDim);
+    std::fill_n(kv.begin() + at, mla::kRowDim, std::uint16_t{0x4500});  // 2048 in bf16, 5.0 in fp16
+  }
+  return n;
 }
 
 }  // namespace zemla

@@ -66,6 +66,18 @@ std::vector<std::int32_t> random_seqlens(int batch, int lo, int hi, std::uint64_
 // step, H=16, B=32, lengths 1..8192, page 64, bf16, seed 1.
 RandomMlaSpec default_step_spec();
 
+// A decode step's new rows as the fused kv_append takes them: each
+// request's last token (its new one) copied out of `kv` (the problem's
+// cache or a copy of it), whose row is then overwritten with a large finite
+// value, so that a decode reading the cache there instead of the new rows
+// fails its check. `offsets` are the rows' offsets in `kv`, in values.
+// Every request must hold a token.
+struct NewRows {
+  std::vector<std::uint16_t> rows;  // [batch, 576]
+  std::vector<std::size_t> offsets;
+};
+NewRows take_new_rows(const MlaProblem& p, std::vector<std::uint16_t>& kv);
+
 // DeepSeek's softmax scale without YaRN: 1 / sqrt(qk_nope 128 + qk_rope 64).
 inline float default_sm_scale() { return 0.07216878364870322f; }
 

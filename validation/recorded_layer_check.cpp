@@ -106,15 +106,10 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
       std::copy_n(p.page_table.begin() + std::size_t(b) * p.max_pages, p.max_pages,
                   table.begin() + std::size_t(b) * kMaxPages);
     }
-    std::vector<std::size_t> slots;  // value offsets of the new rows in the cache
-    std::vector<std::uint16_t> rows, kv = p.kv_cache;
-    for (int b = 0; b < p.batch; ++b) {
-      const int t = p.seqlens[b] - 1;
-      const std::size_t page = p.page_table[std::size_t(b) * p.max_pages + t / kPageSize];
-      slots.push_back((page * kPageSize + t % kPageSize) * mla::kRowDim);
-      rows.insert(rows.end(), kv.begin() + slots.back(), kv.begin() + slots.back() + mla::kRowDim);
-      std::fill_n(kv.begin() + slots.back(), mla::kRowDim, std::uint16_t{0x4500});
-    }
+    std::vector<std::uint16_t> kv = p.kv_cache;
+    const NewRows fresh = take_new_rows(p, kv);
+    const auto& rows = fresh.rows;
+    const auto& slots = fresh.offsets;  // value offsets of the new rows in the cache
     device.write_vector(*layer.q_nope, p.q_nope);
     device.write_vector(*layer.q_rope, p.q_rope);
     device.write_vector(*layer.kv, kv);

@@ -45,24 +45,12 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
 
   auto q_nope = device.upload_vector(p.q_nope);
   auto q_rope = device.upload_vector(p.q_rope);
-  std::vector<std::size_t> last_rows;  // offsets, in values, of the requests' last rows
-  std::unique_ptr<rt::Buffer> new_rows;
-  std::unique_ptr<rt::Buffer> kv;
+  NewRows fused;  // with fused_append: the step's new rows, their cache slots poisoned
+  std::unique_ptr<rt::Buffer> new_rows, kv;
   if (options.fused_append) {
-    std::vector<std::uint16_t> rows, poisoned = p.kv_cache;
-    for (int b = 0; b < p.batch; ++b) {
-      require(p.seqlens[b] > 0, "run_mla_problem", [&] {
-        return "fused_append needs every request to hold a token; request " + std::to_string(b) + " is empty";
-      });
-      const int t = p.seqlens[b] - 1;
-      const std::size_t page = p.page_table[std::size_t(b) * p.max_pages + t / p.page_size];
-      last_rows.push_back((page * p.page_size + t % p.page_size) * mla::kRowDim);
-      rows.insert(rows.end(), p.kv_cache.begin() + last_rows.back(),
-                  p.kv_cache.begin() + last_rows.back() + mla::kRowDim);
-      // A large finite value: read in place of the new row, it moves every score.
-      std::fill_n(poisoned.begin() + last_rows.back(), mla::kRowDim, std::uint16_t{0x4500});
-    }
-    new_rows = device.upload_vector(rows);
+    std::vector<std::uint16_t> poisoned = p.kv_cache;
+    fused = take_new_rows(p, poisoned);
+    new_rows = device.upload_vector(fused.rows);
     kv = device.upload_vector(poisoned);
   } else {
     kv = device.upload_vector(p.kv_cache);
@@ -93,7 +81,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
       run_iterations(device, options, [&](bool timed) { return decoder.run(args, outcome.plan, *workspace, timed); });
 
   outcome.result = outputs.read(device);
-  for (const std::size_t offset : last_rows) {
+  for (const std::size_t offset : fused.offsets) {
     std::vector<std::uint16_t> row(mla::kRowDim);
     device.read(*kv, row.data(), row.size() * 2, offset * 2);
     for (int c = 0; c < mla::kRowDim; ++c) outcome.appended_values_wrong += row[c] != p.kv_cache[offset + c];
