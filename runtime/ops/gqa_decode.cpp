@@ -21,7 +21,7 @@ GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
     : SplitKvOp(device,
                 {"gqa_decode", rt::choose_variant(device.info(), /*program_has_matrix=*/false),
                  std::string(dtype_name(dtype))},
-                "gqa_decode_split", static_cast<std::size_t>(gqa::kWorkGroup), planner::kMergeTokensPerSplit, kCall) {}
+                "gqa_decode_split", static_cast<std::size_t>(gqa::kWorkGroup), kCall) {}
 
 DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
                             int num_kv_splits) const {
@@ -54,7 +54,7 @@ void GqaDecoder::validate(const GqaDecodeArgs& a, const DecodePlan& plan, const 
   check_gqa_decode(g, plan);
 }
 
-void GqaDecoder::bind(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
+rt::Kernel& GqaDecoder::bind(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
   SplitKernelArgs k;
   k.q = a.q;
   k.q_stride_b = a.q_stride_b;
@@ -72,6 +72,7 @@ void GqaDecoder::bind(const GqaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.window_left = a.window_left;
   bind_shared_args(k, a, plan, workspace);
   k.bind(split_kernel());
+  return split_kernel();
 }
 
 }  // namespace zemla::ops

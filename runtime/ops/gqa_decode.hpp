@@ -45,7 +45,8 @@ class GqaDecoder : public SplitKvOp<GqaDecoder, GqaDecodeArgs> {
 
  private:
   friend class SplitKvOp<GqaDecoder, GqaDecodeArgs>;
-  void bind(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
+  // Sets the split kernel's arguments; returns the kernel they were set on.
+  rt::Kernel& bind(const GqaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
 };
 
 }  // namespace zemla::ops

@@ -26,13 +26,7 @@ ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
     : SplitKvOp(device, {"mla_decode", rt::choose_variant(device.info()), std::string(dtype_name(dtype))},
-                "mla_decode_split", kSplitGroup,
-                // Matrix-engine variants run the main loop ~2.5x faster per
-                // token (nv_mma against portable on the H100): a split's
-                // merge weighs more.
-                rt::is_matrix_variant(rt::choose_variant(device.info())) ? planner::kMergeTokensPerSplitMatrix
-                                                                         : planner::kMergeTokensPerSplit,
-                kCall, "mla_decode_split_append") {}
+                "mla_decode_split", kSplitGroup, kCall, "mla_decode_split_append") {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
   return plan_with(seqlens, heads, {}, num_kv_splits);
@@ -62,9 +56,7 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
   if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
 }
 
-void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
-  // The fused append is its own kernel (mla_decode_split.clh says why).
-  use_alt_split(a.new_rows != nullptr);
+rt::Kernel& MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer& workspace) {
   SplitKernelArgs k;
   k.q_nope = a.q_nope;
   k.q_nope_stride_b = a.q_nope_stride_b;
@@ -81,7 +73,10 @@ void MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt::Buffer
   k.new_rows_stride = a.new_rows_stride;
   k.append_new_rows = a.new_rows != nullptr ? 1 : 0;
   bind_shared_args(k, a, plan, workspace);
-  k.bind(split_kernel());
+  // The fused append is its own kernel (mla_decode_split.clh says why).
+  rt::Kernel& split = split_kernel(a.new_rows != nullptr);
+  k.bind(split);
+  return split;
 }
 
 }  // namespace zemla::ops

@@ -55,8 +55,8 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
 
  private:
   friend class SplitKvOp<MlaDecoder, MlaDecodeArgs>;
-  // The split kernel's arguments.
-  void bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
+  // Sets the split kernel's arguments; returns the kernel they were set on.
+  rt::Kernel& bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
 };
 
 }  // namespace zemla::ops

@@ -4,26 +4,28 @@
 #include <utility>
 #include <vector>
 
+#include "runtime/binary_choice.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::ops {
 
 SplitKvDecoder::SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel,
-                               std::size_t split_local, int merge_tokens_per_split, const char* call,
-                               const char* alt_split_kernel)
+                               std::size_t split_local, const char* call, const char* alt_split_kernel)
     : device_(device),
       key_(std::move(key)),
       split_local_(split_local),
-      merge_tokens_per_split_(merge_tokens_per_split),
+      // Matrix-engine variants run the main loop ~2.5x faster per token
+      // (nv_mma against portable on the H100): a split's merge weighs more.
+      merge_tokens_per_split_(rt::is_matrix_variant(key_.variant) ? planner::kMergeTokensPerSplitMatrix
+                                                                  : planner::kMergeTokensPerSplit),
       call_(call),
       split_(&device_.kernel(key_, split_kernel)),
       alt_split_(alt_split_kernel ? &device_.kernel(key_, alt_split_kernel) : nullptr),
-      current_(split_),
       combine_(device_, key_) {}
 
-void SplitKvDecoder::use_alt_split(bool alt) {
+rt::Kernel& SplitKvDecoder::split_kernel(bool alt) {
   require(!alt || alt_split_ != nullptr, call_, "this decoder has no second split kernel");
-  current_ = alt ? alt_split_ : split_;
+  return alt ? *alt_split_ : *split_;
 }
 
 DecodePlan SplitKvDecoder::plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
@@ -61,18 +63,17 @@ rt::Range3 SplitKvDecoder::split_groups(const DecodePlan& plan) {
   return {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1};
 }
 
-std::optional<DecodeTiming> SplitKvDecoder::launch(const DecodePlan& plan, rt::Buffer& workspace,
+std::optional<DecodeTiming> SplitKvDecoder::launch(rt::Kernel& split, const DecodePlan& plan, rt::Buffer& workspace,
                                                    const CombineOutput& output, bool timed) {
   // run_stages binds the combine kernel only when the plan needs it.
-  return combine_.run_stages(device_, *current_, split_groups(plan), {split_local_, 1, 1}, plan, workspace, output,
-                             timed);
+  return combine_.run_stages(device_, split, split_groups(plan), {split_local_, 1, 1}, plan, workspace, output, timed);
 }
 
-void SplitKvDecoder::record_launches(rt::Recorder& recorder, const rt::LaunchCounts& counts,
+void SplitKvDecoder::record_launches(rt::Recorder& recorder, const rt::LaunchCounts& counts, rt::Kernel& split,
                                      const DecodeCapacity& capacity, rt::Buffer& workspace,
                                      const CombineOutput& output) {
   combine_.bind(capacity.largest, workspace, output);
-  recorder.launch(*current_, counts, kSplitSlot, {split_local_, 1, 1});
+  recorder.launch(split, counts, kSplitSlot, {split_local_, 1, 1});
   recorder.launch(combine_.kernel(), counts, kCombineSlot, {SplitCombine::kGroup, 1, 1});
 }
 

@@ -52,13 +52,12 @@ class SplitKvDecoder {
 
  protected:
   // `key.variant` is the variant the op chose for the device; `split_local`
-  // the split kernel's work-group size; `merge_tokens_per_split` the
-  // planner's cost hint for stage 2 (planner::kMergeTokensPerSplit*).
+  // the split kernel's work-group size.
   // `alt_split_kernel`, when given, is a second stage-1 kernel of the same
   // program and arguments (MLA's with the fused append), picked per call
-  // with use_alt_split().
+  // with split_kernel(true).
   SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel, std::size_t split_local,
-                 int merge_tokens_per_split, const char* call, const char* alt_split_kernel = nullptr);
+                 const char* call, const char* alt_split_kernel = nullptr);
 
   DecodePlan plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
                        int num_kv_splits) const;
@@ -70,28 +69,26 @@ class SplitKvDecoder {
 
   // Stage 1 over the plan's (split, head block) groups, its arguments
   // already bound, then stage 2 when the plan splits a request.
-  std::optional<DecodeTiming> launch(const DecodePlan& plan, rt::Buffer& workspace, const CombineOutput& output,
-                                     bool timed);
+  std::optional<DecodeTiming> launch(rt::Kernel& split, const DecodePlan& plan, rt::Buffer& workspace,
+                                     const CombineOutput& output, bool timed);
   // Both stages recorded once, bound for capacity.largest; stage 2 is
   // recorded for every step, needed or not: its group count decides.
-  void record_launches(rt::Recorder& recorder, const rt::LaunchCounts& counts, const DecodeCapacity& capacity,
-                       rt::Buffer& workspace, const CombineOutput& output);
+  void record_launches(rt::Recorder& recorder, const rt::LaunchCounts& counts, rt::Kernel& split,
+                       const DecodeCapacity& capacity, rt::Buffer& workspace, const CombineOutput& output);
 
   rt::Device& device_;
-  // The stage-1 kernel the next bind(), launch() and record go to.
-  rt::Kernel& split_kernel() { return *current_; }
-  void use_alt_split(bool alt);
+  // The stage-1 kernel: the plain one, or with `alt` the second one.
+  rt::Kernel& split_kernel(bool alt = false);
 
  private:
   static rt::Range3 split_groups(const DecodePlan& plan);
 
   rt::ProgramKey key_;
   std::size_t split_local_;
-  int merge_tokens_per_split_;
+  int merge_tokens_per_split_;  // the planner's stage-2 cost hint for the variant
   const char* call_;
   rt::Kernel* split_;
   rt::Kernel* alt_split_ = nullptr;
-  rt::Kernel* current_;
   SplitCombine combine_;
 };
 
@@ -119,6 +116,7 @@ void bind_shared_args(KernelArgs& k, const Args& a, const DecodePlan& plan, rt::
 
 // run() and record() of an op, written once: Op (the derived class)
 // defines validate(args, plan, workspace) and bind(args, plan, workspace),
+// which sets the arguments of the split kernel the call needs and returns it,
 // and Args carries the outputs stage 2 writes (out, out_stride_b,
 // out_stride_h, lse, lse_stride_b).
 template <typename Op, typename Args>
@@ -127,15 +125,13 @@ class SplitKvOp : public SplitKvDecoder {
   // Validates, then enqueues; with `timed`, waits and returns device times.
   std::optional<DecodeTiming> run(const Args& args, const DecodePlan& plan, rt::Buffer& workspace, bool timed = false) {
     op().validate(args, plan, workspace);
-    op().bind(args, plan, workspace);
-    return launch(plan, workspace, output(args), timed);
+    return launch(op().bind(args, plan, workspace), plan, workspace, output(args), timed);
   }
   // Validates `args` against capacity.largest and records both stages.
   void record(rt::Recorder& recorder, const rt::LaunchCounts& counts, const Args& args, const DecodeCapacity& capacity,
               rt::Buffer& workspace) {
     op().validate(args, capacity.largest, workspace);
-    op().bind(args, capacity.largest, workspace);
-    record_launches(recorder, counts, capacity, workspace, output(args));
+    record_launches(recorder, counts, op().bind(args, capacity.largest, workspace), capacity, workspace, output(args));
   }
 
  protected:
