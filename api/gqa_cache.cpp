@@ -171,11 +171,11 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   impl->cache = &c;
   impl->plan = c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
-  c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
+  impl->max_pages = c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
   c.steps.reserve(requests, 1, c.steps.slots);
   impl->generation = c.steps.new_step();
 
-  impl->max_pages = c.steps.upload_page_table(requests, c.fixed ? c.fixed->table_width : 0);
+  c.steps.upload_page_table(requests, impl->max_pages);
   c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
   if (c.fixed) {
     // One upload serves every recorded layer of the step.

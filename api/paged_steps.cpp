@@ -83,7 +83,7 @@ std::vector<std::int32_t> PagedSteps::lengths_after(std::span<const std::int64_t
   return lengths;
 }
 
-void PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes) {
+int PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes) {
   if (width == 0) {
     width = 1;
     for (const auto len : lengths) width = std::max<int>(width, (len + pool.page_size() - 1) / pool.page_size());
@@ -91,6 +91,7 @@ void PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int 
   workspace.ensure(workspace_bytes);
   slots.ensure(lengths.size() * sizeof(std::int32_t));
   page_table.ensure(lengths.size() * std::size_t(width) * sizeof(std::int32_t));
+  return width;
 }
 
 void PagedSteps::reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer) {
@@ -104,11 +105,9 @@ void PagedSteps::reserve_prompt(std::int64_t request, int tokens, const char* ca
   reserve({&request, 1}, tokens, prefill_slots);
 }
 
-int PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int width) {
-  if (width == 0) width = std::max(1, pool.max_pages_in_use(requests));
+void PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int width) {
   const auto table = pool.page_table(requests, width);
   device.write_vector(page_table.ensure(table.size() * sizeof(std::int32_t)), table);
-  return width;
 }
 
 DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths) {

@@ -43,17 +43,17 @@ class PagedSteps {
   // Grows every buffer a step of these `lengths` (this step's token
   // included) needs, before the pool changes: an allocation that fails then
   // leaves every request as it was. `width` is the page-table width (0: as
-  // wide as the longest request needs).
-  void ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes);
+  // wide as the longest request needs); returns the width settled on.
+  int ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes);
   // Reserves `tokens` more tokens for each request (the pool's all-or-nothing
   // append) and uploads their slots into `slot_buffer`.
   void reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer);
   // A prompt of `tokens` more tokens of one request, by the same rules, its
   // slots in prefill_slots.
   void reserve_prompt(std::int64_t request, int tokens, const char* call);
-  // Uploads the requests' page-table rows, `width` pages wide (0: as wide
-  // as the longest needs); returns the width.
-  int upload_page_table(std::span<const std::int64_t> requests, int width);
+  // Uploads the requests' page-table rows, `width` pages wide (what
+  // ensure_step_buffers settled on).
+  void upload_page_table(std::span<const std::int64_t> requests, int width);
 
   // Each begin_step and begin_prefill replaces the slots and tables of the
   // one before it, so only the newest step (prompt) handle may run: an older
