@@ -8,9 +8,9 @@
 
 #include "api/impl.hpp"
 #include "api/paged_steps.hpp"
-#include "host/gqa_decode_checks.hpp"
-#include "runtime/ops/gqa_decode.hpp"
-#include "runtime/ops/kv_append.hpp"
+#include "ops/gqa/gqa_decode.hpp"
+#include "ops/gqa/gqa_decode_checks.hpp"
+#include "ops/kv_append/kv_append.hpp"
 
 namespace zemla {
 

@@ -7,9 +7,9 @@
 
 #include "api/impl.hpp"
 #include "api/paged_steps.hpp"
-#include "host/mla_shape.hpp"
-#include "runtime/ops/kv_append.hpp"
-#include "runtime/ops/mla_decode.hpp"
+#include "ops/kv_append/kv_append.hpp"
+#include "ops/mla/mla_decode.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "runtime/recording.hpp"
 
 namespace zemla {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "decode_planner.hpp"
-#include "mla_decode_checks.hpp"
-#include "mla_shape.hpp"
+#include "ops/mla/mla_decode_checks.hpp"
+#include "ops/mla/mla_shape.hpp"
 
 namespace {
 

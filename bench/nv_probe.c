@@ -2,7 +2,7 @@
 //   nv_probe                       does NVIDIA's OpenCL compiler take inline
 //                                  PTX, and does a bf16 mma.sync m16n8k16 run
 //                                  through it with the fragment layout
-//                                  common/mma_tiles.clh assumes? Checks one
+//                                  ops/mla/mma_tiles.clh assumes? Checks one
 //                                  16x8x16 product against the host.
 //   nv_probe FILE.cl "OPTS" OUT    builds FILE.cl with OPTS (add -cl-nv-verbose
 //                                  for ptxas' register report) and writes the

@@ -1,5 +1,6 @@
-# Writes OUT as IN with every `#include "x"` replaced by x's text (recursively,
-# relative to the including file), so the OpenCL C source path can hand a
+# Writes OUT as IN with every `#include "x"` replaced by x's text (recursively;
+# x is found beside the including file, else under ROOT, the repository root,
+# as the compilers' `-I` finds it), so the OpenCL C source path can hand a
 # device compiler one self-contained string. Macros stay unexpanded: variant
 # and dtype are chosen by build options at run time, exactly as for ocloc.
 # The text is handled whole (file(READ) + string(REPLACE)): reading it line by
@@ -14,7 +15,11 @@ function(zemla_inline file out_var depth)
   foreach(directive IN LISTS directives)
     string(REGEX REPLACE ".*\"([^\"]+)\"" "\\1" name "${directive}")
     math(EXPR next "${depth} + 1")
-    zemla_inline("${dir}/${name}" inner ${next})
+    set(path "${dir}/${name}")
+    if(NOT EXISTS "${path}")
+      set(path "${ROOT}/${name}")
+    endif()
+    zemla_inline("${path}" inner ${next})
     string(STRIP "${directive}" directive)
     string(REPLACE "${directive}" "${inner}" text "${text}")
   endforeach()

@@ -4,7 +4,7 @@
 #include <numeric>
 #include <string>
 
-#include "mla_shape.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {

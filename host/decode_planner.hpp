@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "mla_shape.hpp"
+#include "ops/mla/mla_shape.hpp"
 
 namespace zemla {
 

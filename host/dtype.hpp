@@ -35,7 +35,7 @@ inline std::uint16_t from_float(DType dtype, float x) {
   return dtype == DType::bf16 ? float_to_bf16(x) : float_to_f16(x);
 }
 
-// Unit roundoff of the type: 2^-8 for bf16, 2^-11 for fp16 (the tolerances of host/compare.hpp).
+// Unit roundoff of the type: 2^-8 for bf16, 2^-11 for fp16 (the tolerances of harness/compare.hpp).
 inline double unit_roundoff(DType dtype) { return dtype == DType::bf16 ? 0x1p-8 : 0x1p-11; }
 
 }  // namespace zemla

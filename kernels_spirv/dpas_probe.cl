@@ -5,7 +5,7 @@
 // this checks the emulation and the fragment layouts against a plain matrix
 // multiply; run on a GPU with matrix engines, the hardware's.
 
-#include "common/variant.clh"
+#include "ops/mla/mla_variant.clh"
 #include "common/dpas.clh"
 
 __attribute__((reqd_work_group_size(ZEMLA_SG_SIZE, 1, 1))) __attribute__((intel_reqd_sub_group_size(ZEMLA_SG_SIZE)))

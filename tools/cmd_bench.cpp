@@ -12,8 +12,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "host/roofline.hpp"
-#include "runtime/ops/mla_runner.hpp"
+#include "harness/mla_runner.hpp"
+#include "harness/roofline.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
 #include "tools/table.hpp"

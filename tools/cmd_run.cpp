@@ -5,11 +5,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "host/compare.hpp"
-#include "host/mla_npy.hpp"
-#include "host/reference.hpp"
-#include "host/roofline.hpp"
-#include "runtime/ops/mla_runner.hpp"
+#include "harness/compare.hpp"
+#include "harness/mla_npy.hpp"
+#include "harness/mla_runner.hpp"
+#include "harness/reference.hpp"
+#include "harness/roofline.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
 #include "tools/run_report.hpp"

@@ -7,9 +7,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "harness/gqa_problem.hpp"
+#include "harness/gqa_runner.hpp"
 #include "host/backend_config.hpp"
-#include "host/gqa_problem.hpp"
-#include "runtime/ops/gqa_runner.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
 #include "tools/run_report.hpp"

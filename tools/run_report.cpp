@@ -6,8 +6,8 @@
 #include <limits>
 #include <string_view>
 
-#include "host/mla_problem.hpp"
-#include "host/roofline.hpp"
+#include "harness/mla_problem.hpp"
+#include "harness/roofline.hpp"
 #include "runtime/select.hpp"
 #include "zemla/error.hpp"
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "host/compare.hpp"
+#include "harness/compare.hpp"
+#include "harness/mla_runner.hpp"
 #include "runtime/device.hpp"
-#include "runtime/ops/mla_runner.hpp"
 
 namespace zemla::cli {
 

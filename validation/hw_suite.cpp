@@ -5,13 +5,13 @@
 #include <random>
 #include <sstream>
 
-#include "host/compare.hpp"
-#include "host/mla_shape.hpp"
+#include "harness/compare.hpp"
+#include "harness/mla_runner.hpp"
+#include "harness/reference.hpp"
+#include "harness/roofline.hpp"
 #include "host/page_pool.hpp"
-#include "host/reference.hpp"
-#include "host/roofline.hpp"
-#include "runtime/ops/kv_append.hpp"
-#include "runtime/ops/mla_runner.hpp"
+#include "ops/kv_append/kv_append.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "runtime/select.hpp"
 #include "validation/fragment_check.hpp"
 #include "validation/recorded_layer_check.hpp"

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <memory>
 
-#include "host/reference.hpp"
-#include "runtime/ops/mla_runner.hpp"
+#include "harness/mla_runner.hpp"
+#include "harness/reference.hpp"
 #include "runtime/recording.hpp"
 #include "zemla/error.hpp"
 

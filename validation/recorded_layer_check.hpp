@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "host/compare.hpp"
+#include "harness/compare.hpp"
 #include "runtime/device.hpp"
 
 namespace zemla::validation {

@@ -1,7 +1,7 @@
 /* The C API from C: a 40-step decode of one growing request (crossing two
  * page boundaries) with 2 heads, each step checked against a plain fp64
  * attention over the host's copy of the cache (per head max |err| <=
- * 4 * 2^-8 * max |ref|, the host/compare.hpp bf16 row tolerance). Steps
+ * 4 * 2^-8 * max |ref|, the harness/compare.hpp bf16 row tolerance). Steps
  * rotate through append then decode, the fused append_decode, and a replay
  * of the recorded layer; each reads the rows the others wrote. Then error paths:
  * status codes, their names, and messages that name the bad value. */

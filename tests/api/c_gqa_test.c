@@ -2,7 +2,7 @@
  * head_dim 64) serves one growing request for 150 steps, crossing two
  * 64-token pages, with soft-capping and a 100-token sliding window; each
  * step is checked against a plain fp64 attention over the host's copy of
- * K and V (per head max |err| <= 4 * 2^-8 * max |ref|, the host/compare.hpp bf16
+ * K and V (per head max |err| <= 4 * 2^-8 * max |ref|, the harness/compare.hpp bf16
  * row tolerance; LSE within 1e-3). Even steps append and decode; odd steps
  * replay the recorded layer, each reading the rows the other wrote. Then the
  * corrected page size and error paths. */

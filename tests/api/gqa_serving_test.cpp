@@ -2,7 +2,7 @@
 // reference): a GqaCache serves staggered requests with prompts and decode
 // steps over several layers; every step's out and LSE are checked against
 // the fp64 GQA reference rebuilt from a host copy of every K and V row each
-// request was given, under the tolerances of host/compare.hpp.
+// request was given, under the tolerances of harness/compare.hpp.
 // Requests join and leave, so the pool hands out non-contiguous pages.
 
 #include <gtest/gtest.h>
@@ -18,9 +18,9 @@
 #include <tuple>
 #include <vector>
 
-#include "compare.hpp"
 #include "dtype.hpp"
-#include "reference.hpp"
+#include "harness/compare.hpp"
+#include "harness/reference.hpp"
 #include "staggered_requests.hpp"
 #include "zemla/zemla.hpp"
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "dtype.hpp"
-#include "reference.hpp"
+#include "harness/reference.hpp"
 #include "staggered_requests.hpp"
 #include "zemla/zemla.hpp"
 

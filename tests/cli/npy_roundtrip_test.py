@@ -89,7 +89,7 @@ def check_against_numpy(step, d, unit_roundoff):
     expect(out.dtype == np.float32 and out.shape == step["q_nope"].shape, f"out.npy is float32 {out.shape}")
     expect(lse.dtype == np.float32 and lse.shape == step["q_nope"].shape[:2], f"lse.npy is float32 {lse.shape}")
     ref_out, ref_lse = reference(step)
-    # host/compare.hpp's contract: per row |err| <= 4u max|ref|; LSE within 1e-3; -inf exactly where empty.
+    # harness/compare.hpp's contract: per row |err| <= 4u max|ref|; LSE within 1e-3; -inf exactly where empty.
     row_err = np.abs(out - ref_out).max(axis=-1)
     row_tol = 4 * unit_roundoff * np.abs(ref_out).max(axis=-1)
     expect(bool(np.all(row_err <= row_tol)), f"out rows within 4u*max|ref| of NumPy (worst ratio "

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "host/decode_planner.hpp"
-#include "host/mla_decode_checks.hpp"
-#include "host/mla_shape.hpp"
+#include "ops/mla/mla_decode_checks.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace {

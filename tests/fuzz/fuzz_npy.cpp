@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "host/npy.hpp"
+#include "harness/npy.hpp"
 #include "zemla/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "host/grow_only.hpp"
-#include "host/mla_shape.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {

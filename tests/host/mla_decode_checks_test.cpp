@@ -2,7 +2,7 @@
 // from a valid call, break one thing, and require the exact message that
 // names the argument, the index and the value.
 
-#include "host/mla_decode_checks.hpp"
+#include "ops/mla/mla_decode_checks.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "host/dtype.hpp"
-#include "host/mla_shape.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {

@@ -1,7 +1,7 @@
 // The .npy reader and writer: round trips, NumPy's header spellings, and a
 // clear error for each way a file can be malformed.
 
-#include "host/npy.hpp"
+#include "harness/npy.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,11 +1,11 @@
-#include "host/reference.hpp"
+#include "harness/reference.hpp"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
-#include "host/compare.hpp"
+#include "harness/compare.hpp"
 
 namespace zemla {
 namespace {

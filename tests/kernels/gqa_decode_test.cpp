@@ -1,10 +1,10 @@
 // GQA / MQA / MHA paged decode against the fp64 reference (host/reference
-// gqa_decode) under the tolerances of host/compare.hpp, on every CPU runtime suite:
+// gqa_decode) under the tolerances of harness/compare.hpp, on every CPU runtime suite:
 // head_dim 64/128/256, query heads per KV head 1/4/8, bf16/fp16, page sizes
 // 64/128, soft-capping and sliding windows, forced splits (stage 2), empty
 // requests, page edges and shuffled pages.
 
-#include "runtime/ops/gqa_decode.hpp"
+#include "ops/gqa/gqa_decode.hpp"
 
 #include <gtest/gtest.h>
 
@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "host/compare.hpp"
-#include "host/gqa_problem.hpp"
+#include "harness/compare.hpp"
+#include "harness/gqa_problem.hpp"
+#include "harness/gqa_runner.hpp"
 #include "kernels/device_fixture.hpp"
 #include "kernels/mla_cases.hpp"
-#include "runtime/ops/gqa_runner.hpp"
 #include "runtime/recording.hpp"
 #include "zemla/error.hpp"
 

@@ -1,12 +1,12 @@
-#include "runtime/ops/kv_append.hpp"
+#include "ops/kv_append/kv_append.hpp"
 
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "host/mla_shape.hpp"
 #include "host/page_pool.hpp"
 #include "kernels/device_fixture.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "validation/hw_suite.hpp"
 #include "zemla/error.hpp"
 

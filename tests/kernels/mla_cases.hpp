@@ -1,7 +1,7 @@
 #pragma once
 // One MLA decode numerics case and the check every kernel suite applies:
 // run on the test device, compare with the fp64 reference under the
-// tolerances of host/compare.hpp, and require exact zeros / -inf for empty requests.
+// tolerances of harness/compare.hpp, and require exact zeros / -inf for empty requests.
 
 #include <gtest/gtest.h>
 
@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "host/compare.hpp"
-#include "host/reference.hpp"
+#include "harness/compare.hpp"
+#include "harness/mla_runner.hpp"
+#include "harness/reference.hpp"
 #include "kernels/device_fixture.hpp"
-#include "runtime/ops/mla_runner.hpp"
 
 namespace zemla {
 

@@ -1,5 +1,5 @@
 // MLA decode numerics on a CPU OpenCL runtime against the fp64 reference,
-// with the tolerances of host/compare.hpp, over the matrix: every page size, H in
+// with the tolerances of harness/compare.hpp, over the matrix: every page size, H in
 // {16, 24, 128}, bf16 and fp16, splits in {auto, 1, 7, 64}, edge lengths
 // (0, 1, page-1, page, page+1), shuffled pages, and a 32K request beside short ones.
 

@@ -100,7 +100,7 @@ int dpas_in_disassembly(const kernels::KernelBinary& b, const std::string& kerne
 
 // The XMX split kernel on the matrix engines: DPAS in .ze_info, the systolic
 // width as SIMD width (16 on Xe-HPC, 8 on Xe-HPG), and per KV tile the dpas
-// instructions the mapping in common/xmx_tiles.clh implies: 6 K-steps of
+// instructions the mapping in ops/mla/xmx_tiles.clh implies: 6 K-steps of
 // scores and 2 x 2 P.V blocks per sub-group, so 10 in the unrolled tile loop.
 // A change that sends either product back to FMAs drops the count and fails.
 TEST(ZebinFacts, XmxSplitKernelUsesDpasAtTheSystolicWidth) {

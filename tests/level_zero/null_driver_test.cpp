@@ -9,11 +9,11 @@
 #include <cstdlib>
 #include <string>
 
+#include "harness/mla_problem.hpp"
+#include "harness/mla_runner.hpp"
 #include "host/decode_planner.hpp"
-#include "host/mla_problem.hpp"
-#include "host/mla_shape.hpp"
-#include "runtime/ops/kv_append.hpp"
-#include "runtime/ops/mla_runner.hpp"
+#include "ops/kv_append/kv_append.hpp"
+#include "ops/mla/mla_shape.hpp"
 #include "runtime/select.hpp"
 #include "runtime/ze/ze_device.hpp"
 #include "zemla/error.hpp"

@@ -1,0 +1,13 @@
+#pragma once
+// Runs one host-held GQA problem on a device end to end (upload, plan,
+// decode, read back), as run_mla_problem does for MLA; the tests and the CLI
+// share it.
+
+#include "mla_runner.hpp"
+#include "reference.hpp"
+
+namespace zemla::ops {
+
+MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& problem, const MlaRunOptions& options);
+
+}  // namespace zemla::ops

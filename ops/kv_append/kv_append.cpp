@@ -1,0 +1,80 @@
+#include "kv_append.hpp"
+
+#include <string>
+
+#include "kv_append_args.h"
+#include "runtime/kernel_args.hpp"
+#include "zemla/error.hpp"
+
+namespace zemla::ops {
+
+namespace {
+constexpr const char* kCall = "kv_append";
+constexpr std::size_t kGroup = 64;
+ZEMLA_KERNEL_ARGS_STRUCT(KernelArgs, KV_APPEND_ARGS);
+}  // namespace
+
+KvAppender::KvAppender(rt::Device& device)
+    : device_(device), kernel_(&device.kernel({"kv_append", "any", "any"}, "kv_append")) {}
+
+bool KvAppender::bind(const KvAppendArgs& in) {
+  KvAppendArgs a = in;
+  // Runs on every append: messages are built only when a check fails.
+  require(a.row_values > 0 && a.row_values % 8 == 0, kCall,
+          [&] { return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8"; });
+  const std::int64_t row = a.row_values;
+  if (a.kv_stride_token == 0) a.kv_stride_token = row;
+  if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
+  if (a.rows_stride == 0) a.rows_stride = row;
+  require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
+  if (a.num_rows == 0) return false;
+  require(a.page_size > 0 && a.num_pages > 0, kCall, [&] {
+    return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
+           " must be positive";
+  });
+  require(a.kv_stride_token >= row && a.kv_stride_page >= a.page_size * a.kv_stride_token && a.rows_stride >= row,
+          kCall, [&] {
+            return "strides must hold a " + std::to_string(row) + "-value row per token and page_size rows per page";
+          });
+  const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
+  require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
+                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row, 2),
+          kCall, "kv_cache is null or smaller than num_pages x page_size rows");
+  require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
+          kCall, "rows is null or holds fewer than num_rows rows");
+  require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
+          "slots is null or holds fewer than num_rows int32 values");
+
+  KernelArgs k;
+  k.kv_cache = a.kv_cache;
+  k.kv_stride_page = a.kv_stride_page;
+  k.kv_stride_token = a.kv_stride_token;
+  k.page_size = a.page_size;
+  k.num_slots = std::int64_t{a.num_pages} * a.page_size;
+  k.rows = a.rows;
+  k.rows_stride = a.rows_stride;
+  k.slots = a.slots;
+  k.num_rows = a.num_rows;
+  k.row_values = a.row_values;
+  k.bind(*kernel_);
+  return true;
+}
+
+void KvAppender::run(const KvAppendArgs& args) {
+  if (bind(args)) device_.launch(*kernel_, {1, static_cast<std::size_t>(args.num_rows), 1}, {kGroup, 1, 1}, false);
+}
+
+void KvAppender::record(rt::Recorder& recorder, const rt::LaunchCounts& counts, std::size_t slot,
+                        const KvAppendArgs& capacity) {
+  require(capacity.num_rows > 0, kCall, "a recorded append needs room for at least one row");
+  bind(capacity);
+  recorder.launch(*kernel_, counts, slot, {kGroup, 1, 1});
+}
+
+void KvAppender::set_count(rt::LaunchCounts& counts, std::size_t slot, int rows) {
+  // One group per row; the kernel's own bound is the capacity, so a step
+  // never launches past its own rows.
+  counts.set(slot, {1, static_cast<std::size_t>(rows), 1});
+}
+
+}  // namespace zemla::ops
