@@ -37,12 +37,20 @@ namespace {
 
 thread_local std::string last_error;
 
-zemla_status status_of(const std::string& result) {
-  if (result == zemla::kInvalidArgument) return ZEMLA_STATUS_INVALID_ARGUMENT;
-  if (result == zemla::kUnsupported) return ZEMLA_STATUS_UNSUPPORTED;
-  if (result == zemla::kNotFound) return ZEMLA_STATUS_NOT_FOUND;
-  if (result == zemla::kOutOfResources) return ZEMLA_STATUS_OUT_OF_RESOURCES;
-  return ZEMLA_STATUS_DEVICE_ERROR;  // CL_* and ZE_RESULT_* come from the driver
+zemla_status status_of(zemla::ErrorKind kind) {
+  switch (kind) {
+    case zemla::ErrorKind::invalid_argument:
+      return ZEMLA_STATUS_INVALID_ARGUMENT;
+    case zemla::ErrorKind::unsupported:
+      return ZEMLA_STATUS_UNSUPPORTED;
+    case zemla::ErrorKind::not_found:
+      return ZEMLA_STATUS_NOT_FOUND;
+    case zemla::ErrorKind::out_of_resources:
+      return ZEMLA_STATUS_OUT_OF_RESOURCES;
+    case zemla::ErrorKind::device:
+      break;
+  }
+  return ZEMLA_STATUS_DEVICE_ERROR;
 }
 
 template <typename F>
@@ -53,7 +61,7 @@ zemla_status guarded(F&& f) {
     return ZEMLA_STATUS_SUCCESS;
   } catch (const zemla::Error& e) {
     last_error = e.what();
-    return status_of(e.result_name());
+    return status_of(e.kind());
   } catch (const std::bad_alloc&) {
     last_error = "host memory exhausted";
     return ZEMLA_STATUS_OUT_OF_RESOURCES;

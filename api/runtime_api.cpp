@@ -7,15 +7,15 @@
 namespace zemla {
 
 Runtime::Runtime(const DeviceSelection& selection)
-    : impl_(std::make_unique<Impl>(rt::open_device(rt::selection_from_env({selection.backend, selection.index})))) {}
+    : impl_(std::make_unique<Impl>(rt::open_device(rt::selection(selection.backend, selection.index)))) {}
 Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
 DeviceDescription Runtime::device() const {
   const auto& info = impl_->device->info();
-  return {info.name, std::string(rt::backend_name(info.backend)), rt::choose_variant(info), info.compute_units,
-          info.global_mem_bytes};
+  return {info.name, std::string(rt::backend_name(info.backend)),
+          std::string(rt::variant_name(rt::choose_variant(*impl_->device))), info.compute_units, info.global_mem_bytes};
 }
 
 Tensor Runtime::allocate(std::size_t bytes) {

@@ -31,7 +31,7 @@ struct MlaRunOptions {
 struct MlaRunOutcome {
   MlaResult result;  // out widened to fp32, lse
   DecodePlan plan;
-  std::string variant;
+  rt::Variant variant = rt::Variant::any;
   std::string binary;  // loaded_binary_name()
   std::vector<DecodeTiming> timings;
   // With fused_append: values of the requests' last cache rows that differ

@@ -1,12 +1,39 @@
 #include "runtime/binary_choice.hpp"
 
-#include <cstdlib>
+#include <string>
+#include <utility>
 
 #include "zemla/error.hpp"
 
 namespace zemla::rt {
 
 std::string_view backend_name(Backend backend) { return backend == Backend::level_zero ? "level_zero" : "opencl"; }
+
+namespace {
+constexpr std::pair<Variant, std::string_view> kVariantNames[] = {{Variant::any, "any"},
+                                                                  {Variant::portable, "portable"},
+                                                                  {Variant::intel_sg, "intel_sg"},
+                                                                  {Variant::intel_xmx, "intel_xmx"},
+                                                                  {Variant::nv_mma, "nv_mma"}};
+}  // namespace
+
+std::string_view variant_name(Variant variant) {
+  for (const auto& [v, name] : kVariantNames)
+    if (v == variant) return name;
+  return "any";
+}
+
+std::optional<Variant> parse_variant(std::string_view name) {
+  for (const auto& [v, n] : kVariantNames)
+    if (n == name) return v;
+  return std::nullopt;
+}
+
+std::string ProgramKey::name() const { return program + "/" + std::string(variant_name(variant)) + "/" + dtype; }
+
+bool ProgramKey::matches(const kernels::KernelBinary& b) const {
+  return b.program == program && b.variant == variant_name(variant) && b.dtype == dtype;
+}
 
 void check_copy_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
   if (offset > b.bytes() || b.bytes() - offset < bytes) {
@@ -23,67 +50,51 @@ bool DeviceInfo::has_extension(std::string_view name) const {
   return false;
 }
 
-std::string choose_variant(const DeviceInfo& info, bool program_has_matrix) {
-  std::string variant;
-  if (const char* forced = std::getenv("ZEMLA_VARIANT"); forced != nullptr && *forced != '\0') {
-    variant = forced;
-    if (variant != "portable" && variant != "intel_sg" && variant != "intel_xmx" && variant != "nv_mma") {
-      throw Error(
-          "choose_variant", kInvalidArgument,
-          "ZEMLA_VARIANT='" + variant + "' is not a kernel variant; expected portable, intel_sg, intel_xmx or nv_mma");
-    }
+Variant choose_variant(const DeviceInfo& info, std::optional<Variant> forced, bool program_has_matrix) {
+  Variant variant = Variant::portable;
+  if (forced) {
+    variant = *forced;
   } else if (info.backend == Backend::level_zero) {
-    variant = info.matrix_engines ? "intel_xmx" : "intel_sg";
+    variant = info.matrix_engines ? Variant::intel_xmx : Variant::intel_sg;
   } else {
     bool sg16 = false;
     for (auto s : info.sub_group_sizes) sg16 = sg16 || s == 16;
     const bool intel_sg = info.has_extension("cl_intel_subgroups") && info.has_extension("cl_intel_subgroups_short") &&
                           info.has_extension("cl_intel_required_subgroup_size") && sg16;
     // mma.sync with bf16/fp16 inputs needs sm_80 or later.
-    variant = intel_sg                           ? (info.matrix_engines ? "intel_xmx" : "intel_sg")
-              : info.nv_compute_capability >= 80 ? "nv_mma"
-                                                 : "portable";
+    variant = intel_sg                           ? (info.matrix_engines ? Variant::intel_xmx : Variant::intel_sg)
+              : info.nv_compute_capability >= 80 ? Variant::nv_mma
+                                                 : Variant::portable;
   }
   // A program without matrix-engine variants takes the same device's SIMT one.
-  if (!program_has_matrix && is_matrix_variant(variant)) return variant == "intel_xmx" ? "intel_sg" : "portable";
+  if (!program_has_matrix && is_matrix_variant(variant)) {
+    return variant == Variant::intel_xmx ? Variant::intel_sg : Variant::portable;
+  }
   return variant;
 }
 
-bool is_matrix_variant(std::string_view variant) { return variant == "intel_xmx" || variant == "nv_mma"; }
+bool is_matrix_variant(Variant variant) { return variant == Variant::intel_xmx || variant == Variant::nv_mma; }
 
-namespace {
-
-// The SPIR-V build that emulates DPAS; ZEMLA_XMX_EMULATION picks sub-group 8.
-std::string emulation_target() {
-  const char* forced = std::getenv("ZEMLA_XMX_EMULATION");
-  const std::string sg = forced != nullptr && *forced != '\0' ? forced : "sg16";
-  if (sg != "sg16" && sg != "sg8") {
-    throw Error("choose_binary", kInvalidArgument,
-                "ZEMLA_XMX_EMULATION='" + sg + "' is not an emulated sub-group size; expected sg16 or sg8");
-  }
-  return "emulated-" + sg;
-}
-
-}  // namespace
-
-BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
+BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key, int emulated_dpas_sub_group) {
   const kernels::KernelBinary* spirv = nullptr;
   const kernels::KernelBinary* emulated = nullptr;
   const kernels::KernelBinary* source = nullptr;
   const kernels::KernelBinary* native = nullptr;
   // nv_mma off an NVIDIA GPU of sm_80 or later: the SPIR-V that emulates
   // mma.sync with Intel sub-groups of 32.
-  const bool emulate_mma = key.variant == "nv_mma" && info.nv_compute_capability < 80;
-  const bool emulate_dpas = key.variant == "intel_xmx" && !info.matrix_engines;
-  const std::string emulated_target = emulate_mma ? "emulated-sg32" : emulate_dpas ? emulation_target() : "";
+  const bool emulate_mma = key.variant == Variant::nv_mma && info.nv_compute_capability < 80;
+  const bool emulate_dpas = key.variant == Variant::intel_xmx && !info.matrix_engines;
+  const std::string emulated_target = emulate_mma    ? "emulated-sg32"
+                                      : emulate_dpas ? "emulated-sg" + std::to_string(emulated_dpas_sub_group)
+                                                     : "";
   for (const auto& b : kernels::embedded_kernels()) {
-    if (b.program != key.program || b.variant != key.variant || b.dtype != key.dtype) continue;
+    if (!key.matches(b)) continue;
     if (b.format == kernels::BinaryFormat::spirv && b.target == "spirv") spirv = &b;
     if (b.format == kernels::BinaryFormat::spirv && b.target == emulated_target) emulated = &b;
     if (b.format == kernels::BinaryFormat::opencl_c) source = &b;
     if (b.format == kernels::BinaryFormat::zebin && info.ip_version && b.ip_version == *info.ip_version) native = &b;
   }
-  const std::string what = key.program + "/" + key.variant + "/" + key.dtype;
+  const std::string what = key.name();
   if (emulate_mma) {
     if (emulated && info.accepts_spirv && info.backend == Backend::opencl) {
       return {emulated, "SPIR-V with emulated mma.sync, sub-group 32 (not an NVIDIA GPU of sm_80 or later)"};
@@ -116,8 +127,7 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key) {
 
 const kernels::KernelBinary* spirv_fallback(const ProgramKey& key) {
   for (const auto& b : kernels::embedded_kernels()) {
-    if (b.program == key.program && b.variant == key.variant && b.dtype == key.dtype &&
-        b.format == kernels::BinaryFormat::spirv && b.target == "spirv") {
+    if (key.matches(b) && b.format == kernels::BinaryFormat::spirv && b.target == "spirv") {
       return &b;
     }
   }

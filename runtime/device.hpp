@@ -13,14 +13,13 @@
 #include <type_traits>
 #include <vector>
 
+#include "runtime/enums.hpp"
+#include "runtime/settings.hpp"
 #include "zemla_kernels/manifest.hpp"
 
 namespace zemla::rt {
 
 class Recorder;
-
-enum class Backend { level_zero, opencl };
-std::string_view backend_name(Backend backend);
 
 struct DeviceInfo {
   Backend backend = Backend::opencl;
@@ -92,9 +91,13 @@ struct Range3 {
 
 struct ProgramKey {
   std::string program;  // "mla_decode"
-  std::string variant;  // "portable", "intel_sg", "any"
-  std::string dtype;    // "bf16", "f16", "any"
+  Variant variant = Variant::any;
+  std::string dtype;  // "bf16", "f16", "any"
   auto operator<=>(const ProgramKey&) const = default;
+  // "mla_decode/intel_sg/bf16", for messages and logs.
+  std::string name() const;
+  // Whether an embedded binary is a build of this program.
+  bool matches(const kernels::KernelBinary& binary) const;
 };
 
 // Copies and launches on one Device run in the order they were enqueued,
@@ -103,11 +106,12 @@ struct ProgramKey {
 class Device {
  public:
   virtual ~Device() = default;
-  Device() = default;
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
   virtual const DeviceInfo& info() const = 0;
+  // The environment as read when the device was opened (runtime/settings.hpp).
+  const Settings& settings() const { return settings_; }
   virtual std::unique_ptr<Buffer> allocate(std::size_t bytes) = 0;
   virtual void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
   virtual void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset = 0) = 0;
@@ -133,6 +137,12 @@ class Device {
     write_vector(*b, v);
     return b;
   }
+
+ protected:
+  explicit Device(Settings settings) : settings_(std::move(settings)) {}
+
+ private:
+  Settings settings_;
 };
 
 }  // namespace zemla::rt

@@ -1,21 +1,15 @@
 #include "runtime/log.hpp"
 
-#include <cstdlib>
 #include <iostream>
 #include <string>
+
+#include "runtime/settings.hpp"
 
 namespace zemla::log {
 
 namespace {
 Level threshold() {
-  static const Level level = [] {
-    const char* env = std::getenv("ZEMLA_LOG_LEVEL");
-    const std::string v = env ? env : "";
-    if (v == "error") return Level::error;
-    if (v == "info") return Level::info;
-    if (v == "debug") return Level::debug;
-    return Level::warn;
-  }();
+  static const Level level = rt::log_level_from_environment();
   return level;
 }
 constexpr const char* kNames[] = {"error", "warn", "info", "debug"};

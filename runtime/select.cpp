@@ -1,6 +1,5 @@
 #include "runtime/select.hpp"
 
-#include <cstdlib>
 #include <optional>
 
 #include "runtime/cl/cl_device.hpp"
@@ -43,26 +42,14 @@ std::vector<BackendReport> survey() {
   return out;
 }
 
-Selection selection_from_env(Selection requested) {
-  if (const char* b = std::getenv("ZEMLA_BACKEND"); b != nullptr && *b != '\0' && requested.backend == "auto") {
-    requested.backend = b;
-  }
-  if (const char* d = std::getenv("ZEMLA_DEVICE"); d != nullptr && *d != '\0' && requested.device < 0) {
-    char* end = nullptr;
-    const long v = std::strtol(d, &end, 10);
-    require(end != d && *end == '\0' && v >= 0, "selection_from_env",
-            "ZEMLA_DEVICE='" + std::string(d) + "' is not a device index (0, 1, ...)");
-    requested.device = static_cast<int>(v);
-  }
-  return requested;
-}
+Selection selection(std::string_view backend, int device) { return {parse_backend(backend, "backend"), device}; }
 
 namespace {
 
-std::unique_ptr<Device> open_backend(Backend backend, int index) {
-  if (backend == Backend::opencl) return cl::open(index);
+std::unique_ptr<Device> open_backend(Backend backend, int index, const Settings& settings) {
+  if (backend == Backend::opencl) return cl::open(index, settings);
 #if ZEMLA_HAVE_LEVEL_ZERO
-  return ze::open(index);
+  return ze::open(index, settings);
 #else
   throw Error("open_device", kUnsupported, "the Level Zero backend was not built into this zemla");
 #endif
@@ -84,23 +71,28 @@ int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int req
   throw Error("open_device", kNotFound, name + " shows no device");
 }
 
-std::unique_ptr<Device> open_device(const Selection& s) {
-  require(s.device >= -1, "open_device", [&] {
-    return "device index " + std::to_string(s.device) + " is neither -1 (the best device) nor an index >= 0";
+std::unique_ptr<Device> open_device(const Selection& requested) {
+  return open_device(requested, Settings::from_environment());
+}
+
+std::unique_ptr<Device> open_device(const Selection& requested, const Settings& settings) {
+  require(requested.device >= -1, "open_device", [&] {
+    return "device index " + std::to_string(requested.device) + " is neither -1 (the best device) nor an index >= 0";
   });
-  if (s.backend == "level_zero" || s.backend == "opencl") {
-    const Backend b = s.backend == "opencl" ? Backend::opencl : Backend::level_zero;
+  Selection s = requested;
+  if (!s.backend) s.backend = settings.backend;
+  if (s.device < 0 && settings.device) s.device = *settings.device;
+  if (s.backend) {
+    const Backend b = *s.backend;
     // An explicit index opens directly; -1 means the best device of this
     // backend, which needs its device list.
-    if (s.device >= 0) return open_backend(b, s.device);
+    if (s.device >= 0) return open_backend(b, s.device, settings);
     for (const auto& r : survey()) {
       if (r.backend != b) continue;
       if (!r.available) throw Error("open_device", kNotFound, std::string(backend_name(b)) + ": " + r.reason);
-      return open_backend(b, pick_device(b, r.devices, -1));
+      return open_backend(b, pick_device(b, r.devices, -1), settings);
     }
   }
-  require(s.backend == "auto", "open_device",
-          "backend '" + s.backend + "' is unknown; expected auto, level_zero or opencl");
   const auto reports = survey();
   static bool said_why = false;
   for (const auto& r : reports) {
@@ -117,7 +109,7 @@ std::unique_ptr<Device> open_device(const Selection& s) {
       for (const auto& d : r.devices) {
         if (want_gpu && !d.is_gpu) continue;
         if (s.device >= 0 && d.index != s.device) continue;
-        return open_backend(backend, d.index);
+        return open_backend(backend, d.index, settings);
       }
     }
   }

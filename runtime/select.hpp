@@ -3,7 +3,9 @@
 // `auto` = Level Zero GPU, then OpenCL GPU, then OpenCL CPU.
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "runtime/device.hpp"
@@ -21,14 +23,22 @@ struct BackendReport {
 std::vector<BackendReport> survey();
 
 struct Selection {
-  std::string backend = "auto";  // auto | level_zero | opencl
-  int device = -1;               // index within the backend; -1 = best
+  std::optional<Backend> backend;  // nullopt: auto
+  int device = -1;                 // index within the backend; -1 = best
 };
 
-// Fills unset fields from ZEMLA_BACKEND and ZEMLA_DEVICE.
-Selection selection_from_env(Selection requested);
+// A selection from the names users type: backend "auto", "level_zero" or
+// "opencl" (anything else throws naming it).
+Selection selection(std::string_view backend, int device);
 
-std::unique_ptr<Device> open_device(const Selection& selection);
+// Opens the device `requested` names; where it leaves the backend to auto or
+// the device to -1, ZEMLA_BACKEND and ZEMLA_DEVICE (through `settings`)
+// decide. The device keeps `settings` for every later choice.
+std::unique_ptr<Device> open_device(const Selection& requested, const Settings& settings);
+
+// The same with the environment read now: what the CLI commands, the tests
+// and a public Runtime use.
+std::unique_ptr<Device> open_device(const Selection& requested);
 
 // The device of one backend that `requested` names: that index when it is
 // >= 0, else the best one, a GPU before any other device. Throws

@@ -83,7 +83,7 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   cmd->add_option("--json-out", f->json_out, "Write the results as JSON");
   cmd->add_option("--plot", f->plot, "Write a PNG of achieved bandwidth vs the roof (needs gnuplot and --csv)");
   cmd->callback([f, &global, &exit_code] {
-    auto device = rt::open_device(rt::selection_from_env({f->backend, f->device}));
+    auto device = rt::open_device(rt::selection(f->backend, f->device));
     const auto roof = known_roofline(device->info().name);
     const bool tty = isatty(STDERR_FILENO) != 0;
     nlohmann::json results = nlohmann::json::array();
@@ -108,7 +108,7 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       spec.fast_fill = true;
       const auto problem = make_random_problem(spec);
       const auto out = ops::run_mla_problem(*device, problem, {f->splits, f->warmup, f->iters, false});
-      variant = out.variant;
+      variant = rt::variant_name(out.variant);
       const auto ms = out.sorted_step_ms();
       const double med = out.median_step_ms();
       const StepCost cost = mla_step_cost(out.plan, problem.seqlens);

@@ -21,6 +21,7 @@ std::string mib(std::uint64_t bytes) { return std::to_string(bytes >> 20) + " Mi
 void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* cmd = app.add_subcommand("devices", "List every device of every backend and what zemla would run on it");
   cmd->callback([&global, &exit_code] {
+    const auto settings = rt::Settings::from_environment();
     nlohmann::json out = nlohmann::json::array();
     for (const auto& report : rt::survey()) {
       nlohmann::json b{{"backend", rt::backend_name(report.backend)},
@@ -28,7 +29,7 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
                        {"available", report.available},
                        {"devices", nlohmann::json::array()}};
       if (!report.reason.empty()) b["reason"] = report.reason;
-      for (const auto& d : report.devices) b["devices"].push_back(describe_device(d));
+      for (const auto& d : report.devices) b["devices"].push_back(describe_device(d, settings));
       out.push_back(b);
     }
     if (global.json) {

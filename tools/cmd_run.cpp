@@ -93,7 +93,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     std::cout << report.dump(2) << '\n';
   } else {
     std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
-              << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
+              << ", " << rt::variant_name(outcome.variant) << " variant, " << outcome.binary << ")\n"
               << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
               << dtype_name(problem.dtype) << ", max len " << report["max_seqlen"] << ", "
               << outcome.plan.total_splits() << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';

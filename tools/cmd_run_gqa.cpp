@@ -88,7 +88,7 @@ void run_gqa(const GqaFlags& f, const Global& global, int& exit_code) {
   } else {
     for (const auto& d : config.diagnostics) std::cout << "config: " << d.message << " (" << d.code << ")\n";
     std::cout << "gqa-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
-              << ", " << outcome.variant << " variant, " << outcome.binary << ")\n"
+              << ", " << rt::variant_name(outcome.variant) << " variant, " << outcome.binary << ")\n"
               << "  B=" << problem.batch << " Hq=" << problem.q_heads << " Hkv=" << problem.kv_heads
               << " D=" << problem.head_dim << " page=" << problem.page_size << " " << dtype_name(problem.dtype)
               << (problem.softcap > 0 ? ", softcap " + std::to_string(problem.softcap) : "")

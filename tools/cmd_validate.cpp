@@ -59,16 +59,16 @@ int validate(const ValidateFlags& f, const Global& global) {
       return required ? kExitCheckFailed : kExitNoDevice;
     }
   } else {
-    device = rt::open_device(rt::selection_from_env({f.backend, f.device}));
+    device = rt::open_device(rt::selection(f.backend, f.device));
   }
-  report["device"] = describe_device(device->info());
+  report["device"] = describe_device(device->info(), device->settings());
   report["backend"] = rt::backend_name(device->info().backend);
   if (device->info().backend != rt::Backend::level_zero) {
     report["note"] = "run on an OpenCL device: this checks zemla's kernels there, it is not an Intel GPU validation";
   }
   if (!global.json) {
     std::cout << "zemla validate on " << device->info().name << " (" << report["backend"].get<std::string>() << ", "
-              << rt::choose_variant(device->info()) << " variant)\n";
+              << rt::variant_name(rt::choose_variant(*device)) << " variant)\n";
   }
 
   int failed = 0, passed = 0, skipped = 0;

@@ -6,7 +6,7 @@
 
 namespace zemla::cli {
 
-nlohmann::json describe_device(const rt::DeviceInfo& d) {
+nlohmann::json describe_device(const rt::DeviceInfo& d, const rt::Settings& settings) {
   nlohmann::json j{{"index", d.index},
                    {"name", d.name},
                    {"vendor", d.vendor},
@@ -22,10 +22,10 @@ nlohmann::json describe_device(const rt::DeviceInfo& d) {
                    {"matrix_engines", d.matrix_engines}};
   if (d.ip_version) j["ip_version"] = kernels::ip_version_string(*d.ip_version);
   try {
-    const std::string variant = rt::choose_variant(d);
-    const auto choice = rt::choose_binary(d, {"mla_decode", variant, "bf16"});
-    j["mla_decode_variant"] = variant;
-    j["gqa_decode_variant"] = rt::choose_variant(d, /*program_has_matrix=*/false);
+    const rt::Variant variant = rt::choose_variant(d, settings.variant);
+    const auto choice = rt::choose_binary(d, {"mla_decode", variant, "bf16"}, settings.emulated_dpas_sub_group);
+    j["mla_decode_variant"] = rt::variant_name(variant);
+    j["gqa_decode_variant"] = rt::variant_name(rt::choose_variant(d, settings.variant, /*program_has_matrix=*/false));
     j["binary"] = {{"format", kernels::format_name(choice.binary->format)},
                    {"target", choice.binary->target},
                    {"reason", choice.reason}};

@@ -8,6 +8,6 @@
 
 namespace zemla::cli {
 
-nlohmann::json describe_device(const rt::DeviceInfo& d);
+nlohmann::json describe_device(const rt::DeviceInfo& d, const rt::Settings& settings);
 
 }  // namespace zemla::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "runtime/settings.hpp"
 #include "tools/commands.hpp"
 #include "zemla/error.hpp"
 
@@ -12,24 +13,45 @@ namespace {
 
 // An error on stderr, and with --json also as a JSON object on stdout, where
 // a machine reading JSON looks; returns `code`.
-int report_error(const zemla::cli::Global& global, const std::string& message, const std::string& kind, int code) {
+int report_error(const zemla::cli::Global& global, const std::string& message, std::string_view result,
+                 std::string_view kind, int code) {
   std::cerr << "zemla: " << message << '\n';
   if (global.json) {
-    std::cout << nlohmann::json{{"error", {{"message", message}, {"result", kind}, {"exit_code", code}}}}.dump(2)
+    std::cout << nlohmann::json{{"error",
+                                 {{"message", message}, {"result", result}, {"kind", kind}, {"exit_code", code}}}}
+                     .dump(2)
               << '\n';
   }
   return code;
 }
 
+// The exit code of each kind of failure (README: exit codes).
+int exit_code_of(zemla::ErrorKind kind) {
+  switch (kind) {
+    case zemla::ErrorKind::invalid_argument:
+    case zemla::ErrorKind::unsupported:
+      return zemla::cli::kExitBadInput;
+    case zemla::ErrorKind::not_found:
+      return zemla::cli::kExitNoDevice;
+    case zemla::ErrorKind::out_of_resources:
+    case zemla::ErrorKind::device:
+      break;
+  }
+  return zemla::cli::kExitDeviceError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{
+  std::string about =
       "zemla: MLA (DeepSeek-style) paged decode attention for Intel GPUs over Level Zero.\n"
       "With no subcommand it runs the default job: one checked DeepSeek-V3 decode step on the best device.\n\n"
       "Exit codes: 0 ok, 1 numerical check failed, 2 bad input/config, 3 no suitable device, 4 device error.\n"
-      "Environment: ZEMLA_BACKEND (auto|level_zero|opencl), ZEMLA_DEVICE (index), ZEMLA_VARIANT\n"
-      "(portable|intel_sg|intel_xmx|nv_mma), ZEMLA_LOG_LEVEL (error|warn|info|debug)."};
+      "Environment (read once per command; a bad value exits 2):";
+  for (const auto& v : zemla::rt::setting_variables()) {
+    about += "\n  " + std::string(v.name) + " (" + std::string(v.values) + "): " + std::string(v.meaning);
+  }
+  CLI::App app{about};
   zemla::cli::Global global;
   app.add_flag("--json", global.json, "Machine-readable JSON output (before or after the subcommand)");
   // Subcommands made from here on hand flags they do not know to their
@@ -55,18 +77,14 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : zemla::cli::kExitBadInput;
   } catch (const zemla::Error& e) {
-    const std::string& r = e.result_name();
-    int code = zemla::cli::kExitDeviceError;
-    if (r == zemla::kInvalidArgument || r == zemla::kUnsupported) code = zemla::cli::kExitBadInput;
-    if (r == zemla::kNotFound) code = zemla::cli::kExitNoDevice;
-    return report_error(global, e.what(), r, code);
+    return report_error(global, e.what(), e.result_name(), zemla::error_kind_name(e.kind()), exit_code_of(e.kind()));
   } catch (const std::filesystem::filesystem_error& e) {
     // A path the user named that cannot be read or written.
-    return report_error(global, e.what(), "filesystem", zemla::cli::kExitBadInput);
+    return report_error(global, e.what(), "filesystem", "invalid_argument", zemla::cli::kExitBadInput);
   } catch (const std::exception& e) {
     // Anything else is zemla's failure, reported with the device-error code
     // rather than an abort.
-    return report_error(global, e.what(), "internal", zemla::cli::kExitDeviceError);
+    return report_error(global, e.what(), "internal", "internal", zemla::cli::kExitDeviceError);
   }
   return exit_code;
 }

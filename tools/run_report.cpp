@@ -31,9 +31,7 @@ std::vector<std::int32_t> StepFlags::lengths() const {
   return random_seqlens(batch, lo, hi, seed);
 }
 
-std::unique_ptr<rt::Device> StepFlags::open_device() const {
-  return rt::open_device(rt::selection_from_env({backend, device}));
-}
+std::unique_ptr<rt::Device> StepFlags::open_device() const { return rt::open_device(rt::selection(backend, device)); }
 
 std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& f) {
   std::vector<CLI::Option*> lengths;
@@ -62,7 +60,7 @@ nlohmann::json step_report(const rt::Device& device, const ops::MlaRunOutcome& o
                            std::span<const std::int32_t> seqlens) {
   return {{"device", device.info().name},
           {"backend", rt::backend_name(device.info().backend)},
-          {"variant", outcome.variant},
+          {"variant", rt::variant_name(outcome.variant)},
           {"binary", outcome.binary},
           {"dtype", dtype_name(dtype)},
           {"batch", seqlens.size()},

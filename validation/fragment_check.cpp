@@ -101,7 +101,7 @@ FragmentCheck check(rt::Device& device, DType dtype, const Probe& p) {
 }  // namespace
 
 FragmentCheck check_dpas_fragments(rt::Device& device, DType dtype) {
-  const rt::ProgramKey key{"dpas_probe", "intel_xmx", std::string(dtype_name(dtype))};
+  const rt::ProgramKey key{"dpas_probe", rt::Variant::intel_xmx, std::string(dtype_name(dtype))};
   const std::string target(rt::choose_binary(device.info(), key).binary->target);
   const int sg = target == "emulated-sg8" || target == "acm-g10" ? 8 : 16;
   FragmentCheck r = check(device, dtype, {key, "dpas_probe", 8, sg, 16, static_cast<std::size_t>(sg)});
@@ -110,8 +110,8 @@ FragmentCheck check_dpas_fragments(rt::Device& device, DType dtype) {
 }
 
 FragmentCheck check_mma_fragments(rt::Device& device, DType dtype) {
-  FragmentCheck r =
-      check(device, dtype, {{"mma_probe", "nv_mma", std::string(dtype_name(dtype))}, "mma_probe", 16, 8, 16, 32});
+  FragmentCheck r = check(
+      device, dtype, {{"mma_probe", rt::Variant::nv_mma, std::string(dtype_name(dtype))}, "mma_probe", 16, 8, 16, 32});
   r.sub_group = 32;
   return r;
 }

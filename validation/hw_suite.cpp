@@ -38,7 +38,7 @@ CheckOutcome mla_numerics(rt::Device& device, DType dtype, int heads) {
   const auto outcome = ops::run_mla_problem(device, problem, {-1, 0, 0, true});
   const auto c = compare_with_reference(outcome.result, reference::mla_decode(problem), dtype, mla::kLatentDim, true);
   std::ostringstream os;
-  os << outcome.variant << " variant from " << outcome.binary << ", " << outcome.plan.total_splits()
+  os << rt::variant_name(outcome.variant) << " variant from " << outcome.binary << ", " << outcome.plan.total_splits()
      << " splits: worst row err/tol " << c.worst_row_ratio << ", 1-cos " << c.cosine_distance << ", max lse err "
      << c.max_lse_error;
   if (!c.pass) os << "; " << c.failure;
@@ -234,17 +234,14 @@ std::unique_ptr<rt::Device> find_level_zero_gpu(std::string& why) {
     }
     for (const auto& d : r.devices) {
       // The loader's null driver (used by the call-sequence tests) is not hardware.
-      if (d.is_gpu && d.name != "Null Device") return rt::open_device({"level_zero", d.index});
+      if (d.is_gpu && d.name != "Null Device") return rt::open_device({rt::Backend::level_zero, d.index});
     }
   }
   why = "no Level Zero GPU: the driver lists no GPU device";
   return nullptr;
 }
 
-bool hardware_required() {
-  const char* v = std::getenv("ZEMLA_REQUIRE_HW");
-  return v != nullptr && std::string(v) == "1";
-}
+bool hardware_required() { return rt::Settings::from_environment().require_hardware; }
 
 std::string status_name(CheckOutcome::Status s) {
   switch (s) {

@@ -5,11 +5,23 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "zemla/export.hpp"
 
 namespace zemla {
+
+// What a caller does about a failure, read once from its result name:
+// zemla's own ZEMLA_ERROR_* names map one to one; a driver's out-of-memory
+// results (ZE_RESULT_ERROR_OUT_OF_*_MEMORY, CL_OUT_OF_RESOURCES,
+// CL_OUT_OF_HOST_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE) are
+// out_of_resources, and every other CL_* or ZE_RESULT_* name is device.
+enum class ErrorKind { invalid_argument, unsupported, not_found, out_of_resources, device };
+
+// "invalid_argument", "unsupported", "not_found", "out_of_resources", "device".
+ZEMLA_API std::string_view error_kind_name(ErrorKind kind);
+ZEMLA_API ErrorKind error_kind_of(std::string_view result_name);
 
 class ZEMLA_API Error : public std::runtime_error {
  public:
@@ -18,8 +30,10 @@ class ZEMLA_API Error : public std::runtime_error {
   const std::string& call() const { return call_; }
   const std::string& result_name() const { return result_name_; }
   const std::string& detail() const { return detail_; }
+  ErrorKind kind() const { return kind_; }
 
  private:
+  ErrorKind kind_;
   std::string call_;
   std::string result_name_;
   std::string detail_;

@@ -18,10 +18,10 @@ ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, GQA_DECODE_SPLIT_ARGS);
 }  // namespace
 
 GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
-    : SplitKvOp(device,
-                {"gqa_decode", rt::choose_variant(device.info(), /*program_has_matrix=*/false),
-                 std::string(dtype_name(dtype))},
-                "gqa_decode_split", static_cast<std::size_t>(gqa::kWorkGroup), kCall) {}
+    : SplitKvOp(
+          device,
+          {"gqa_decode", rt::choose_variant(device, /*program_has_matrix=*/false), std::string(dtype_name(dtype))},
+          "gqa_decode_split", static_cast<std::size_t>(gqa::kWorkGroup), kCall) {}
 
 DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
                             int num_kv_splits) const {

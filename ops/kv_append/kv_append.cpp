@@ -15,7 +15,7 @@ ZEMLA_KERNEL_ARGS_STRUCT(KernelArgs, KV_APPEND_ARGS);
 }  // namespace
 
 KvAppender::KvAppender(rt::Device& device)
-    : device_(device), kernel_(&device.kernel({"kv_append", "any", "any"}, "kv_append")) {}
+    : device_(device), kernel_(&device.kernel({"kv_append", rt::Variant::any, "any"}, "kv_append")) {}
 
 bool KvAppender::bind(const KvAppendArgs& in) {
   KvAppendArgs a = in;

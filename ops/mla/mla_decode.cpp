@@ -25,8 +25,8 @@ ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 }  // namespace
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
-    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device.info()), std::string(dtype_name(dtype))},
-                "mla_decode_split", kSplitGroup, kCall, "mla_decode_split_append") {}
+    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), std::string(dtype_name(dtype))}, "mla_decode_split",
+                kSplitGroup, kCall, "mla_decode_split_append") {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
   return plan_with(seqlens, heads, {}, num_kv_splits);

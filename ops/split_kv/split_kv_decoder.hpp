@@ -36,7 +36,7 @@ struct DecodeCapacity {
 
 class SplitKvDecoder {
  public:
-  const std::string& variant() const { return key_.variant; }
+  rt::Variant variant() const { return key_.variant; }
   // The program its kernels come from (for Device::loaded_binary).
   const rt::ProgramKey& program() const { return key_; }
 

@@ -246,7 +246,8 @@ class ClRecorder final : public Recorder {
 
 class ClDevice final : public Device {
  public:
-  ClDevice(const Located& at, DeviceInfo info) : device_(at.device), info_(std::move(info)) {
+  ClDevice(const Located& at, DeviceInfo info, Settings settings)
+      : Device(std::move(settings)), device_(at.device), info_(std::move(info)) {
     cl_int err = CL_SUCCESS;
     context_ = ContextHandle(clCreateContext(nullptr, 1, &device_, nullptr, nullptr, &err));
     check(err, "clCreateContext", info_.name);
@@ -305,10 +306,9 @@ class ClDevice final : public Device {
  private:
   ClPrograms::Entry& program(const ProgramKey& key) {
     if (auto* cached = programs_.find(key)) return *cached;
-    const BinaryChoice choice = choose_binary(info_, key);
+    const BinaryChoice choice = choose_binary(info_, key, settings().emulated_dpas_sub_group);
     const auto& bin = *choice.binary;
-    log::info("OpenCL " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
-              choice.reason);
+    log::info("OpenCL " + info_.name + ": " + key.name() + " from " + choice.reason);
     cl_int err = CL_SUCCESS;
     ProgramHandle program;
     if (bin.format == kernels::BinaryFormat::spirv) {
@@ -326,9 +326,9 @@ class ClDevice final : public Device {
     // A tuning knob for source builds on a vendor's driver (say
     // -cl-nv-verbose, -cl-nv-maxrregcount=64, -DSCORE_TOKENS=4): appended
     // last so it can override the embedded defaults.
-    if (const char* extra = std::getenv("ZEMLA_CL_BUILD_OPTIONS");
-        extra && bin.format != kernels::BinaryFormat::spirv) {
-      options += std::string(" ") + extra;
+    if (const std::string& extra = settings().cl_build_options;
+        !extra.empty() && bin.format != kernels::BinaryFormat::spirv) {
+      options += " " + extra;
       log::warn("OpenCL build options extended by ZEMLA_CL_BUILD_OPTIONS: " + options);
     }
     err = clBuildProgram(program.get(), 1, &device_, options.c_str(), nullptr, nullptr);
@@ -336,10 +336,9 @@ class ClDevice final : public Device {
     clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
     std::string build_log(size, '\0');
     clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, size, build_log.data(), nullptr);
-    check(err, "clBuildProgram",
-          key.program + "/" + key.variant + "/" + key.dtype + " (" + choice.reason + ") build log:\n" + build_log);
+    check(err, "clBuildProgram", key.name() + " (" + choice.reason + ") build log:\n" + build_log);
     if (build_log.find_first_not_of(" \n\r\t\0", 0) != std::string::npos) {
-      log::info(key.program + "/" + key.variant + "/" + key.dtype + " build log:\n" + build_log);
+      log::info(key.name() + " build log:\n" + build_log);
     }
     return programs_.insert(key, &bin, std::move(program));
   }
@@ -361,7 +360,7 @@ std::vector<DeviceInfo> enumerate() {
   return out;
 }
 
-std::unique_ptr<Device> open(int index) {
+std::unique_ptr<Device> open(int index, const Settings& settings) {
   const std::lock_guard lock(discovery_mutex());
   const auto all = locate_all();
   if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
@@ -369,7 +368,7 @@ std::unique_ptr<Device> open(int index) {
                 "OpenCL device index " + std::to_string(index) + " does not exist; " + std::to_string(all.size()) +
                     " device(s) found");
   }
-  return std::make_unique<ClDevice>(all[index], describe(all[index], index));
+  return std::make_unique<ClDevice>(all[index], describe(all[index], index), settings);
 }
 
 }  // namespace zemla::rt::cl

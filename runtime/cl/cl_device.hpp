@@ -12,6 +12,6 @@ namespace zemla::rt::cl {
 // no platforms gives an empty list, not an error.
 std::vector<DeviceInfo> enumerate();
 
-std::unique_ptr<Device> open(int index);
+std::unique_ptr<Device> open(int index, const Settings& settings);
 
 }  // namespace zemla::rt::cl

@@ -252,7 +252,8 @@ class ZeRecording final : public Recording {
 
 class ZeDevice final : public Device {
  public:
-  ZeDevice(const Located& at, int index) : device_(at.device), info_(describe(at, index, &props_)) {
+  ZeDevice(const Located& at, int index, Settings settings)
+      : Device(std::move(settings)), device_(at.device), info_(describe(at, index, &props_)) {
     ze_context_desc_t context_desc{};
     context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
     ze_context_handle_t context = nullptr;
@@ -455,9 +456,8 @@ class ZeDevice final : public Device {
 
   ZePrograms::Entry& program(const ProgramKey& key) {
     if (auto* cached = programs_.find(key)) return *cached;
-    const BinaryChoice choice = choose_binary(info_, key);
-    log::info("Level Zero " + info_.name + ": " + key.program + "/" + key.variant + "/" + key.dtype + " from " +
-              choice.reason);
+    const BinaryChoice choice = choose_binary(info_, key, settings().emulated_dpas_sub_group);
+    log::info("Level Zero " + info_.name + ": " + key.name() + " from " + choice.reason);
     ModuleHandle module = build_module(*choice.binary);
     if (module.get() == nullptr && choice.binary->format == kernels::BinaryFormat::zebin) {
       // A native binary the driver rejects is not fatal while SPIR-V of the
@@ -570,14 +570,14 @@ std::vector<DeviceInfo> enumerate() {
   return out;
 }
 
-std::unique_ptr<Device> open(int index) {
+std::unique_ptr<Device> open(int index, const Settings& settings) {
   const auto all = locate_all();
   if (index < 0 || static_cast<std::size_t>(index) >= all.size()) {
     throw Error("ze::open", kNotFound,
                 "Level Zero device index " + std::to_string(index) + " does not exist; " + std::to_string(all.size()) +
                     " device(s) found" + (init_once().available ? "" : " (" + init_once().reason + ")"));
   }
-  return std::make_unique<ZeDevice>(all[index], index);
+  return std::make_unique<ZeDevice>(all[index], index, settings);
 }
 
 }  // namespace zemla::rt::ze

@@ -24,6 +24,6 @@ Availability availability();
 // ZE_AFFINITY_MASK is applied by the driver before we see the list.
 std::vector<DeviceInfo> enumerate();
 
-std::unique_ptr<Device> open(int index);
+std::unique_ptr<Device> open(int index, const Settings& settings);
 
 }  // namespace zemla::rt::ze

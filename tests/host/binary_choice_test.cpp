@@ -24,7 +24,7 @@ const kernels::KernelBinary* first_zebin() {
   return nullptr;
 }
 
-const ProgramKey kKey{"mla_decode", "intel_sg", "bf16"};
+const ProgramKey kKey{"mla_decode", Variant::intel_sg, "bf16"};
 
 TEST(BinaryChoice, LevelZeroLoadsTheZebinMatchingItsIpVersion) {
   const auto* zebin = first_zebin();
@@ -49,23 +49,24 @@ TEST(BinaryChoice, LevelZeroWithAnUnknownIpTakesSpirvAndFallsBackToIt) {
   const auto* fallback = spirv_fallback(kKey);
   ASSERT_NE(fallback, nullptr);
   EXPECT_EQ(fallback, choice.binary);
-  EXPECT_EQ(spirv_fallback({"mla_decode", "intel_sg", "fp8"}), nullptr);
+  EXPECT_EQ(spirv_fallback({"mla_decode", Variant::intel_sg, "fp8"}), nullptr);
 }
 
 TEST(BinaryChoice, OpenClTakesSpirvOnlyWhenTheDeviceTakesIl) {
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = false;
-  EXPECT_EQ(choose_binary(cpu, {"mla_decode", "portable", "bf16"}).binary->format, kernels::BinaryFormat::opencl_c);
+  EXPECT_EQ(choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}).binary->format,
+            kernels::BinaryFormat::opencl_c);
   cpu.accepts_spirv = true;
-  const auto with_il = choose_binary(cpu, {"mla_decode", "portable", "bf16"}).binary->format;
+  const auto with_il = choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}).binary->format;
   EXPECT_EQ(with_il, first_zebin() ? kernels::BinaryFormat::spirv : kernels::BinaryFormat::opencl_c);
 }
 
 TEST(BinaryChoice, UnknownProgramIsNotFound) {
   DeviceInfo cpu;
   try {
-    choose_binary(cpu, {"no_such_program", "portable", "bf16"});
+    choose_binary(cpu, {"no_such_program", Variant::portable, "bf16"});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kNotFound);
@@ -73,62 +74,59 @@ TEST(BinaryChoice, UnknownProgramIsNotFound) {
 }
 
 TEST(VariantChoice, IntelSubgroupsOf16SelectIntelSg) {
-  unsetenv("ZEMLA_VARIANT");
   DeviceInfo d;
   d.backend = Backend::opencl;
   d.sub_group_sizes = {8, 16, 32};
-  EXPECT_EQ(choose_variant(d), "portable");
+  EXPECT_EQ(choose_variant(d, std::nullopt), Variant::portable);
   d.extensions = {"cl_intel_subgroups", "cl_intel_subgroups_short", "cl_intel_required_subgroup_size"};
-  EXPECT_EQ(choose_variant(d), "intel_sg");
+  EXPECT_EQ(choose_variant(d, std::nullopt), Variant::intel_sg);
   d.sub_group_sizes = {8, 32};
-  EXPECT_EQ(choose_variant(d), "portable");
+  EXPECT_EQ(choose_variant(d, std::nullopt), Variant::portable);
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
-  EXPECT_EQ(choose_variant(gpu), "intel_sg");
+  EXPECT_EQ(choose_variant(gpu, std::nullopt), Variant::intel_sg);
 }
 
 // Matrix engines select intel_xmx for a program that has it; the others
 // (GQA) keep intel_sg on the same device.
 TEST(VariantChoice, MatrixEnginesSelectIntelXmxWhereTheProgramHasIt) {
-  unsetenv("ZEMLA_VARIANT");
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
   gpu.matrix_engines = true;
-  EXPECT_EQ(choose_variant(gpu), "intel_xmx");
-  EXPECT_EQ(choose_variant(gpu, /*program_has_matrix=*/false), "intel_sg");
+  EXPECT_EQ(choose_variant(gpu, std::nullopt), Variant::intel_xmx);
+  EXPECT_EQ(choose_variant(gpu, std::nullopt, /*program_has_matrix=*/false), Variant::intel_sg);
   DeviceInfo cl;
   cl.backend = Backend::opencl;
   cl.sub_group_sizes = {16};
   cl.matrix_engines = true;
-  EXPECT_EQ(choose_variant(cl), "portable") << "DPAS alone, without Intel sub-groups, is not enough";
+  EXPECT_EQ(choose_variant(cl, std::nullopt), Variant::portable)
+      << "DPAS alone, without Intel sub-groups, is not enough";
   cl.extensions = {"cl_intel_subgroups", "cl_intel_subgroups_short", "cl_intel_required_subgroup_size"};
-  EXPECT_EQ(choose_variant(cl), "intel_xmx");
+  EXPECT_EQ(choose_variant(cl, std::nullopt), Variant::intel_xmx);
 }
 
 // NVIDIA's OpenCL reports its compute capability: from sm_80 on, MLA decode
 // runs on the tensor cores (nv_mma); GQA, without such a variant, and older
 // GPUs stay portable.
 TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
-  unsetenv("ZEMLA_VARIANT");
   DeviceInfo h100;
   h100.backend = Backend::opencl;
   h100.is_gpu = true;
   h100.nv_compute_capability = 90;
-  EXPECT_EQ(choose_variant(h100), "nv_mma");
-  EXPECT_TRUE(is_matrix_variant(choose_variant(h100)));
-  EXPECT_EQ(choose_variant(h100, /*program_has_matrix=*/false), "portable");
-  EXPECT_FALSE(is_matrix_variant("portable"));
-  EXPECT_FALSE(is_matrix_variant("intel_sg"));
-  EXPECT_TRUE(is_matrix_variant("intel_xmx"));
+  EXPECT_EQ(choose_variant(h100, std::nullopt), Variant::nv_mma);
+  EXPECT_TRUE(is_matrix_variant(choose_variant(h100, std::nullopt)));
+  EXPECT_EQ(choose_variant(h100, std::nullopt, /*program_has_matrix=*/false), Variant::portable);
+  EXPECT_FALSE(is_matrix_variant(Variant::portable));
+  EXPECT_FALSE(is_matrix_variant(Variant::intel_sg));
+  EXPECT_TRUE(is_matrix_variant(Variant::intel_xmx));
   h100.nv_compute_capability = 75;
-  EXPECT_EQ(choose_variant(h100), "portable") << "mma.sync with bf16 inputs needs sm_80";
-  setenv("ZEMLA_VARIANT", "portable", 1);
+  EXPECT_EQ(choose_variant(h100, std::nullopt), Variant::portable) << "mma.sync with bf16 inputs needs sm_80";
   h100.nv_compute_capability = 90;
-  EXPECT_EQ(choose_variant(h100), "portable");
-  unsetenv("ZEMLA_VARIANT");
+  EXPECT_EQ(choose_variant(h100, Variant::portable), Variant::portable) << "a forced variant wins";
   // The nv_mma program is OpenCL C only: NVIDIA's compiler builds it.
   h100.accepts_spirv = false;
-  EXPECT_EQ(choose_binary(h100, {"mla_decode", "nv_mma", "bf16"}).binary->format, kernels::BinaryFormat::opencl_c);
+  EXPECT_EQ(choose_binary(h100, {"mla_decode", Variant::nv_mma, "bf16"}).binary->format,
+            kernels::BinaryFormat::opencl_c);
 }
 
 // nv_mma off an NVIDIA GPU loads the SPIR-V that emulates mma.sync on
@@ -136,7 +134,7 @@ TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
 // device takes no SPIR-V (PoCL).
 TEST(BinaryChoice, NvMmaOffAnNvidiaGpuLoadsTheEmulation) {
   if (first_zebin() == nullptr) GTEST_SKIP() << "built with ZEMLA_AOT=OFF: no SPIR-V embedded";
-  const ProgramKey mma{"mla_decode", "nv_mma", "bf16"};
+  const ProgramKey mma{"mla_decode", Variant::nv_mma, "bf16"};
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = true;
@@ -154,23 +152,19 @@ TEST(BinaryChoice, NvMmaOffAnNvidiaGpuLoadsTheEmulation) {
 }
 
 // intel_xmx where the device has no matrix engines loads the SPIR-V that
-// emulates DPAS, at the sub-group size ZEMLA_XMX_EMULATION names; with
+// emulates DPAS, at the sub-group size ZEMLA_XMX_EMULATION names (through
+// Settings); with
 // them, the DPAS SPIR-V or the native zebin.
 TEST(BinaryChoice, IntelXmxWithoutMatrixEnginesLoadsTheEmulation) {
   if (first_zebin() == nullptr) GTEST_SKIP() << "built with ZEMLA_AOT=OFF: no SPIR-V embedded";
-  const ProgramKey xmx{"mla_decode", "intel_xmx", "bf16"};
+  const ProgramKey xmx{"mla_decode", Variant::intel_xmx, "bf16"};
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = true;
-  unsetenv("ZEMLA_XMX_EMULATION");
   auto choice = choose_binary(cpu, xmx);
   EXPECT_EQ(choice.binary->target, "emulated-sg16");
   EXPECT_NE(choice.reason.find("emulated DPAS"), std::string::npos) << choice.reason;
-  setenv("ZEMLA_XMX_EMULATION", "sg8", 1);
-  EXPECT_EQ(choose_binary(cpu, xmx).binary->target, "emulated-sg8");
-  setenv("ZEMLA_XMX_EMULATION", "sg4", 1);
-  EXPECT_THROW(choose_binary(cpu, xmx), Error);
-  unsetenv("ZEMLA_XMX_EMULATION");
+  EXPECT_EQ(choose_binary(cpu, xmx, 8).binary->target, "emulated-sg8");
   cpu.matrix_engines = true;
   EXPECT_EQ(choose_binary(cpu, xmx).binary->target, "spirv");
   EXPECT_NE(std::string_view(choose_binary(cpu, xmx).binary->build_options)
@@ -181,17 +175,21 @@ TEST(BinaryChoice, IntelXmxWithoutMatrixEnginesLoadsTheEmulation) {
   EXPECT_EQ(fallback->target, "spirv") << "a rejected zebin falls back to DPAS SPIR-V, not the emulation";
 }
 
-TEST(VariantChoice, ZemlaVariantOverridesAndIsValidated) {
+TEST(VariantChoice, AForcedVariantOverrides) {
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
-  setenv("ZEMLA_VARIANT", "portable", 1);
-  EXPECT_EQ(choose_variant(gpu), "portable");
-  setenv("ZEMLA_VARIANT", "intel_xmx", 1);
-  EXPECT_EQ(choose_variant(gpu), "intel_xmx");
-  EXPECT_EQ(choose_variant(gpu, /*program_has_matrix=*/false), "intel_sg");
-  setenv("ZEMLA_VARIANT", "xmx", 1);
-  EXPECT_THROW(choose_variant(gpu), Error);
-  unsetenv("ZEMLA_VARIANT");
+  EXPECT_EQ(choose_variant(gpu, Variant::portable), Variant::portable);
+  EXPECT_EQ(choose_variant(gpu, Variant::intel_xmx), Variant::intel_xmx);
+  EXPECT_EQ(choose_variant(gpu, Variant::intel_xmx, /*program_has_matrix=*/false), Variant::intel_sg);
+}
+
+TEST(VariantChoice, EachVariantHasOneName) {
+  for (const auto v : {Variant::any, Variant::portable, Variant::intel_sg, Variant::intel_xmx, Variant::nv_mma}) {
+    EXPECT_EQ(parse_variant(variant_name(v)), v) << variant_name(v);
+  }
+  EXPECT_EQ(parse_variant("xmx"), std::nullopt);
+  // Every embedded binary's variant is one of them.
+  for (const auto& b : kernels::embedded_kernels()) EXPECT_TRUE(parse_variant(b.variant).has_value()) << b.variant;
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ class DeviceRelease : public ::testing::Environment {
 inline rt::Device& test_device() {
   auto& device = device_holder();
   if (!device) {
-    device = rt::open_device(rt::selection_from_env({"opencl", 0}));
+    device = rt::open_device({rt::Backend::opencl, 0});
     ::testing::AddGlobalTestEnvironment(new DeviceRelease);
   }
   return *device;

@@ -32,7 +32,7 @@ TEST(Faults, AllocationLargerThanTheDeviceIsRefusedByName) {
 // comes back, and nothing is left half-enqueued.
 TEST(Faults, LaunchTheDriverRejectsCarriesItsResultName) {
   rt::Device& device = testing::test_device();
-  rt::Kernel& k = device.kernel({"kv_append", "any", "any"}, "kv_append");
+  rt::Kernel& k = device.kernel({"kv_append", rt::Variant::any, "any"}, "kv_append");
   try {
     device.launch(k, {1, 1, 1}, {64, 1, 1}, false);
     device.finish();

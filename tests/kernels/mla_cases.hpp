@@ -36,7 +36,7 @@ inline std::vector<std::int32_t> edge_lengths(int ps) { return {0, 1, ps - 1, ps
 // (ZEMLA_EXPECT_VARIANT / ZEMLA_EXPECT_FORMAT), so a silent fallback fails.
 inline void expect_the_suites_binary(const ops::MlaRunOutcome& outcome) {
   if (const auto v = testing::expected("ZEMLA_EXPECT_VARIANT"); !v.empty()) {
-    ASSERT_EQ(outcome.variant, v);
+    ASSERT_EQ(rt::variant_name(outcome.variant), v);
   }
   if (const auto f = testing::expected("ZEMLA_EXPECT_FORMAT"); !f.empty()) {
     ASSERT_EQ(outcome.binary, f);

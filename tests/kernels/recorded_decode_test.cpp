@@ -42,7 +42,7 @@ TEST(RecordedDecode, LaunchCountsRefuseAnEmptyLaunchAndABadSlot) {
   }
   EXPECT_THROW(counts.set(2, {1, 1, 1}), Error);
   auto recorder = testing::test_device().record();
-  rt::Kernel& k = testing::test_device().kernel({"kv_append", "any", "any"}, "kv_append");
+  rt::Kernel& k = testing::test_device().kernel({"kv_append", rt::Variant::any, "any"}, "kv_append");
   EXPECT_THROW(recorder->launch(k, counts, 5, {64, 1, 1}), Error);
 }
 

@@ -43,12 +43,12 @@ TEST_F(LevelZeroNullDriver, DiscoversTheNullDeviceWithItsProperties) {
   EXPECT_EQ(devices[0].name, "Null Device");
   EXPECT_EQ(devices[0].backend, rt::Backend::level_zero);
   // auto selection prefers a Level Zero GPU over every OpenCL device.
-  const auto chosen = rt::open_device({"auto", -1});
+  const auto chosen = rt::open_device(rt::Selection{});
   EXPECT_EQ(chosen->info().backend, rt::Backend::level_zero);
 }
 
 TEST_F(LevelZeroNullDriver, RunsCopyModuleKernelLaunchAndTimestampSequence) {
-  auto device = rt::ze::open(0);
+  auto device = rt::ze::open(0, {});
   std::vector<std::uint16_t> host(16 * 576, 7);
   auto cache = device->allocate(host.size() * 2);
   device->write_vector(*cache, host);
@@ -58,7 +58,7 @@ TEST_F(LevelZeroNullDriver, RunsCopyModuleKernelLaunchAndTimestampSequence) {
   device->write_vector(*slots, slot);
   ops::KvAppender appender(*device);  // module from SPIR-V: the null device reports no IP version
   appender.run({cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1});
-  const auto* bin = device->loaded_binary({"kv_append", "any", "any"});
+  const auto* bin = device->loaded_binary({"kv_append", rt::Variant::any, "any"});
   ASSERT_NE(bin, nullptr);
   EXPECT_EQ(bin->format, kernels::BinaryFormat::spirv);
   device->finish();
@@ -66,7 +66,7 @@ TEST_F(LevelZeroNullDriver, RunsCopyModuleKernelLaunchAndTimestampSequence) {
 }
 
 TEST_F(LevelZeroNullDriver, RunsTheFullMlaDecodeSequenceWithCombineAndTiming) {
-  auto device = rt::ze::open(0);
+  auto device = rt::ze::open(0, {});
   RandomMlaSpec spec;
   spec.seqlens = {300, 17, 0};
   spec.heads = 24;
@@ -74,7 +74,7 @@ TEST_F(LevelZeroNullDriver, RunsTheFullMlaDecodeSequenceWithCombineAndTiming) {
   // Explicit splits force stage 2 too; two timed iterations use the event pool.
   const auto outcome = ops::run_mla_problem(*device, problem, {4, 1, 2, true});
   EXPECT_TRUE(outcome.plan.needs_combine);
-  EXPECT_EQ(outcome.variant, "intel_sg");
+  EXPECT_EQ(outcome.variant, rt::Variant::intel_sg);
   EXPECT_EQ(outcome.binary, "spirv");
   EXPECT_EQ(outcome.timings.size(), 2u);
 }
@@ -82,7 +82,7 @@ TEST_F(LevelZeroNullDriver, RunsTheFullMlaDecodeSequenceWithCombineAndTiming) {
 // Recording into a regular command list with indirect launches, closing it,
 // and replaying it on the queue between immediate-list copies and launches.
 TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
-  auto device = rt::ze::open(0);
+  auto device = rt::ze::open(0, {});
   ops::MlaDecoder decoder(*device, DType::bf16);
   ops::KvAppender appender(*device);
   constexpr int batch = 2, heads = 16, pages = 8, page_size = 16;
@@ -135,9 +135,9 @@ TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
 }
 
 TEST_F(LevelZeroNullDriver, ReportsErrorsWithTheLevelZeroResultName) {
-  auto device = rt::ze::open(0);
+  auto device = rt::ze::open(0, {});
   try {
-    rt::ze::open(5);
+    rt::ze::open(5, {});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kNotFound);
