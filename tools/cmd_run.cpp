@@ -11,6 +11,7 @@
 #include "harness/reference.hpp"
 #include "harness/roofline.hpp"
 #include "runtime/select.hpp"
+#include "tools/api_path.hpp"
 #include "tools/commands.hpp"
 #include "tools/run_report.hpp"
 #include "zemla/error.hpp"
@@ -27,6 +28,7 @@ struct RunFlags {
   std::string load_dir;
   std::string save_dir;
   bool append = false;  // fused kv_append of each request's last token
+  bool api = false;     // through the public API (tools/api_path.hpp)
 };
 
 MlaProblem make_problem(const RunFlags& f) {
@@ -42,6 +44,53 @@ MlaProblem make_problem(const RunFlags& f) {
   return make_random_problem(spec);
 }
 
+// The step through the public API: the same problem, checks and --save, with
+// the report of what the API shows (no timing: `zemla bench` times).
+void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
+             const std::optional<MlaResult>& expected, bool expected_has_lse, int& exit_code) {
+  const ApiRun run = run_through_api(problem, f.step.backend, f.step.device, f.step.splits);
+  nlohmann::json report{{"path", "api"},
+                        {"device", run.device.name},
+                        {"backend", run.device.backend},
+                        {"variant", run.device.variant},
+                        {"dtype", dtype_name(problem.dtype)},
+                        {"page_size", problem.page_size},
+                        {"batch", problem.batch},
+                        {"heads", problem.heads},
+                        {"total_splits", run.plan.total_splits},
+                        {"needs_combine", run.plan.needs_combine}};
+  bool ok = true;
+  if (f.step.check) {
+    const auto c =
+        compare_with_reference(run.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
+    report["check"] = check_report(c);
+    ok = c.pass;
+    if (expected) {
+      const auto e = compare_with_reference(run.result, *expected, problem.dtype, mla::kLatentDim, expected_has_lse);
+      report["check_expected"] = check_report(e);
+      ok = ok && e.pass;
+    }
+  }
+  if (!f.save_dir.empty()) {
+    save_mla_problem(f.save_dir, problem);
+    save_mla_result(f.save_dir, problem, run.result);
+    report["saved_to"] = f.save_dir;
+  }
+  if (global.json) {
+    std::cout << report.dump(2) << '\n';
+  } else {
+    std::cout << "mla-decode through the public API on " << run.device.name << " (" << run.device.backend << ", "
+              << run.device.variant << " variant)\n"
+              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
+              << dtype_name(problem.dtype) << ": prefill, then begin_step + append_decode; " << run.plan.total_splits
+              << " splits" << (run.plan.needs_combine ? " + combine" : "") << '\n';
+    if (report.contains("check")) print_check("check", report["check"]);
+    if (report.contains("check_expected")) print_check("check vs out.npy", report["check_expected"]);
+    if (report.contains("saved_to")) std::cout << "  saved inputs, out.npy and lse.npy to " << f.save_dir << '\n';
+  }
+  exit_code = ok ? kExitOk : kExitCheckFailed;
+}
+
 void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   // The output directory is checked before any work, so a refused --save
   // costs nothing and never follows a finished decode.
@@ -52,6 +101,10 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   bool expected_has_lse = false;
   const auto expected = f.load_dir.empty() ? std::nullopt : load_mla_expected(f.load_dir, problem, expected_has_lse);
 
+  if (f.api) {
+    run_api(f, global, problem, expected, expected_has_lse, exit_code);
+    return;
+  }
   auto device = f.step.open_device();
   ops::MlaRunOptions options = f.step.run_options();
   options.fused_append = f.append;
@@ -135,6 +188,13 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
                 "Each request's last token is the step's new row: the decode writes it into the cache itself, "
                 "as MlaStep::append_decode does (its slot is poisoned first and checked after; every request "
                 "needs a token)");
+  auto* api = mla->add_flag(
+      "--api", flags->api,
+      "Run the step through the public API, as an embedding server does: a fresh MlaCache, each request's tokens "
+      "but the last prefilled, then begin_step and append_decode of the last (every request needs a token; no "
+      "timing). Without it the decoder runs the problem's own page table directly");
+  api->excludes(mla->get_option("--iters"));
+  api->excludes(mla->get_option("--append"));
   for (auto* opt : shape_flags) opt->excludes(load);
   mla->callback([flags, &global, &exit_code] { run_mla(*flags, global, exit_code); });
 }

@@ -154,6 +154,28 @@ def main():
     expect(r.returncode == EXIT_CHECK_FAILED and "check vs out.npy: FAIL" in r.stdout,
            "a 5% wrong row in out.npy fails with exit 1", r)
 
+    # 3b. --api: the same file-defined step through the public API (prefill,
+    # begin_step, append_decode) matches NumPy; a wrong out.npy fails it too;
+    # a request without a token cannot be a decode step there.
+    api_step = make_step(rng, [40, 1, 17, 16], heads=6, page_size=16)
+    write_step(api_step, work / "api_in")
+    r = zemla(binary, "--json", "run", "mla-decode", "--api", "--load", str(work / "api_in"), "--save",
+              str(work / "api_out"))
+    expect(r.returncode == EXIT_OK and json.loads(r.stdout)["path"] == "api",
+           "the step through the public API runs and passes its check", r)
+    check_against_numpy(api_step, work / "api_out", 2.0 ** -8)
+    wrong_api = work / "api_wrong"
+    shutil.copytree(work / "api_out", wrong_api)
+    out = np.load(wrong_api / "out.npy")
+    out[0, 1, :] *= 1.05
+    np.save(wrong_api / "out.npy", out)
+    r = zemla(binary, "run", "mla-decode", "--api", "--load", str(wrong_api))
+    expect(r.returncode == EXIT_CHECK_FAILED and "check vs out.npy: FAIL" in r.stdout,
+           "through the API too, a 5% wrong row in out.npy fails with exit 1", r)
+    r = zemla(binary, "run", "mla-decode", "--api", "--load", str(work / "in"))
+    expect(r.returncode == EXIT_BAD_INPUT and "request 1 has no token" in r.stderr,
+           "--api refuses a request without a token, naming it", r)
+
     # 4. float16 files run in fp16 without --dtype.
     # Full fp16 mantissas this time, not bf16-exact values.
     half = dict(step)

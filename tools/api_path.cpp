@@ -1,0 +1,95 @@
+#include "tools/api_path.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "zemla/error.hpp"
+
+namespace zemla::cli {
+
+namespace {
+
+constexpr const char* kCall = "run --api";
+
+// Token `t` of request `r`: its 576 values in the problem's paged cache.
+const std::uint16_t* token_row(const MlaProblem& p, int r, int t) {
+  const std::int32_t page = p.page_table[static_cast<std::size_t>(r) * p.max_pages + t / p.page_size];
+  return p.kv_cache.data() + (static_cast<std::size_t>(page) * p.page_size + t % p.page_size) * mla::kRowDim;
+}
+
+std::vector<std::uint16_t> gather_rows(const MlaProblem& p, int r, int first, int count) {
+  std::vector<std::uint16_t> rows(static_cast<std::size_t>(count) * mla::kRowDim);
+  for (int t = 0; t < count; ++t) {
+    const std::uint16_t* src = token_row(p, r, first + t);
+    std::copy(src, src + mla::kRowDim, rows.begin() + static_cast<std::ptrdiff_t>(t) * mla::kRowDim);
+  }
+  return rows;
+}
+
+template <typename T>
+Tensor upload(Runtime& runtime, const std::vector<T>& v) {
+  Tensor t = runtime.allocate(std::max<std::size_t>(v.size() * sizeof(T), 1));
+  if (!v.empty()) t.upload(v.data(), v.size() * sizeof(T));
+  return t;
+}
+
+}  // namespace
+
+ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int device, int num_kv_splits) {
+  for (int r = 0; r < p.batch; ++r) {
+    require(p.seqlens[r] >= 1, kCall, [&] {
+      return "request " + std::to_string(r) + " has no token; through the API a decode step appends one to each";
+    });
+  }
+  Runtime runtime({backend, device});
+  int pages = 0;
+  for (const auto len : p.seqlens) pages += (len + p.page_size - 1) / p.page_size;
+  MlaCacheOptions options;
+  options.server_flags = {
+      "--decode-attention-backend", "intel_xpu", "--prefill-attention-backend",   "triton", "--page-size",
+      std::to_string(p.page_size),  "--dtype",   std::string(dtype_name(p.dtype))};
+  options.num_layers = 1;
+  options.num_pages = pages;
+  MlaCache cache(runtime, options);
+
+  std::vector<std::int64_t> ids(p.batch);
+  std::iota(ids.begin(), ids.end(), 0);
+  for (int r = 0; r < p.batch; ++r) {
+    cache.add_request(ids[r]);
+    const int prompt = p.seqlens[r] - 1;
+    if (prompt == 0) continue;
+    const Tensor rows = upload(runtime, gather_rows(p, r, 0, prompt));
+    cache.begin_prefill(ids[r], prompt).append(0, rows);
+  }
+
+  std::vector<std::uint16_t> new_rows;
+  for (int r = 0; r < p.batch; ++r) {
+    const auto row = gather_rows(p, r, p.seqlens[r] - 1, 1);
+    new_rows.insert(new_rows.end(), row.begin(), row.end());
+  }
+  const Tensor rows = upload(runtime, new_rows);
+  const Tensor q_nope = upload(runtime, p.q_nope);
+  const Tensor q_rope = upload(runtime, p.q_rope);
+  const std::size_t outputs = static_cast<std::size_t>(p.batch) * p.heads;
+  Tensor out = runtime.allocate(outputs * mla::kLatentDim * sizeof(std::uint16_t));
+  Tensor lse = runtime.allocate(outputs * sizeof(float));
+
+  MlaStep step = cache.begin_step(ids, p.heads, num_kv_splits);
+  step.append_decode(0, rows, q_nope, q_rope, out, &lse, p.sm_scale);
+
+  ApiRun run;
+  std::vector<std::uint16_t> out_bits(outputs * mla::kLatentDim);
+  out.download(out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
+  run.result.out.resize(out_bits.size());
+  std::transform(out_bits.begin(), out_bits.end(), run.result.out.begin(),
+                 [&](std::uint16_t b) { return to_float(p.dtype, b); });
+  run.result.lse.resize(outputs);
+  lse.download(run.result.lse.data(), outputs * sizeof(float));
+  run.device = runtime.device();
+  run.plan = step.plan();
+  return run;
+}
+
+}  // namespace zemla::cli
