@@ -39,7 +39,7 @@ struct BinaryChoice {
 // DPAS, at sub-group `emulated_dpas_sub_group` (16, or 8 with
 // ZEMLA_XMX_EMULATION=sg8). Throws zemla::Error (ZEMLA_ERROR_NOT_FOUND) when
 // nothing fits.
-BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key, int emulated_dpas_sub_group = 16);
+BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key, int emulated_dpas_sub_group);
 
 // What Level Zero loads after the driver rejects the chosen native zebin
 // (corrupt, or a stepping it cannot run): the SPIR-V of the same program,

@@ -102,7 +102,8 @@ FragmentCheck check(rt::Device& device, DType dtype, const Probe& p) {
 
 FragmentCheck check_dpas_fragments(rt::Device& device, DType dtype) {
   const rt::ProgramKey key{"dpas_probe", rt::Variant::intel_xmx, std::string(dtype_name(dtype))};
-  const std::string target(rt::choose_binary(device.info(), key).binary->target);
+  const std::string target(
+      rt::choose_binary(device.info(), key, device.settings().emulated_dpas_sub_group).binary->target);
   const int sg = target == "emulated-sg8" || target == "acm-g10" ? 8 : 16;
   FragmentCheck r = check(device, dtype, {key, "dpas_probe", 8, sg, 16, static_cast<std::size_t>(sg)});
   r.sub_group = sg;

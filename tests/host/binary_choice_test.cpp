@@ -32,7 +32,7 @@ TEST(BinaryChoice, LevelZeroLoadsTheZebinMatchingItsIpVersion) {
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
   gpu.ip_version = zebin->ip_version;
-  const auto choice = choose_binary(gpu, kKey);
+  const auto choice = choose_binary(gpu, kKey, 16);
   EXPECT_EQ(choice.binary, zebin);
   EXPECT_EQ(choice.reason, "native zebin for " + std::string(zebin->target));
 }
@@ -42,7 +42,7 @@ TEST(BinaryChoice, LevelZeroWithAnUnknownIpTakesSpirvAndFallsBackToIt) {
   DeviceInfo gpu;
   gpu.backend = Backend::level_zero;
   gpu.ip_version = (1u << 22) | (2u << 14) | 3u;  // 1.2.3: no such target
-  const auto choice = choose_binary(gpu, kKey);
+  const auto choice = choose_binary(gpu, kKey, 16);
   EXPECT_EQ(choice.binary->format, kernels::BinaryFormat::spirv);
   EXPECT_NE(choice.reason.find("no native zebin for IP 1.2.3"), std::string::npos) << choice.reason;
   // A rejected zebin falls back to the SPIR-V of the same program.
@@ -56,17 +56,17 @@ TEST(BinaryChoice, OpenClTakesSpirvOnlyWhenTheDeviceTakesIl) {
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = false;
-  EXPECT_EQ(choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}).binary->format,
+  EXPECT_EQ(choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}, 16).binary->format,
             kernels::BinaryFormat::opencl_c);
   cpu.accepts_spirv = true;
-  const auto with_il = choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}).binary->format;
+  const auto with_il = choose_binary(cpu, {"mla_decode", Variant::portable, "bf16"}, 16).binary->format;
   EXPECT_EQ(with_il, first_zebin() ? kernels::BinaryFormat::spirv : kernels::BinaryFormat::opencl_c);
 }
 
 TEST(BinaryChoice, UnknownProgramIsNotFound) {
   DeviceInfo cpu;
   try {
-    choose_binary(cpu, {"no_such_program", Variant::portable, "bf16"});
+    choose_binary(cpu, {"no_such_program", Variant::portable, "bf16"}, 16);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kNotFound);
@@ -125,7 +125,7 @@ TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
   EXPECT_EQ(choose_variant(h100, Variant::portable), Variant::portable) << "a forced variant wins";
   // The nv_mma program is OpenCL C only: NVIDIA's compiler builds it.
   h100.accepts_spirv = false;
-  EXPECT_EQ(choose_binary(h100, {"mla_decode", Variant::nv_mma, "bf16"}).binary->format,
+  EXPECT_EQ(choose_binary(h100, {"mla_decode", Variant::nv_mma, "bf16"}, 16).binary->format,
             kernels::BinaryFormat::opencl_c);
 }
 
@@ -138,12 +138,12 @@ TEST(BinaryChoice, NvMmaOffAnNvidiaGpuLoadsTheEmulation) {
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = true;
-  const auto choice = choose_binary(cpu, mma);
+  const auto choice = choose_binary(cpu, mma, 16);
   EXPECT_EQ(choice.binary->target, "emulated-sg32");
   EXPECT_NE(std::string_view(choice.binary->build_options).find("-DZEMLA_NV_MMA_EMULATION"), std::string_view::npos);
   cpu.accepts_spirv = false;
   try {
-    choose_binary(cpu, mma);
+    choose_binary(cpu, mma, 16);
     FAIL() << "nv_mma without SPIR-V or an NVIDIA GPU was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kNotFound);
@@ -161,13 +161,13 @@ TEST(BinaryChoice, IntelXmxWithoutMatrixEnginesLoadsTheEmulation) {
   DeviceInfo cpu;
   cpu.backend = Backend::opencl;
   cpu.accepts_spirv = true;
-  auto choice = choose_binary(cpu, xmx);
+  auto choice = choose_binary(cpu, xmx, 16);
   EXPECT_EQ(choice.binary->target, "emulated-sg16");
   EXPECT_NE(choice.reason.find("emulated DPAS"), std::string::npos) << choice.reason;
   EXPECT_EQ(choose_binary(cpu, xmx, 8).binary->target, "emulated-sg8");
   cpu.matrix_engines = true;
-  EXPECT_EQ(choose_binary(cpu, xmx).binary->target, "spirv");
-  EXPECT_NE(std::string_view(choose_binary(cpu, xmx).binary->build_options)
+  EXPECT_EQ(choose_binary(cpu, xmx, 16).binary->target, "spirv");
+  EXPECT_NE(std::string_view(choose_binary(cpu, xmx, 16).binary->build_options)
                 .find("-Dcl_intel_subgroup_matrix_multiply_accumulate"),
             std::string_view::npos);
   const auto* fallback = spirv_fallback(xmx);
