@@ -152,38 +152,27 @@ void GqaPrefill::append(int layer, const Tensor& k_rows, const Tensor& v_rows) {
   c.append(layer, k_rows, v_rows, impl_->tokens, c.steps.prefill_slots.current(), "GqaPrefill::append");
 }
 
-struct GqaStep::Impl {
-  GqaCache::Impl* cache;
-  std::uint64_t generation = 0;  // PagedSteps::new_step()
-  DecodeStepPlan summary;
-  DecodePlan plan;
-  int max_pages = 0;
+struct GqaStep::Impl : StepState {
+  GqaCache::Impl* cache = nullptr;
 };
 
 GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads, int num_kv_splits) {
   constexpr const char* kCall = "GqaCache::begin_step";
   Impl& c = *impl_;
   check_gqa_heads(q_heads, c.kv_heads, c.head_dim, kCall);
-  // Everything that can refuse the step runs before the pool changes.
-  if (c.fixed) c.fixed->check_step(requests.size(), q_heads, "q_heads", kCall);
-  const auto lengths = c.steps.lengths_after(requests, 1, kCall);
   auto impl = std::make_unique<GqaStep::Impl>();
-  impl->cache = &c;
-  impl->plan = c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
+  static_cast<StepState&>(*impl) = begin_decode_step(
+      c.steps, c.decoder, c.fixed, requests, q_heads, "q_heads",
+      [&](std::span<const std::int32_t> lengths) {
+        return c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
-  impl->max_pages = c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
-  c.steps.reserve(requests, 1, c.steps.slots);
-  impl->generation = c.steps.new_step();
-
-  c.steps.upload_page_table(requests, impl->max_pages);
-  c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
-  if (c.fixed) {
-    // One upload serves every recorded layer of the step.
-    ops::GqaDecoder::set_counts(*c.fixed->counts, impl->plan);
-    ops::KvAppender::set_count(*c.fixed->counts, Impl::kAppendSlot, static_cast<int>(requests.size()));
-    c.fixed->counts->upload();
-  }
-  impl->summary = step_summary(impl->plan, q_heads, lengths);
+      },
+      [&](rt::LaunchCounts& counts, const DecodePlan& plan) {
+        ops::GqaDecoder::set_counts(counts, plan);
+        ops::KvAppender::set_count(counts, Impl::kAppendSlot, static_cast<int>(requests.size()));
+      },
+      kCall);
+  impl->cache = &c;
   return GqaStep(std::move(impl));
 }
 

@@ -51,12 +51,8 @@ struct MlaCache::Impl {
   std::optional<FixedSteps> fixed;
 };
 
-struct MlaStep::Impl {
-  MlaCache::Impl* cache;
-  std::uint64_t generation = 0;  // PagedSteps::new_step()
-  DecodeStepPlan summary;
-  DecodePlan plan;
-  int max_pages = 0;
+struct MlaStep::Impl : StepState {
+  MlaCache::Impl* cache = nullptr;
 };
 
 MlaCache::MlaCache(Runtime& runtime, const MlaCacheOptions& options, const std::optional<MlaCapacity>& capacity)
@@ -105,27 +101,14 @@ void MlaPrefill::append(int layer, const Tensor& rows) {
 }
 
 MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits) {
-  constexpr const char* kCall = "MlaCache::begin_step";
   Impl& c = *impl_;
-  // Everything that can refuse the step runs before the pool changes.
-  if (c.fixed) c.fixed->check_step(requests.size(), heads, "heads", kCall);
-  const auto lengths = c.steps.lengths_after(requests, 1, kCall);
   auto impl = std::make_unique<MlaStep::Impl>();
+  static_cast<StepState&>(*impl) = begin_decode_step(
+      c.steps, c.decoder, c.fixed, requests, heads, "heads",
+      [&](std::span<const std::int32_t> lengths) { return c.plan_step(lengths, heads, num_kv_splits); },
+      [](rt::LaunchCounts& counts, const DecodePlan& plan) { ops::MlaDecoder::set_counts(counts, plan); },
+      "MlaCache::begin_step");
   impl->cache = &c;
-  impl->plan = c.plan_step(lengths, heads, num_kv_splits);
-  impl->max_pages = c.steps.ensure_step_buffers(lengths, c.fixed ? c.fixed->table_width : 0, impl->plan.layout.total);
-  c.steps.reserve(requests, 1, c.steps.slots);
-  impl->generation = c.steps.new_step();
-
-  c.steps.upload_page_table(requests, impl->max_pages);
-  c.decoder.upload_plan(impl->plan, c.steps.workspace.ensure(impl->plan.layout.total));
-  if (c.fixed) {
-    // One upload serves every recorded layer of the step.
-    ops::MlaDecoder::set_counts(*c.fixed->counts, impl->plan);
-    c.fixed->counts->upload();
-  }
-
-  impl->summary = step_summary(impl->plan, heads, lengths);
   return MlaStep(std::move(impl));
 }
 

@@ -131,6 +131,42 @@ struct RecordedLayer::Impl {
 // The public summary of a step's plan.
 DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths);
 
+// What begin_step settles for every layer of a step, whichever the op; each
+// op's step handle (MlaStep::Impl, GqaStep::Impl) is one of these.
+struct StepState {
+  std::uint64_t generation = 0;  // PagedSteps::new_step()
+  DecodeStepPlan summary;
+  DecodePlan plan;
+  int max_pages = 0;
+};
+
+// The begin_step every split-KV op shares, ordered so that a refused step
+// changes nothing: the capacity check, the lengths, the plan
+// (`plan_step(lengths)`) and every buffer first; then the pool's
+// reservation, the page table, the plan's tables and, with a fixed capacity,
+// the launch counts recorded layers read (`set_counts(counts, plan)`), one
+// upload for every layer.
+template <typename Decoder, typename PlanStep, typename SetCounts>
+StepState begin_decode_step(PagedSteps& steps, Decoder& decoder, const std::optional<FixedSteps>& fixed,
+                            std::span<const std::int64_t> requests, int heads, const char* heads_name,
+                            const PlanStep& plan_step, const SetCounts& set_counts, const char* call) {
+  if (fixed) fixed->check_step(requests.size(), heads, heads_name, call);
+  const auto lengths = steps.lengths_after(requests, 1, call);
+  StepState s;
+  s.plan = plan_step(lengths);
+  s.max_pages = steps.ensure_step_buffers(lengths, fixed ? fixed->table_width : 0, s.plan.layout.total);
+  steps.reserve(requests, 1, steps.slots);
+  s.generation = steps.new_step();
+  steps.upload_page_table(requests, s.max_pages);
+  decoder.upload_plan(s.plan, steps.workspace.ensure(s.plan.layout.total));
+  if (fixed) {
+    set_counts(*fixed->counts, s.plan);
+    fixed->counts->upload();
+  }
+  s.summary = step_summary(s.plan, heads, lengths);
+  return s;
+}
+
 // One device buffer per layer, checked by index.
 class LayerBuffers {
  public:
