@@ -5,7 +5,7 @@
 #ifndef ZEMLA_MLA_DECODE_ARGS_H
 #define ZEMLA_MLA_DECODE_ARGS_H
 
-#include "kernels_spirv/common/kernel_args.h"
+#include "ops/split_kv/split_kv_args.h"
 
 #define MLA_DECODE_SPLIT_ARGS(ARG, LAST)                                                    \
   ARG(IN, ushort, q_nope) /* [batch, heads, 512] */                                         \
@@ -17,23 +17,10 @@
   ARG(OUT, ushort, kv_cache) /* [num_pages, page_size, 576]; written by the fused append */ \
   ARG(SCALAR, long, kv_stride_page)                                                         \
   ARG(SCALAR, long, kv_stride_token)                                                        \
-  ARG(SCALAR, int, num_pages)                                                               \
-  ARG(SCALAR, int, page_size)                                                               \
-  ARG(IN, int, page_table) /* [batch, page_table_stride] */                                 \
-  ARG(SCALAR, long, page_table_stride)                                                      \
-  ARG(SCALAR, int, max_pages)                                                               \
-  ARG(OUT, float, workspace) /* host/decode_planner's WorkspaceLayout */                    \
-  ARG(SCALAR, long, ws_lse_offset)                                                          \
-  ARG(SCALAR, long, ws_work_offset)                                                         \
-  ARG(SCALAR, long, ws_split_begin_offset)                                                  \
+  SPLIT_KV_PAGING_ARGS(ARG)                                                                 \
   ARG(SCALAR, int, num_heads)                                                               \
   ARG(SCALAR, float, scale_log2) /* sm_scale * log2(e) */                                   \
-  ARG(OUT, ushort, out)          /* [batch, heads, 512] */                                  \
-  ARG(SCALAR, long, out_stride_b)                                                           \
-  ARG(SCALAR, long, out_stride_h)                                                           \
-  ARG(OUT, float, lse) /* [batch, heads], may be null when write_lse is 0 */                \
-  ARG(SCALAR, long, lse_stride_b)                                                           \
-  ARG(SCALAR, int, write_lse)                                                               \
+  SPLIT_KV_OUTPUT_ARGS(ARG)                                                                 \
   ARG(IN, ushort, new_rows) /* [batch, 576], may be null when append_new_rows is 0 */       \
   ARG(SCALAR, long, new_rows_stride)                                                        \
   LAST(SCALAR, int, append_new_rows)

@@ -92,9 +92,9 @@ class SplitKvDecoder {
   SplitCombine combine_;
 };
 
-// The split-kernel arguments every op shares, named alike in each op's
-// argument list (kernels_spirv/*_args.h): the page table, the workspace and
-// the offsets of the plan's tables in it, and the outputs.
+// The split-kernel arguments every op shares, spliced into each op's
+// argument list from ops/split_kv/split_kv_args.h: the page table, the
+// workspace and the offsets of the plan's tables in it, and the outputs.
 template <typename KernelArgs, typename Args>
 void bind_shared_args(KernelArgs& k, const Args& a, const DecodePlan& plan, rt::Buffer& workspace) {
   k.num_pages = a.num_pages;
