@@ -1,0 +1,91 @@
+#include "fp8.hpp"
+
+#include <bit>
+#include <cmath>
+#include <string>
+
+#include "zemla/error.hpp"
+
+namespace zemla {
+
+namespace {
+
+struct Fp8Shape {
+  int mantissa_bits;
+  int bias;
+  bool ieee_specials;  // e5m2: the all-ones exponent holds infinities and NaNs
+};
+
+Fp8Shape shape(KvFormat f) { return f == KvFormat::fp8_e4m3 ? Fp8Shape{3, 7, false} : Fp8Shape{2, 15, true}; }
+
+}  // namespace
+
+std::string_view kv_format_name(KvFormat format) {
+  switch (format) {
+    case KvFormat::same:
+      return "same";
+    case KvFormat::fp8_e4m3:
+      return "fp8_e4m3";
+    case KvFormat::fp8_e5m2:
+      return "fp8_e5m2";
+  }
+  return "same";
+}
+
+KvFormat parse_kv_format(std::string_view name) {
+  if (name == "auto" || name == "same") return KvFormat::same;
+  if (name == "fp8_e4m3") return KvFormat::fp8_e4m3;
+  if (name == "fp8_e5m2") return KvFormat::fp8_e5m2;
+  throw Error("parse_kv_format", kInvalidArgument,
+              "KV cache dtype '" + std::string(name) + "' is not supported; expected auto, fp8_e4m3 or fp8_e5m2");
+}
+
+float fp8_max(KvFormat format) { return format == KvFormat::fp8_e4m3 ? 448.0f : 57344.0f; }
+
+float fp8_to_float(KvFormat format, std::uint8_t bits) {
+  const Fp8Shape s = shape(format);
+  const int mag = bits & 0x7f;
+  const int exponent = mag >> s.mantissa_bits;
+  const int mantissa = mag & ((1 << s.mantissa_bits) - 1);
+  const int max_exponent = (1 << (7 - s.mantissa_bits)) - 1;
+  float v;
+  if (s.ieee_specials && exponent == max_exponent) {
+    v = mantissa == 0 ? INFINITY : NAN;
+  } else if (!s.ieee_specials && mag == 0x7f) {
+    v = NAN;
+  } else if (exponent == 0) {
+    v = std::ldexp(static_cast<float>(mantissa), 1 - s.bias - s.mantissa_bits);
+  } else {
+    v = std::ldexp(static_cast<float>(mantissa + (1 << s.mantissa_bits)), exponent - s.bias - s.mantissa_bits);
+  }
+  return (bits & 0x80) ? -v : v;
+}
+
+std::uint8_t float_to_fp8(KvFormat format, float x) {
+  const Fp8Shape s = shape(format);
+  const std::uint8_t sign = std::signbit(x) ? 0x80 : 0;
+  if (std::isnan(x)) return sign | 0x7f;  // the NaN of both formats
+  const float a = std::fabs(x);
+  const float max = fp8_max(format);
+  if (a >= max) return sign | (s.ieee_specials ? 0x7b : 0x7e);  // saturate (infinities too)
+  // The step between representable values at a's binade: subnormals share
+  // the smallest normal binade's step.
+  const int min_exponent = 1 - s.bias;
+  const int e = std::max(std::ilogb(a), min_exponent);  // a > 0 here, or 0 (ilogb(0) is very negative)
+  const float step = std::ldexp(1.0f, e - s.mantissa_bits);
+  // Round a / step to the nearest integer, ties to even: nearbyint in the
+  // default rounding mode does exactly that, and a / step is exact.
+  const float units = std::nearbyint(a / step);
+  // units counts steps of this binade; it may carry into the next one.
+  const float rounded = units * step;
+  if (rounded >= max) return sign | (s.ieee_specials ? 0x7b : 0x7e);
+  if (rounded == 0.0f) return sign;
+  const int re = std::max(std::ilogb(rounded), min_exponent);
+  const bool subnormal = std::ilogb(rounded) < min_exponent;
+  const int biased = subnormal ? 0 : re + s.bias;
+  const int mantissa =
+      static_cast<int>(std::ldexp(rounded, s.mantissa_bits - re)) - (subnormal ? 0 : 1 << s.mantissa_bits);
+  return sign | static_cast<std::uint8_t>((biased << s.mantissa_bits) | mantissa);
+}
+
+}  // namespace zemla
