@@ -1,6 +1,7 @@
 #include "mla_problem.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 #include <string>
@@ -72,7 +73,21 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   fill(p.q_nope, static_cast<std::size_t>(p.batch) * p.heads * mla::kLatentDim);
   fill(p.q_rope, static_cast<std::size_t>(p.batch) * p.heads * mla::kRopeDim);
   fill(p.kv_cache, static_cast<std::size_t>(p.num_pages) * p.page_size * mla::kRowDim);
+  if (is_fp8(spec.kv_format)) quantize_kv(p, spec.kv_format);
   return p;
+}
+
+void quantize_kv(MlaProblem& p, KvFormat format) {
+  require(is_fp8(format), "quantize_kv", "the target format must be fp8_e4m3 or fp8_e5m2");
+  float amax = 0.0f;
+  for (const auto v : p.kv_cache) amax = std::max(amax, std::fabs(to_float(p.dtype, v)));
+  p.kv_format = format;
+  p.kv_scale = amax > 0.0f ? amax / fp8_max(format) : 1.0f;
+  p.kv_fp8.resize(p.kv_cache.size());
+  for (std::size_t i = 0; i < p.kv_cache.size(); ++i) {
+    p.kv_fp8[i] = float_to_fp8(format, to_float(p.dtype, p.kv_cache[i]) / p.kv_scale);
+    p.kv_cache[i] = from_float(p.dtype, fp8_to_float(format, p.kv_fp8[i]));
+  }
 }
 
 std::vector<std::int32_t> random_seqlens(int batch, int lo, int hi, std::uint64_t seed) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/dtype.hpp"
+#include "host/fp8.hpp"
 #include "ops/mla/mla_shape.hpp"
 
 namespace zemla {
@@ -26,7 +27,19 @@ struct MlaProblem {
   std::vector<std::uint16_t> kv_cache;   // [num_pages, page_size, 576]
   std::vector<std::int32_t> page_table;  // [batch, max_pages]
   std::vector<std::int32_t> seqlens;     // [batch]
+  // An FP8 cache (host/fp8.hpp): kv_fp8 holds its bytes, [num_pages,
+  // page_size, 576], and the device reads them; kv_cache holds the same
+  // values widened to `dtype` (exact), and every cached value is
+  // kv_cache * kv_scale. For a 16-bit cache, kv_scale is 1 and kv_fp8 empty.
+  KvFormat kv_format = KvFormat::same;
+  float kv_scale = 1.0f;
+  std::vector<std::uint8_t> kv_fp8;
 };
+
+// Turns `p`'s cache into `format` (FP8): one scale for the whole cache,
+// amax / the format's largest value, each value rounded to nearest even;
+// kv_cache then holds the quantized values (the reference's input).
+void quantize_kv(MlaProblem& p, KvFormat format);
 
 struct MlaResult {
   std::vector<float> out;  // [batch, heads, 512]
@@ -43,6 +56,7 @@ struct RandomMlaSpec {
   // Uniform values from a cheap generator instead of normal ones: for
   // gigabyte-sized benchmark caches where only the speed matters.
   bool fast_fill = false;
+  KvFormat kv_format = KvFormat::same;  // FP8: quantize_kv after filling
 };
 
 // A page table for requests of `seqlens` tokens over a pool of exactly the

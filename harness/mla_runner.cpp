@@ -38,7 +38,9 @@ double MlaRunOutcome::median_combine_ms() const {
 }
 
 MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const MlaRunOptions& options) {
-  MlaDecoder decoder(device, p.dtype);
+  require(!(options.fused_append && is_fp8(p.kv_format)), "run_mla_problem",
+          "the fused append does not write an FP8 cache");
+  MlaDecoder decoder(device, p.dtype, p.kv_format);
   MlaRunOutcome outcome;
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);
@@ -53,7 +55,7 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
     new_rows = device.upload_vector(fused.rows);
     kv = device.upload_vector(poisoned);
   } else {
-    kv = device.upload_vector(p.kv_cache);
+    kv = is_fp8(p.kv_format) ? device.upload_vector(p.kv_fp8) : device.upload_vector(p.kv_cache);
   }
   auto table = device.upload_vector(p.page_table);
   const PoisonedOutputs outputs(device, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
@@ -74,6 +76,8 @@ MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const Mla
   args.out = outputs.out.get();
   args.lse = options.want_lse ? outputs.lse.get() : nullptr;
   args.new_rows = new_rows.get();
+  args.kv_format = p.kv_format;
+  args.kv_scale = p.kv_scale;
   if (options.check_page_table) args.host_page_table = p.page_table;
   args.set_contiguous_strides();
 

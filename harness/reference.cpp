@@ -60,7 +60,7 @@ MlaResult mla_decode(const MlaProblem& p) {
                   "] = " + std::to_string(page) + " is outside [0, " + std::to_string(p.num_pages) + ")");
       const std::size_t row = (std::size_t(page) * p.page_size + t % p.page_size) * mla::kRowDim;
       for (int d = 0; d < mla::kRowDim; ++d)
-        latent[std::size_t(t) * mla::kRowDim + d] = to_float(p.dtype, p.kv_cache[row + d]);
+        latent[std::size_t(t) * mla::kRowDim + d] = double{to_float(p.dtype, p.kv_cache[row + d])} * p.kv_scale;
     }
     for (int h = 0; h < p.heads; ++h) {
       const std::size_t bh = std::size_t(b) * p.heads + h;

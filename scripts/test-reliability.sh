@@ -24,7 +24,7 @@ log=$(mktemp)
 # (isa.ZebinFacts: SLM per kernel from .ze_info).
 OCL_ICD_VENDORS="$deps/icd-pocl" oclgrind --check-api --data-races --local-mem-size 131072 --num-threads 2 \
   --log "$log" build/tests/zemla_kernel_tests_pocl \
-  --gtest_filter='MlaDecodeBounds.*:KvAppend.*:MlaDecodeStrides.*:MlaDecodeFusedAppendSelfCheck.*:*/page16_*:*/all_empty:*GqaDecodeNumerics*/bf16_d64_q8kv2_edges_p64:*GqaDecodeNumerics*/f16_window0_softcap:*GqaDecodeNumerics*/bf16_d128_q8kv1_split_p128'
+  --gtest_filter='MlaDecodeBounds.*:KvAppend.*:MlaDecodeStrides.*:MlaDecodeFusedAppendSelfCheck.*:MlaDecodeFp8SelfCheck.*:*/page16_*:*/all_empty:*GqaDecodeNumerics*/bf16_d64_q8kv2_edges_p64:*GqaDecodeNumerics*/f16_window0_softcap:*GqaDecodeNumerics*/bf16_d128_q8kv1_split_p128'
 if [ -s "$log" ]; then
   echo "oclgrind reported errors:" >&2
   cat "$log" >&2

@@ -27,11 +27,18 @@ struct RunFlags {
   std::string dtype;  // empty: bf16, or what --load's files hold
   std::string load_dir;
   std::string save_dir;
-  bool append = false;  // fused kv_append of each request's last token
-  bool api = false;     // through the public API (tools/api_path.hpp)
+  bool append = false;            // fused kv_append of each request's last token
+  bool api = false;               // through the public API (tools/api_path.hpp)
+  std::string kv_dtype = "auto";  // the cache's storage: auto (the dtype), fp8_e4m3, fp8_e5m2
 };
 
 MlaProblem make_problem(const RunFlags& f) {
+  const KvFormat kv = parse_kv_format(f.kv_dtype);
+  if (is_fp8(kv)) {
+    require(f.load_dir.empty(), "run", "--kv-dtype " + f.kv_dtype + " with --load: FP8 .npy files are not read yet");
+    require(!f.api, "run", "--kv-dtype " + f.kv_dtype + " with --api: the public API has no FP8 cache yet");
+    require(!f.append, "run", "--kv-dtype " + f.kv_dtype + " with --append: the fused append does not write FP8");
+  }
   if (!f.load_dir.empty()) {
     return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
   }
@@ -41,6 +48,7 @@ MlaProblem make_problem(const RunFlags& f) {
   spec.page_size = f.page_size;
   spec.seqlens = f.step.lengths();
   spec.seed = f.step.seed;
+  spec.kv_format = kv;
   return make_random_problem(spec);
 }
 
@@ -112,6 +120,8 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
 
   nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
   report["heads"] = problem.heads;
+  report["kv_dtype"] = is_fp8(problem.kv_format) ? kv_format_name(problem.kv_format) : dtype_name(problem.dtype);
+  if (is_fp8(problem.kv_format)) report["kv_scale"] = problem.kv_scale;
   bool ok = true;
   if (f.append) {
     report["append_values_wrong"] = outcome.appended_values_wrong;
@@ -148,8 +158,10 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
               << ", " << rt::variant_name(outcome.variant) << " variant, " << outcome.binary << ")\n"
               << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
-              << dtype_name(problem.dtype) << ", max len " << report["max_seqlen"] << ", "
-              << outcome.plan.total_splits() << " splits" << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
+              << dtype_name(problem.dtype)
+              << (is_fp8(problem.kv_format) ? ", cache " + std::string(kv_format_name(problem.kv_format)) : "")
+              << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
+              << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
     if (f.append) {
       std::cout << "  fused append: " << outcome.appended_values_wrong
                 << " values of the new rows wrong in the cache (the slots were poisoned before the run)\n";
@@ -179,6 +191,11 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   shape_flags.push_back(
       mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str());
   mla->add_option("--dtype", flags->dtype, "bf16 or fp16 (default bf16, or what --load's kv_cache holds)");
+  shape_flags.push_back(
+      mla->add_option("--kv-dtype", flags->kv_dtype,
+                      "The cache's storage: auto (the dtype), fp8_e4m3 or fp8_e5m2 (one scale for the "
+                      "cache, amax / the format's largest value)")
+          ->capture_default_str());
   auto* load = mla->add_option("--load", flags->load_dir,
                                "Read the step from DIR: q_nope.npy, q_rope.npy, kv_cache.npy, page_table.npy, "
                                "cache_seqlens.npy, optional sm_scale.npy; an out.npy (and lse.npy) there is checked "

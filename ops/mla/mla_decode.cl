@@ -56,11 +56,11 @@
 // Where one tile of a request's tokens lives: a page id outside the pool or
 // a page index past the table's width gives zero valid rows, never a read.
 typedef struct {
-  __global const ushort* rows;
+  __global const kv_elem* rows;
   int valid_rows;
 } TileSource;
 
-inline TileSource tile_source(__global const ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
+inline TileSource tile_source(__global const kv_elem* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
                               int page_size, __global const int* pages, int max_pages, int t0, int token_end) {
   const int page_index = t0 / page_size;
   const int page = page_index < max_pages ? pages[page_index] : -1;
@@ -106,8 +106,11 @@ inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long k
 #include "mla_decode_split.clh"
 #undef ZEMLA_SPLIT_KERNEL
 #undef ZEMLA_FUSED_APPEND
+// An FP8 cache has no fused append: its rows need quantizing first.
+#if !ZEMLA_KV_FP8
 #define ZEMLA_SPLIT_KERNEL mla_decode_split_append
 #define ZEMLA_FUSED_APPEND 1
 #include "mla_decode_split.clh"
 #undef ZEMLA_SPLIT_KERNEL
 #undef ZEMLA_FUSED_APPEND
+#endif

@@ -22,11 +22,22 @@ constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the k
 
 ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
+// The build's dtype: "bf16", or "bf16_fp8_e4m3" for an FP8 cache (the build
+// table in kernels_spirv/CMakeLists.txt).
+std::string program_dtype(DType dtype, KvFormat kv_format) {
+  std::string name(dtype_name(dtype));
+  if (is_fp8(kv_format)) name += "_" + std::string(kv_format_name(kv_format));
+  return name;
+}
+
 }  // namespace
 
-MlaDecoder::MlaDecoder(rt::Device& device, DType dtype)
-    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), std::string(dtype_name(dtype))}, "mla_decode_split",
-                kSplitGroup, kCall, "mla_decode_split_append") {}
+MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
+    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), program_dtype(dtype, kv_format)}, "mla_decode_split",
+                kSplitGroup, kCall,
+                // An FP8 build has no fused-append kernel (mla_decode.cl says why).
+                is_fp8(kv_format) ? nullptr : "mla_decode_split_append"),
+      kv_format_(kv_format) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
   return plan_with(seqlens, heads, {}, num_kv_splits);
@@ -44,6 +55,10 @@ DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, in
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
   MlaDecodeGeometry g;
   static_cast<MlaDecodeLayout&>(g) = a;
+  require(a.kv_format == kv_format_, kCall, [&] {
+    return "kv_format " + std::string(kv_format_name(a.kv_format)) + " given to a decoder of " +
+           std::string(kv_format_name(kv_format_)) + " caches";
+  });
   g.q_nope_bytes = checked_bytes(a.q_nope);
   g.q_rope_bytes = checked_bytes(a.q_rope);
   g.kv_cache_bytes = checked_bytes(a.kv_cache);
@@ -68,7 +83,10 @@ rt::Kernel& MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt:
   k.kv_stride_page = a.kv_stride_page;
   k.kv_stride_token = a.kv_stride_token;
   k.num_heads = a.heads;
-  k.scale_log2 = a.sm_scale * std::numbers::log2e_v<float>;
+  // An FP8 cache's scale scales every score (folded in here) and every
+  // output (v_scale), so no cached value is ever multiplied.
+  k.scale_log2 = a.sm_scale * std::numbers::log2e_v<float> * a.kv_scale;
+  k.v_scale = a.kv_scale;
   k.new_rows = a.new_rows;
   k.new_rows_stride = a.new_rows_stride;
   k.append_new_rows = a.new_rows != nullptr ? 1 : 0;

@@ -22,7 +22,8 @@
 namespace zemla::ops {
 
 // The layout (shapes, strides in elements) and the buffers of one call.
-// Buffers hold raw 16-bit values of the decoder's dtype.
+// Buffers hold raw 16-bit values of the decoder's dtype; the cache, FP8
+// bytes where the decoder reads an FP8 cache (kv_format and kv_scale).
 struct MlaDecodeArgs : MlaDecodeLayout {
   const rt::Buffer* q_nope = nullptr;      // [batch, heads, 512]
   const rt::Buffer* q_rope = nullptr;      // [batch, heads, 64]
@@ -41,7 +42,10 @@ struct MlaDecodeArgs : MlaDecodeLayout {
 
 class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
  public:
-  MlaDecoder(rt::Device& device, DType dtype);
+  // `kv_format`: how the cache stores its values; FP8 runs the build that
+  // widens FP8 rows (kernels_spirv/common/fp8.clh).
+  MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format = KvFormat::same);
+  KvFormat kv_format() const { return kv_format_; }
 
   DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits = -1) const;
   // Throws zemla::Error naming the argument, index and value on bad input.
@@ -57,6 +61,8 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
   friend class SplitKvOp<MlaDecoder, MlaDecodeArgs>;
   // Sets the split kernel's arguments; returns the kernel they were set on.
   rt::Kernel& bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
+
+  KvFormat kv_format_;
 };
 
 }  // namespace zemla::ops

@@ -14,12 +14,13 @@
   ARG(IN, ushort, q_rope) /* [batch, heads, 64] */                                          \
   ARG(SCALAR, long, q_rope_stride_b)                                                        \
   ARG(SCALAR, long, q_rope_stride_h)                                                        \
-  ARG(OUT, ushort, kv_cache) /* [num_pages, page_size, 576]; written by the fused append */ \
+  ARG(OUT, kv_elem, kv_cache) /* [num_pages, page_size, 576]; the fused append writes it */ \
   ARG(SCALAR, long, kv_stride_page)                                                         \
   ARG(SCALAR, long, kv_stride_token)                                                        \
   SPLIT_KV_PAGING_ARGS(ARG)                                                                 \
   ARG(SCALAR, int, num_heads)                                                               \
-  ARG(SCALAR, float, scale_log2) /* sm_scale * log2(e) */                                   \
+  ARG(SCALAR, float, scale_log2) /* sm_scale * log2(e), times an FP8 cache's scale */       \
+  ARG(SCALAR, float, v_scale)    /* an FP8 cache's scale, 1 otherwise */                    \
   SPLIT_KV_OUTPUT_ARGS(ARG)                                                                 \
   ARG(IN, ushort, new_rows) /* [batch, 576], may be null when append_new_rows is 0 */       \
   ARG(SCALAR, long, new_rows_stride)                                                        \

@@ -66,10 +66,22 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_stride(g.q_nope_stride_h, "q_nope_stride_h", 0);
   require_stride(g.q_rope_stride_b, "q_rope_stride_b", 0);
   require_stride(g.q_rope_stride_h, "q_rope_stride_h", 0);
+  // Rows 16 bytes aligned: 8 values of a 16-bit cache, 16 of an FP8 one.
+  const int kv_bytes = kv_value_bytes(g.kv_format);
   require_stride(g.kv_stride_token, "kv_stride_token", mla::kRowDim);
-  launch_checks::require_multiple_of_8(kCall, g.kv_stride_token, "kv_stride_token");
+  launch_checks::require_multiple_of(kCall, g.kv_stride_token, "kv_stride_token", 16 / kv_bytes);
   require_stride(g.kv_stride_page, "kv_stride_page", std::int64_t{g.page_size} * g.kv_stride_token);
-  launch_checks::require_multiple_of_8(kCall, g.kv_stride_page, "kv_stride_page");
+  launch_checks::require_multiple_of(kCall, g.kv_stride_page, "kv_stride_page", 16 / kv_bytes);
+  if (is_fp8(g.kv_format)) {
+    require(std::isfinite(g.kv_scale) && g.kv_scale > 0, kCall, [&] {
+      return "kv_scale " + std::to_string(g.kv_scale) + " of the " + std::string(kv_format_name(g.kv_format)) +
+             " cache must be a positive finite number";
+    });
+  } else {
+    require(g.kv_scale == 1.0f, kCall, [&] {
+      return "kv_scale " + std::to_string(g.kv_scale) + " given for a 16-bit cache; only an FP8 cache has a scale (1)";
+    });
+  }
   require_stride(g.page_table_stride, "page_table_stride", g.max_pages);
   require_stride(g.out_stride_h, "out_stride_h", mla::kLatentDim);
   require_stride(g.out_stride_b, "out_stride_b", std::int64_t{g.heads} * g.out_stride_h);
@@ -79,7 +91,7 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_buffer(g.q_rope_bytes, "q_rope",
                  span_bytes(g.batch, g.q_rope_stride_b, g.heads, g.q_rope_stride_h, mla::kRopeDim, 2));
   require_buffer(g.kv_cache_bytes, "kv_cache",
-                 span_bytes(g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, mla::kRowDim, 2));
+                 span_bytes(g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, mla::kRowDim, kv_bytes));
   require_buffer(g.page_table_bytes, "page_table", span_bytes(g.batch, g.page_table_stride, 1, 0, g.max_pages, 4));
   require_buffer(g.out_bytes, "out", span_bytes(g.batch, g.out_stride_b, g.heads, g.out_stride_h, mla::kLatentDim, 2));
   if (g.lse_bytes != MlaDecodeGeometry::kNoBuffer) {
@@ -87,6 +99,11 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
     require_buffer(g.lse_bytes, "lse", span_bytes(g.batch, g.lse_stride_b, 1, 0, g.heads, 4));
   }
   if (g.new_rows_bytes != MlaDecodeGeometry::kNoBuffer) {
+    if (is_fp8(g.kv_format)) {
+      throw Error(kCall, kUnsupported,
+                  std::string("new_rows: the fused kv_append does not write an ") +
+                      std::string(kv_format_name(g.kv_format)) + " cache; append the rows first");
+    }
     // Fused kv_append: the kernels read the rows as 16-byte vectors, and
     // each request's new token is its last, so none may be empty.
     require_stride(g.new_rows_stride, "new_rows_stride", mla::kRowDim);

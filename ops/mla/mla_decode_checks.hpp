@@ -9,6 +9,7 @@
 #include <span>
 
 #include "host/decode_planner.hpp"
+#include "host/fp8.hpp"
 #include "ops/split_kv/launch_checks.hpp"
 
 namespace zemla {
@@ -29,6 +30,10 @@ struct MlaDecodeLayout {
   std::int64_t out_stride_b = 0, out_stride_h = 0;
   std::int64_t lse_stride_b = 0;
   std::int64_t new_rows_stride = 0;  // fused kv_append's input rows
+  // The cache's storage (host/fp8.hpp) and, for FP8, its scale: every
+  // cached value is the stored one times kv_scale (1 for a 16-bit cache).
+  KvFormat kv_format = KvFormat::same;
+  float kv_scale = 1.0f;
 
   // Dense row-major strides for every tensor.
   void set_contiguous_strides();

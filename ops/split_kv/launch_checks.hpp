@@ -38,8 +38,12 @@ inline void require_stride(const char* call, std::int64_t v, const char* name, s
 }
 
 // Values read 8 at a time (and block-read by the intel_sg variants): 16-byte aligned rows.
+inline void require_multiple_of(const char* call, std::int64_t v, const char* name, std::int64_t m) {
+  require(v % m == 0, call,
+          [&] { return std::string(name) + " " + std::to_string(v) + " must be a multiple of " + std::to_string(m); });
+}
 inline void require_multiple_of_8(const char* call, std::int64_t v, const char* name) {
-  require(v % 8 == 0, call, [&] { return std::string(name) + " " + std::to_string(v) + " must be a multiple of 8"; });
+  require_multiple_of(call, v, name, 8);
 }
 
 // Every request of the plan fits its page-table row of max_pages pages.

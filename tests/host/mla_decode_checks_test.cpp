@@ -95,6 +95,48 @@ TEST(MlaDecodeChecks, StridesMustBeConsistent) {
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.lse_stride_b = 15; }), "lse_stride_b 15 must be in [16, 2^40]");
 }
 
+// An FP8 cache: a positive finite scale, 16-byte aligned rows of 1-byte
+// values, buffer sizes in bytes; a 16-bit cache takes no scale.
+TEST(MlaDecodeChecks, AnFp8CacheHasItsOwnRules) {
+  auto fp8 = [](ValidCall& c) {
+    c.g.kv_format = KvFormat::fp8_e4m3;
+    c.g.kv_scale = 0.01f;
+    c.g.kv_cache_bytes /= 2;
+  };
+  EXPECT_EQ(error_after(fp8), "accepted");
+  for (const float bad : {0.0f, -1.0f, NAN, INFINITY}) {
+    EXPECT_EQ(error_after([&](ValidCall& c) {
+                fp8(c);
+                c.g.kv_scale = bad;
+              }),
+              "kv_scale " + std::to_string(bad) + " of the fp8_e4m3 cache must be a positive finite number");
+  }
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              fp8(c);
+              c.g.kv_stride_token = 584;
+            }),
+            "kv_stride_token 584 must be a multiple of 16");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              fp8(c);
+              c.g.kv_cache_bytes -= 1;
+            }),
+            "kv_cache holds 368639 bytes; its shape and strides need 368640");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_scale = 2.0f; }),
+            "kv_scale 2.000000 given for a 16-bit cache; only an FP8 cache has a scale (1)");
+  // The fused append writes 16-bit rows only.
+  ValidCall c;
+  fp8(c);
+  c.g.new_rows_stride = mla::kRowDim;
+  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
+  try {
+    check_mla_decode(c.g, c.plan);
+    ADD_FAILURE() << "new rows into an FP8 cache were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kUnsupported);
+    EXPECT_NE(e.detail().find("fused kv_append does not write an fp8_e4m3 cache"), std::string::npos) << e.detail();
+  }
+}
+
 TEST(MlaDecodeChecks, DtypeMustBeSupported) {
   try {
     parse_dtype("fp8");

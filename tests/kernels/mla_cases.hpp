@@ -24,7 +24,8 @@ struct Case {
   int page_size;
   int splits;
   std::vector<std::int32_t> seqlens;
-  bool fused_append = false;  // the last token of each request appended by the decode
+  bool fused_append = false;            // the last token of each request appended by the decode
+  KvFormat kv_format = KvFormat::same;  // FP8: the cache quantized (quantize_kv), one scale
 };
 
 inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -63,6 +64,7 @@ inline void expect_matches_reference(const Case& c) {
   spec.page_size = c.page_size;
   spec.seqlens = c.seqlens;
   spec.seed = std::hash<std::string>{}(c.name);
+  spec.kv_format = c.kv_format;
   const MlaProblem problem = make_random_problem(spec);
 
   ops::MlaRunOptions options;

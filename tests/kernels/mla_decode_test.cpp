@@ -49,6 +49,59 @@ TEST_P(MlaDecodeNumerics, MatchesReferenceWithinTolerance) { expect_matches_refe
 INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeNumerics, ::testing::ValuesIn(matrix()),
                          [](const auto& info) { return info.param.name; });
 
+// FP8 caches (fp8_e4m3, fp8_e5m2, one scale for the cache): the reference
+// decodes the quantized cache in fp64, the kernels widen each tile as they
+// stage it. Per format: every page size, both dtypes, H in {16, 24, 128},
+// splits {auto, 1, 7, 64}, edge lengths, and a long request.
+std::vector<Case> fp8_cases() {
+  std::vector<Case> cases;
+  const int split_choices[] = {-1, 1, 7, 64};
+  const int head_choices[] = {16, 24, 128};
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+    const std::string f(kv_format_name(kv));
+    int k = 0;
+    for (int ps : {16, 32, 64, 128}) {
+      const DType dt = k % 2 == 0 ? DType::bf16 : DType::f16;
+      const int heads = head_choices[k % 3];
+      const int splits = split_choices[k % 4];
+      cases.push_back(
+          {f + "_page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) + "_H" + std::to_string(heads), dt,
+           heads, ps, splits, edge_lengths(ps), false, kv});
+      ++k;
+    }
+    cases.push_back({f + "_long32k", DType::bf16, 16, 64, -1, {32768 + 7, 3, 200, 0}, false, kv});
+  }
+  return cases;
+}
+
+class MlaDecodeFp8 : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MlaDecodeFp8, MatchesTheReferenceOfTheQuantizedCache) { expect_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeFp8, ::testing::ValuesIn(fp8_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// The FP8 check can fail: the same bytes read as the other format, or with
+// a scale 25 % off, miss the reference.
+TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
+  RandomMlaSpec spec;
+  spec.seqlens = {40, 1, 64};
+  spec.heads = 16;
+  spec.kv_format = KvFormat::fp8_e4m3;
+  const MlaProblem problem = make_random_problem(spec);
+  const auto ref = reference::mla_decode(problem);
+  const auto good = ops::run_mla_problem(testing::test_device(), problem, {});
+  EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  MlaProblem other_format = problem;
+  other_format.kv_format = KvFormat::fp8_e5m2;
+  const auto bad_format = ops::run_mla_problem(testing::test_device(), other_format, {});
+  EXPECT_FALSE(compare_with_reference(bad_format.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  MlaProblem other_scale = problem;
+  other_scale.kv_scale *= 1.25f;
+  const auto bad_scale = ops::run_mla_problem(testing::test_device(), other_scale, {});
+  EXPECT_FALSE(compare_with_reference(bad_scale.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
 // Fused kv_append (MlaDecodeArgs::new_rows): each request's last token comes
 // from the step's rows, its cache slot poisoned before the run; the output
 // must match the reference and the slot must hold the row afterwards. Every
