@@ -25,9 +25,11 @@ struct StepCost {
   double bytes = 0;
   double flops = 0;
 };
-StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens);
+// `kv_value_bytes`: 2 for a 16-bit cache, 1 for an FP8 one (host/fp8.hpp).
+StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_value_bytes = 2);
 inline constexpr const char* kStepCostFormula =
-    "bytes = sum(len)*576*2*head_blocks (KV rows, read once per head block) + B*H*(576+512)*2 (q, out)"
+    "bytes = sum(len)*576*kv_bytes*head_blocks (KV rows, read once per head block; kv_bytes 2, or 1 for FP8)"
+    " + B*H*(576+512)*2 (q, out)"
     " + combine ? splits*H*(512+1)*4*2 : 0 (workspace write+read) + page table; "
     "flops = sum(len)*H*(2*576 + 2*512)";
 

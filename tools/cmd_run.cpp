@@ -148,7 +148,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   }
   if (!outcome.timings.empty()) {
     const double ms = outcome.median_step_ms();
-    const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
+    const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens, kv_value_bytes(problem.kv_format));
     report["timing"] = timing_report(outcome, ms, cost.bytes, cost.flops, f.step.iters, device->info().name);
     report["timing"]["bytes_formula"] = kStepCostFormula;
   }
