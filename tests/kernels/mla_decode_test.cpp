@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
 #include "kernels/mla_cases.hpp"
 #include "zemla/error.hpp"
@@ -100,6 +101,78 @@ TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
   other_scale.kv_scale *= 1.25f;
   const auto bad_scale = ops::run_mla_problem(testing::test_device(), other_scale, {});
   EXPECT_FALSE(compare_with_reference(bad_scale.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
+// A problem whose cache bytes are drawn from `codes` (a format's FP8
+// codes), scaled by `scale`: the kernels' widening must decode every one
+// exactly, whatever path a word of four bytes takes.
+MlaProblem fp8_problem_of_codes(KvFormat kv, const std::vector<std::uint8_t>& codes, float scale) {
+  RandomMlaSpec spec;
+  spec.seqlens = {70, 1, 33};
+  spec.heads = 16;
+  spec.page_size = 16;
+  spec.kv_format = kv;
+  MlaProblem p = make_random_problem(spec);
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<std::size_t> pick(0, codes.size() - 1);
+  for (std::size_t i = 0; i < p.kv_fp8.size(); ++i) {
+    p.kv_fp8[i] = codes[pick(rng)];
+    p.kv_cache[i] = from_float(p.dtype, fp8_to_float(kv, p.kv_fp8[i]));
+  }
+  p.kv_scale = scale;
+  return p;
+}
+
+// Zeros and subnormals (and, mixed in, the smallest normals) scaled up to
+// integers of a few units: a widening that took a subnormal for a normal
+// would be off by whole units and fail.
+TEST(MlaDecodeFp8Specials, ZerosAndSubnormalsDecodeExactly) {
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+    SCOPED_TRACE(std::string(kv_format_name(kv)));
+    std::vector<std::uint8_t> codes;
+    for (int c = 0; c < 16; ++c) {
+      codes.push_back(static_cast<std::uint8_t>(c));
+      codes.push_back(static_cast<std::uint8_t>(0x80 | c));
+    }
+    // The smallest subnormal scaled to 1: e4m3 2^-9, e5m2 2^-16.
+    const float scale = kv == KvFormat::fp8_e4m3 ? 512.0f : 65536.0f;
+    const MlaProblem p = fp8_problem_of_codes(kv, codes, scale / 8);
+    const auto outcome = ops::run_mla_problem(testing::test_device(), p, {});
+    const auto cmp = compare_with_reference(outcome.result, reference::mla_decode(p), p.dtype, mla::kLatentDim, true);
+    EXPECT_TRUE(cmp.pass) << cmp.failure;
+  }
+}
+
+// A NaN in a request's cache has a defined result: that request's output
+// is NaN (the softmax and the sum both carry it); the others are untouched.
+TEST(MlaDecodeFp8Specials, ANaNCodeMakesItsRequestNaNAndNoOther) {
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+    SCOPED_TRACE(std::string(kv_format_name(kv)));
+    RandomMlaSpec spec;
+    spec.seqlens = {40, 9};
+    spec.heads = 16;
+    spec.page_size = 16;
+    spec.kv_format = kv;
+    MlaProblem p = make_random_problem(spec);
+    const auto ref = reference::mla_decode(p);  // before the NaN: request 1's answer
+    const std::size_t slot = (std::size_t(p.page_table[0]) * p.page_size + 5) * mla::kRowDim + 3;
+    p.kv_fp8[slot] = 0x7f;  // NaN in both formats
+    // One split per request, and seven: the combine stage passes it on too.
+    for (int splits : {1, 7}) {
+      ops::MlaRunOptions options;
+      options.num_kv_splits = splits;
+      const auto outcome = ops::run_mla_problem(testing::test_device(), p, options);
+      bool request0_nan = false;
+      for (int i = 0; i < p.heads * mla::kLatentDim; ++i)
+        request0_nan = request0_nan || std::isnan(outcome.result.out[i]);
+      EXPECT_TRUE(request0_nan);
+      const std::size_t per_request = std::size_t(p.heads) * mla::kLatentDim;
+      for (std::size_t i = per_request; i < 2 * per_request; ++i) {
+        ASSERT_FALSE(std::isnan(outcome.result.out[i])) << i;
+        EXPECT_NEAR(outcome.result.out[i], ref.out[i], 0.05) << i;
+      }
+    }
+  }
 }
 
 // Fused kv_append (MlaDecodeArgs::new_rows): each request's last token comes
