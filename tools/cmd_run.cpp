@@ -52,6 +52,30 @@ MlaProblem make_problem(const RunFlags& f) {
   return make_random_problem(spec);
 }
 
+// What both paths do with a result: hold it to the fp64 reference and to
+// --load's out.npy (another implementation's answer, under the same
+// contract), and --save it. Fills the report; returns whether it passed.
+bool check_and_save(const RunFlags& f, const MlaProblem& problem, const MlaResult& result,
+                    const std::optional<MlaResult>& expected, bool expected_has_lse, nlohmann::json& report) {
+  bool ok = true;
+  if (f.step.check) {
+    const auto c = compare_with_reference(result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
+    report["check"] = check_report(c);
+    ok = c.pass;
+    if (expected) {
+      const auto e = compare_with_reference(result, *expected, problem.dtype, mla::kLatentDim, expected_has_lse);
+      report["check_expected"] = check_report(e);
+      ok = ok && e.pass;
+    }
+  }
+  if (!f.save_dir.empty()) {
+    save_mla_problem(f.save_dir, problem);
+    save_mla_result(f.save_dir, problem, result);
+    report["saved_to"] = f.save_dir;
+  }
+  return ok;
+}
+
 // The step through the public API: the same problem, checks and --save, with
 // the report of what the API shows (no timing: `zemla bench` times).
 void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
@@ -67,23 +91,7 @@ void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
                         {"heads", problem.heads},
                         {"total_splits", run.plan.total_splits},
                         {"needs_combine", run.plan.needs_combine}};
-  bool ok = true;
-  if (f.step.check) {
-    const auto c =
-        compare_with_reference(run.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
-    report["check"] = check_report(c);
-    ok = c.pass;
-    if (expected) {
-      const auto e = compare_with_reference(run.result, *expected, problem.dtype, mla::kLatentDim, expected_has_lse);
-      report["check_expected"] = check_report(e);
-      ok = ok && e.pass;
-    }
-  }
-  if (!f.save_dir.empty()) {
-    save_mla_problem(f.save_dir, problem);
-    save_mla_result(f.save_dir, problem, run.result);
-    report["saved_to"] = f.save_dir;
-  }
+  const bool ok = check_and_save(f, problem, run.result, expected, expected_has_lse, report);
   if (global.json) {
     std::cout << report.dump(2) << '\n';
   } else {
@@ -127,25 +135,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     report["append_values_wrong"] = outcome.appended_values_wrong;
     ok = outcome.appended_values_wrong == 0;
   }
-  if (f.step.check) {
-    const auto ref = reference::mla_decode(problem);
-    const auto c = compare_with_reference(outcome.result, ref, problem.dtype, mla::kLatentDim, true);
-    report["check"] = check_report(c);
-    ok = ok && c.pass;
-    if (expected) {
-      // The loaded out.npy/lse.npy (another implementation's answer) is held
-      // to the same contract as the fp64 reference.
-      const auto e =
-          compare_with_reference(outcome.result, *expected, problem.dtype, mla::kLatentDim, expected_has_lse);
-      report["check_expected"] = check_report(e);
-      ok = ok && e.pass;
-    }
-  }
-  if (!f.save_dir.empty()) {
-    save_mla_problem(f.save_dir, problem);
-    save_mla_result(f.save_dir, problem, outcome.result);
-    report["saved_to"] = f.save_dir;
-  }
+  ok = check_and_save(f, problem, outcome.result, expected, expected_has_lse, report) && ok;
   if (!outcome.timings.empty()) {
     const double ms = outcome.median_step_ms();
     const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens, kv_value_bytes(problem.kv_format));
