@@ -125,6 +125,8 @@ zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests,
 
 extern "C" {
 
+const char* zemla_version(void) { return ZEMLA_VERSION; }
+
 const char* zemla_status_string(zemla_status s) {
   switch (s) {
     case ZEMLA_STATUS_SUCCESS:

@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
     about += "\n  " + std::string(v.name) + " (" + std::string(v.values) + "): " + std::string(v.meaning);
   }
   CLI::App app{about};
+  app.set_version_flag("--version", "zemla " ZEMLA_VERSION, "The version of zemla, then exit");
   zemla::cli::Global global;
   app.add_flag("--json", global.json, "Machine-readable JSON output (before or after the subcommand)");
   // Subcommands made from here on hand flags they do not know to their

@@ -39,6 +39,10 @@ typedef struct zemla_mla_recorded_layer zemla_mla_recorded_layer;
 typedef struct zemla_gqa_cache zemla_gqa_cache;
 typedef struct zemla_gqa_step zemla_gqa_step;
 
+/* The library's version, "MAJOR.MINOR.PATCH" (the CMake project's): what a
+ * program loaded, whatever header it was built with. */
+ZEMLA_C_API const char* zemla_version(void);
+
 ZEMLA_C_API const char* zemla_status_string(zemla_status status);
 /* The last failure's message on this thread ("" if none). Valid until the next call. */
 ZEMLA_C_API const char* zemla_last_error(void);

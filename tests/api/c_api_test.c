@@ -16,6 +16,10 @@
 enum { HEADS = 2, ROW = 576, LATENT = 512, ROPE = 64, STEPS = 40 };
 
 int main(void) {
+  if (strcmp(zemla_version(), ZEMLA_EXPECTED_VERSION) != 0) {
+    printf("FAIL: zemla_version() is '%s', the build's is '%s'\n", zemla_version(), ZEMLA_EXPECTED_VERSION);
+    return 1;
+  }
   zemla_runtime* rt = NULL;
   OK(zemla_runtime_create("opencl", 0, &rt));
   char name[128];
