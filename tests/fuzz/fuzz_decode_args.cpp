@@ -5,6 +5,7 @@
 // 128-bit arithmetic, lies inside its buffer, and every page a request reads
 // is in the pool.
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -74,6 +75,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto& l : seqlens) l = static_cast<std::int32_t>(in.small(800));
   std::vector<std::int32_t> table(in.take<std::uint8_t>() % 64);
   for (auto& p : table) p = static_cast<std::int32_t>(in.small(14)) - 1;
+  // Last, so older corpus entries keep their meaning: the cache's format
+  // (16-bit, fp8_e4m3, fp8_e5m2) and, for FP8, any scale.
+  const auto kv_pick = in.take<std::uint8_t>() % 3;
+  g.kv_format = kv_pick == 0   ? zemla::KvFormat::same
+                : kv_pick == 1 ? zemla::KvFormat::fp8_e4m3
+                               : zemla::KvFormat::fp8_e5m2;
+  if (kv_pick != 0) g.kv_scale = in.take<float>();
 
   zemla::DecodePlan plan;
   try {
@@ -86,7 +94,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // Accepted: check the promises independently.
   must_fit(g.q_nope_bytes, g.batch, g.q_nope_stride_b, g.heads, g.q_nope_stride_h, kLatentDim, 2);
   must_fit(g.q_rope_bytes, g.batch, g.q_rope_stride_b, g.heads, g.q_rope_stride_h, kRopeDim, 2);
-  must_fit(g.kv_cache_bytes, g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, kRowDim, 2);
+  const int kv_bytes = zemla::kv_value_bytes(g.kv_format);
+  must_fit(g.kv_cache_bytes, g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, kRowDim, kv_bytes);
+  // Rows 16-byte aligned for the kernels' vector loads; an FP8 scale usable.
+  if ((g.kv_stride_token * kv_bytes) % 16 != 0 || (g.kv_stride_page * kv_bytes) % 16 != 0) std::abort();
+  if (zemla::is_fp8(g.kv_format) ? !(g.kv_scale > 0 && std::isfinite(g.kv_scale)) : g.kv_scale != 1.0f) std::abort();
   must_fit(g.page_table_bytes, g.batch, g.page_table_stride, 1, 0, g.max_pages, 4);
   must_fit(g.out_bytes, g.batch, g.out_stride_b, g.heads, g.out_stride_h, kLatentDim, 2);
   if (g.lse_bytes >= 0) must_fit(g.lse_bytes, g.batch, g.lse_stride_b, 1, 0, g.heads, 4);
