@@ -5,7 +5,7 @@
 
 namespace zemla {
 
-Comparison compare_with_reference(const MlaResult& got, const MlaResult& ref, DType dtype, int row_len,
+Comparison compare_with_reference(const DecodeResult& got, const DecodeResult& ref, DType dtype, int row_len,
                                   bool check_lse) {
   Comparison c;
   auto fail = [&](std::string why) {

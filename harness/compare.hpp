@@ -21,6 +21,7 @@ struct Comparison {
   std::string failure;  // first violated rule, with its index and values
 };
 
-Comparison compare_with_reference(const MlaResult& got, const MlaResult& ref, DType dtype, int row_len, bool check_lse);
+Comparison compare_with_reference(const DecodeResult& got, const DecodeResult& ref, DType dtype, int row_len,
+                                  bool check_lse);
 
 }  // namespace zemla

@@ -4,9 +4,9 @@
 
 namespace zemla::ops {
 
-MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p, const MlaRunOptions& options) {
+RunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& p, const RunOptions& options) {
   GqaDecoder decoder(device, p.dtype);
-  MlaRunOutcome outcome;
+  RunOutcome outcome;
   outcome.variant = decoder.variant();
   outcome.plan = decoder.plan(p.seqlens, p.q_heads, p.kv_heads, p.head_dim, options.num_kv_splits);
 

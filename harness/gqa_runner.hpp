@@ -3,11 +3,11 @@
 // decode, read back), as run_mla_problem does for MLA; the tests and the CLI
 // share it.
 
-#include "mla_runner.hpp"
 #include "reference.hpp"
+#include "runner.hpp"
 
 namespace zemla::ops {
 
-MlaRunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& problem, const MlaRunOptions& options);
+RunOutcome run_gqa_problem(rt::Device& device, const reference::GqaProblem& problem, const RunOptions& options);
 
 }  // namespace zemla::ops

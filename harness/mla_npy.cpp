@@ -194,10 +194,10 @@ MlaProblem load_mla_problem(const fs::path& dir, std::optional<DType> dtype) {
   return p;
 }
 
-std::optional<MlaResult> load_mla_expected(const fs::path& dir, const MlaProblem& p, bool& has_lse) {
+std::optional<DecodeResult> load_mla_expected(const fs::path& dir, const MlaProblem& p, bool& has_lse) {
   has_lse = false;
   if (!fs::exists(dir / "out.npy")) return std::nullopt;
-  MlaResult r;
+  DecodeResult r;
   const auto out = read(dir, "out.npy");
   expect_shape(out, "out.npy", {p.batch, p.heads, mla::kLatentDim}, "[batch, heads, 512]");
   r.out = to_float32(out, "out.npy");
@@ -243,7 +243,7 @@ void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
   npy::write_file(dir / "sm_scale.npy", npy::make<float>(npy::Elem::f32, {}, std::span<const float>(&scale, 1)));
 }
 
-void save_mla_result(const fs::path& dir, const MlaProblem& p, const MlaResult& r) {
+void save_mla_result(const fs::path& dir, const MlaProblem& p, const DecodeResult& r) {
   fs::create_directories(dir);
   const std::int64_t b = p.batch, h = p.heads;
   npy::write_file(dir / "out.npy", npy::make<float>(npy::Elem::f32, {b, h, mla::kLatentDim}, r.out));

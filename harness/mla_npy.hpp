@@ -22,7 +22,8 @@ MlaProblem load_mla_problem(const std::filesystem::path& dir, std::optional<DTyp
 
 // out.npy (and lse.npy if present) from `dir`, checked against the problem's
 // shape; nullopt when the directory has no out.npy.
-std::optional<MlaResult> load_mla_expected(const std::filesystem::path& dir, const MlaProblem& problem, bool& has_lse);
+std::optional<DecodeResult> load_mla_expected(const std::filesystem::path& dir, const MlaProblem& problem,
+                                              bool& has_lse);
 
 // Makes `dir` ready for save_mla_problem/save_mla_result before any work:
 // creates it if needed, and refuses (naming the path) a path that cannot be
@@ -34,6 +35,6 @@ void prepare_save_dir(const std::filesystem::path& dir);
 // Inputs in the run dtype's own bits (uint16 bf16 or float16) so a reload is
 // exact; creates `dir` if needed.
 void save_mla_problem(const std::filesystem::path& dir, const MlaProblem& problem);
-void save_mla_result(const std::filesystem::path& dir, const MlaProblem& problem, const MlaResult& result);
+void save_mla_result(const std::filesystem::path& dir, const MlaProblem& problem, const DecodeResult& result);
 
 }  // namespace zemla

@@ -41,7 +41,7 @@ struct MlaProblem {
 // kv_cache then holds the quantized values (the reference's input).
 void quantize_kv(MlaProblem& p, KvFormat format);
 
-struct MlaResult {
+struct DecodeResult {
   std::vector<float> out;  // [batch, heads, 512]
   std::vector<float> lse;  // [batch, heads]; -inf for an empty request
 };

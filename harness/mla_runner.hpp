@@ -1,70 +1,15 @@
 #pragma once
 // Runs one host-held MLA problem on a device end to end: upload, plan,
-// decode, read back. Shared by the CLI, the tests and the benchmark so all
-// three exercise exactly the path an embedding server uses.
+// decode, read back, driving the decoder directly on the problem's own page
+// table. The CLI, the tests and the benchmark share it; the path an
+// embedding server takes, through the public API, is tools/api_path.hpp.
 
-#include <functional>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
-#include "host/decode_planner.hpp"
 #include "mla_problem.hpp"
 #include "ops/mla/mla_decode.hpp"
+#include "runner.hpp"
 
 namespace zemla::ops {
 
-struct MlaRunOptions {
-  int num_kv_splits = -1;
-  int warmup = 0;  // untimed runs first
-  int iters = 1;   // timed runs (device clock); 0 = one untimed run
-  bool want_lse = true;
-  bool check_page_table = true;  // full host check of the page ids each request reads
-  // Each request's last token as a decode step's new row, appended by the
-  // decode itself (MlaDecodeArgs::new_rows): its cache slot is poisoned
-  // before the run, so a kernel that read the cache there, or did not write
-  // the row, is caught. Needs every request to hold a token.
-  bool fused_append = false;
-};
-
-struct MlaRunOutcome {
-  MlaResult result;  // out widened to fp32, lse
-  DecodePlan plan;
-  rt::Variant variant = rt::Variant::any;
-  std::string binary;  // loaded_binary_name()
-  std::vector<DecodeTiming> timings;
-  // With fused_append: values of the requests' last cache rows that differ
-  // from the problem's after the run (0 when every row was written).
-  std::size_t appended_values_wrong = 0;
-
-  // Timed steps (split + combine), ascending; empty when nothing was timed.
-  std::vector<double> sorted_step_ms() const;
-  // The median of those, 0 when nothing was timed.
-  double median_step_ms() const;
-  // Medians of the two stages alone (combine: 0 when the plan has none).
-  double median_split_ms() const;
-  double median_combine_ms() const;
-};
-
-MlaRunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const MlaRunOptions& options);
-
-// Pieces the MLA and GQA runners share. The untimed and timed runs
-// `options` asks for (run(timed) launches one decode), then a finish.
-std::vector<DecodeTiming> run_iterations(rt::Device& device, const MlaRunOptions& options,
-                                         const std::function<std::optional<DecodeTiming>(bool timed)>& run);
-// out (16-bit values of `dtype`) and lse (fp32) on the device, filled with
-// NaN first: an element the kernels fail to write stays NaN.
-struct PoisonedOutputs {
-  PoisonedOutputs(rt::Device& device, DType dtype, std::size_t out_values, std::size_t lse_values);
-  // out widened to fp32, and lse, read back.
-  MlaResult read(rt::Device& device) const;
-
-  const DType dtype;
-  const std::size_t out_values, lse_values;
-  const std::unique_ptr<rt::Buffer> out, lse;
-};
-// "spirv", "zebin pvc", "spirv emulated-sg8", "opencl-c"; "" before the program is built.
-std::string loaded_binary_name(const rt::Device& device, const rt::ProgramKey& key);
+RunOutcome run_mla_problem(rt::Device& device, const MlaProblem& problem, const RunOptions& options);
 
 }  // namespace zemla::ops

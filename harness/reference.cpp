@@ -42,8 +42,8 @@ std::vector<double> mla_absorbed_head(std::span<const double> q, std::span<const
   return out;
 }
 
-MlaResult mla_decode(const MlaProblem& p) {
-  MlaResult r;
+DecodeResult mla_decode(const MlaProblem& p) {
+  DecodeResult r;
   r.out.assign(std::size_t(p.batch) * p.heads * mla::kLatentDim, 0.0f);
   r.lse.assign(std::size_t(p.batch) * p.heads, -std::numeric_limits<float>::infinity());
   std::vector<double> latent;
@@ -119,10 +119,10 @@ std::vector<double> mla_naive_head(std::span<const double> w_uk, std::span<const
   return out;
 }
 
-MlaResult gqa_decode(const GqaProblem& p) {
+DecodeResult gqa_decode(const GqaProblem& p) {
   require(p.kv_heads > 0 && p.q_heads % p.kv_heads == 0, "reference::gqa_decode",
           "q_heads " + std::to_string(p.q_heads) + " must be a multiple of kv_heads " + std::to_string(p.kv_heads));
-  MlaResult r;
+  DecodeResult r;
   r.out.assign(std::size_t(p.batch) * p.q_heads * p.head_dim, 0.0f);
   r.lse.assign(std::size_t(p.batch) * p.q_heads, -std::numeric_limits<float>::infinity());
   const int group = p.q_heads / p.kv_heads;

@@ -12,7 +12,7 @@ namespace zemla::reference {
 
 // Weight-absorbed MLA decode (what the kernels compute): scores over the 576
 // values of each cached row, V = its first 512, natural-log LSE.
-MlaResult mla_decode(const MlaProblem& problem);
+DecodeResult mla_decode(const MlaProblem& problem);
 
 // Non-absorbed MLA for one request and one head, from the definition: per-head
 // K = [W_UK c_kv ; k_rope], V = W_UV c_kv, then standard attention.
@@ -46,6 +46,6 @@ struct GqaProblem {
   std::vector<std::uint16_t> q, k_cache, v_cache;
   std::vector<std::int32_t> page_table, seqlens;
 };
-MlaResult gqa_decode(const GqaProblem& problem);  // out [B, Hq, D], lse [B, Hq]
+DecodeResult gqa_decode(const GqaProblem& problem);  // out [B, Hq, D], lse [B, Hq]
 
 }  // namespace zemla::reference

@@ -11,7 +11,7 @@
 namespace zemla::cli {
 
 struct ApiRun {
-  MlaResult result;  // out widened to fp32, lse
+  DecodeResult result;  // out widened to fp32, lse
   DeviceDescription device;
   DecodeStepPlan plan;
 };

@@ -55,8 +55,8 @@ MlaProblem make_problem(const RunFlags& f) {
 // What both paths do with a result: hold it to the fp64 reference and to
 // --load's out.npy (another implementation's answer, under the same
 // contract), and --save it. Fills the report; returns whether it passed.
-bool check_and_save(const RunFlags& f, const MlaProblem& problem, const MlaResult& result,
-                    const std::optional<MlaResult>& expected, bool expected_has_lse, nlohmann::json& report) {
+bool check_and_save(const RunFlags& f, const MlaProblem& problem, const DecodeResult& result,
+                    const std::optional<DecodeResult>& expected, bool expected_has_lse, nlohmann::json& report) {
   bool ok = true;
   if (f.step.check) {
     const auto c = compare_with_reference(result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
@@ -79,7 +79,7 @@ bool check_and_save(const RunFlags& f, const MlaProblem& problem, const MlaResul
 // The step through the public API: the same problem, checks and --save, with
 // the report of what the API shows (no timing: `zemla bench` times).
 void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
-             const std::optional<MlaResult>& expected, bool expected_has_lse, int& exit_code) {
+             const std::optional<DecodeResult>& expected, bool expected_has_lse, int& exit_code) {
   const ApiRun run = run_through_api(problem, f.step.backend, f.step.device, f.step.splits);
   nlohmann::json report{{"path", "api"},
                         {"device", run.device.name},
@@ -122,7 +122,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
     return;
   }
   auto device = f.step.open_device();
-  ops::MlaRunOptions options = f.step.run_options();
+  ops::RunOptions options = f.step.run_options();
   options.fused_append = f.append;
   const auto outcome = ops::run_mla_problem(*device, problem, options);
 

@@ -56,7 +56,7 @@ std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& f) {
   return lengths;
 }
 
-nlohmann::json step_report(const rt::Device& device, const ops::MlaRunOutcome& outcome, DType dtype, int page_size,
+nlohmann::json step_report(const rt::Device& device, const ops::RunOutcome& outcome, DType dtype, int page_size,
                            std::span<const std::int32_t> seqlens) {
   return {{"device", device.info().name},
           {"backend", rt::backend_name(device.info().backend)},
@@ -87,7 +87,7 @@ void print_check(const char* label, const nlohmann::json& c) {
   if (!pass) std::cout << "  first failure: " << c["failure"].get<std::string>() << '\n';
 }
 
-nlohmann::json timing_report(const ops::MlaRunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
+nlohmann::json timing_report(const ops::RunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
                              const std::string& device_name) {
   nlohmann::json t{{"iters", iters},
                    {"median_ms", median_ms},

@@ -31,7 +31,7 @@ struct StepFlags {
 
   // Explicit --seqlens, else `batch` random lengths in --seqlen-range LO:HI.
   std::vector<std::int32_t> lengths() const;
-  ops::MlaRunOptions run_options() const { return {splits, iters > 0 ? warmup : 0, iters, true}; }
+  ops::RunOptions run_options() const { return {splits, iters > 0 ? warmup : 0, iters, true}; }
   std::unique_ptr<rt::Device> open_device() const;
 };
 
@@ -40,7 +40,7 @@ struct StepFlags {
 std::vector<CLI::Option*> add_step_flags(CLI::App& cmd, StepFlags& flags);
 
 // The fields every run report starts with.
-nlohmann::json step_report(const rt::Device& device, const ops::MlaRunOutcome& outcome, DType dtype, int page_size,
+nlohmann::json step_report(const rt::Device& device, const ops::RunOutcome& outcome, DType dtype, int page_size,
                            std::span<const std::int32_t> seqlens);
 
 nlohmann::json check_report(const Comparison& c);
@@ -49,7 +49,7 @@ void print_check(const char* label, const nlohmann::json& c);
 // A timed step: median, GB/s and TFLOP/s from its bytes and FLOPs, and the
 // device's roofline when zemla knows it (host/roofline).
 // The stages' own medians ride along: the step's fixed costs show there.
-nlohmann::json timing_report(const ops::MlaRunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
+nlohmann::json timing_report(const ops::RunOutcome& outcome, double median_ms, double bytes, double flops, int iters,
                              const std::string& device_name);
 void print_timing(const nlohmann::json& t);
 

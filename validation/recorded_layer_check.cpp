@@ -128,7 +128,7 @@ std::vector<RecordedStepResult> replay_recorded_layer(rt::Device& device,
     device.finish();
 
     std::vector<std::uint16_t> out_bits(p.q_nope.size());
-    MlaResult recorded;
+    DecodeResult recorded;
     recorded.lse.resize(std::size_t(p.batch) * kHeads);
     device.read(*layer.out, out_bits.data(), out_bits.size() * 2);
     device.read(*layer.lse, recorded.lse.data(), recorded.lse.size() * 4);

@@ -170,7 +170,7 @@ TEST_P(GqaServing, PrefillAndDecodeStepsMatchTheGqaReference) {
       const zemla::Tensor& out_read = recorded ? out_fixed : out_t;
       const zemla::Tensor& lse_read = recorded ? lse_fixed : lse_t;
       std::vector<std::uint16_t> out_bits(q.size());
-      zemla::MlaResult got;
+      zemla::DecodeResult got;
       got.lse.resize(std::size_t(batch) * kQHeads);
       out_read.download(out_bits.data(), out_bits.size() * 2);
       lse_read.download(got.lse.data(), got.lse.size() * 4);

@@ -61,8 +61,8 @@ TEST(MlaReference, SingleTokenOutputIsThatTokensLatentRow) {
 }
 
 TEST(Comparison, FailsOnAnErrorAboveTheRowToleranceAndOnNan) {
-  MlaResult ref{std::vector<float>(512, 1.0f), {0.5f}};
-  MlaResult got = ref;
+  DecodeResult ref{std::vector<float>(512, 1.0f), {0.5f}};
+  DecodeResult got = ref;
   EXPECT_TRUE(compare_with_reference(got, ref, DType::bf16, 512, true).pass);
   got.out[3] = 1.0f + 4.5f / 256;  // just over 4 u max|ref|
   EXPECT_FALSE(compare_with_reference(got, ref, DType::bf16, 512, true).pass);

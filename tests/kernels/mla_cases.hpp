@@ -35,7 +35,7 @@ inline std::vector<std::int32_t> edge_lengths(int ps) { return {0, 1, ps - 1, ps
 
 // The variant and binary format the suite's environment says must run
 // (ZEMLA_EXPECT_VARIANT / ZEMLA_EXPECT_FORMAT), so a silent fallback fails.
-inline void expect_the_suites_binary(const ops::MlaRunOutcome& outcome) {
+inline void expect_the_suites_binary(const ops::RunOutcome& outcome) {
   if (const auto v = testing::expected("ZEMLA_EXPECT_VARIANT"); !v.empty()) {
     ASSERT_EQ(rt::variant_name(outcome.variant), v);
   }
@@ -45,7 +45,7 @@ inline void expect_the_suites_binary(const ops::MlaRunOutcome& outcome) {
 }
 
 // An empty request gives exact zeros and LSE -inf, whatever the op.
-inline void expect_empty_requests_zero(const MlaResult& result, const std::vector<std::int32_t>& seqlens, int heads,
+inline void expect_empty_requests_zero(const DecodeResult& result, const std::vector<std::int32_t>& seqlens, int heads,
                                        int dim) {
   for (std::size_t b = 0; b < seqlens.size(); ++b) {
     if (seqlens[b] != 0) continue;
@@ -67,7 +67,7 @@ inline void expect_matches_reference(const Case& c) {
   spec.kv_format = c.kv_format;
   const MlaProblem problem = make_random_problem(spec);
 
-  ops::MlaRunOptions options;
+  ops::RunOptions options;
   options.num_kv_splits = c.splits;
   options.fused_append = c.fused_append;
   const auto outcome = ops::run_mla_problem(testing::test_device(), problem, options);

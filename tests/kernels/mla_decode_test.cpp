@@ -159,7 +159,7 @@ TEST(MlaDecodeFp8Specials, ANaNCodeMakesItsRequestNaNAndNoOther) {
     p.kv_fp8[slot] = 0x7f;  // NaN in both formats
     // One split per request, and seven: the combine stage passes it on too.
     for (int splits : {1, 7}) {
-      ops::MlaRunOptions options;
+      ops::RunOptions options;
       options.num_kv_splits = splits;
       const auto outcome = ops::run_mla_problem(testing::test_device(), p, options);
       bool request0_nan = false;
@@ -219,7 +219,7 @@ TEST(MlaDecodeFusedAppendSelfCheck, ThePoisonedSlotsFailAnUnfusedDecode) {
   spec.heads = 16;
   MlaProblem problem = make_random_problem(spec);
   const auto ref = reference::mla_decode(problem);
-  ops::MlaRunOptions fused;
+  ops::RunOptions fused;
   fused.fused_append = true;
   const auto good = ops::run_mla_problem(testing::test_device(), problem, fused);
   EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
@@ -234,7 +234,7 @@ TEST(MlaDecodeFusedAppendChecks, AnEmptyRequestIsRefused) {
   RandomMlaSpec spec;
   spec.seqlens = {5, 0};
   spec.heads = 16;
-  ops::MlaRunOptions fused;
+  ops::RunOptions fused;
   fused.fused_append = true;
   EXPECT_THROW(ops::run_mla_problem(testing::test_device(), make_random_problem(spec), fused), Error);
 }
@@ -291,7 +291,7 @@ TEST(MlaDecodeStrides, PaddedLayoutsMatchTheDenseResult) {
   std::vector<std::uint16_t> got(out_sb * p.batch);
   device.read(*out, got.data(), got.size() * 2);
   // Gather the strided output and hold it to the same contract as every case.
-  MlaResult strided{std::vector<float>(std::size_t(p.batch) * p.heads * 512), {}};
+  DecodeResult strided{std::vector<float>(std::size_t(p.batch) * p.heads * 512), {}};
   for (int b = 0; b < p.batch; ++b)
     for (int h = 0; h < p.heads; ++h)
       for (int d = 0; d < 512; ++d)
