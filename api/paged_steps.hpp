@@ -158,7 +158,7 @@ StepState begin_decode_step(PagedSteps& steps, Decoder& decoder, const std::opti
   steps.reserve(requests, 1, steps.slots);
   s.generation = steps.new_step();
   steps.upload_page_table(requests, s.max_pages);
-  decoder.upload_plan(s.plan, steps.workspace.ensure(s.plan.layout.total));
+  decoder.upload_plan(s.plan, steps.workspace.current());  // grown by ensure_step_buffers
   if (fixed) {
     set_counts(*fixed->counts, s.plan);
     fixed->counts->upload();
