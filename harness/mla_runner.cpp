@@ -9,8 +9,6 @@
 namespace zemla::ops {
 
 RunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const RunOptions& options) {
-  require(!(options.fused_append && is_fp8(p.kv_format)), "run_mla_problem",
-          "the fused append does not write an FP8 cache");
   MlaDecoder decoder(device, p.dtype, p.kv_format);
   RunOutcome outcome;
   outcome.variant = decoder.variant();

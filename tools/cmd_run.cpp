@@ -37,7 +37,6 @@ MlaProblem make_problem(const RunFlags& f) {
   if (is_fp8(kv)) {
     require(f.load_dir.empty(), "run", "--kv-dtype " + f.kv_dtype + " with --load: FP8 .npy files are not read yet");
     require(!f.api, "run", "--kv-dtype " + f.kv_dtype + " with --api: the public API has no FP8 cache yet");
-    require(!f.append, "run", "--kv-dtype " + f.kv_dtype + " with --append: the fused append does not write FP8");
   }
   if (!f.load_dir.empty()) {
     return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
