@@ -84,8 +84,9 @@ void quantize_kv(MlaProblem& p, KvFormat format) {
   p.kv_format = format;
   p.kv_scale = amax > 0.0f ? amax / fp8_max(format) : 1.0f;
   p.kv_fp8.resize(p.kv_cache.size());
+  const float inv_scale = 1.0f / p.kv_scale;
   for (std::size_t i = 0; i < p.kv_cache.size(); ++i) {
-    p.kv_fp8[i] = float_to_fp8(format, to_float(p.dtype, p.kv_cache[i]) / p.kv_scale);
+    p.kv_fp8[i] = quantize_fp8(format, to_float(p.dtype, p.kv_cache[i]), inv_scale);
     p.kv_cache[i] = from_float(p.dtype, fp8_to_float(format, p.kv_fp8[i]));
   }
 }

@@ -40,6 +40,12 @@ KvFormat parse_kv_format(std::string_view name) {
               "KV cache dtype '" + std::string(name) + "' is not supported; expected auto, fp8_e4m3 or fp8_e5m2");
 }
 
+std::string kernel_build_dtype(DType dtype, KvFormat kv_format) {
+  std::string name(dtype_name(dtype));
+  if (is_fp8(kv_format)) name += "_" + std::string(kv_format_name(kv_format));
+  return name;
+}
+
 float fp8_max(KvFormat format) { return format == KvFormat::fp8_e4m3 ? 448.0f : 57344.0f; }
 
 float fp8_to_float(KvFormat format, std::uint8_t bits) {
@@ -86,6 +92,10 @@ std::uint8_t float_to_fp8(KvFormat format, float x) {
   const int mantissa =
       static_cast<int>(std::ldexp(rounded, s.mantissa_bits - re)) - (subnormal ? 0 : 1 << s.mantissa_bits);
   return sign | static_cast<std::uint8_t>((biased << s.mantissa_bits) | mantissa);
+}
+
+std::uint8_t quantize_fp8(KvFormat format, float x, float inv_scale) {
+  return float_to_fp8(format, std::copysign(std::fabs(x) * inv_scale, x));
 }
 
 }  // namespace zemla

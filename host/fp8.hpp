@@ -8,7 +8,10 @@
 // (kernels_spirv/common/fp8.clh decodes the same way as fp8_to_float here).
 
 #include <cstdint>
+#include <string>
 #include <string_view>
+
+#include "dtype.hpp"
 
 namespace zemla {
 
@@ -21,6 +24,9 @@ std::string_view kv_format_name(KvFormat format);
 // fp8_e5m2; throws zemla::Error naming anything else.
 KvFormat parse_kv_format(std::string_view name);
 inline bool is_fp8(KvFormat f) { return f != KvFormat::same; }
+// The kernel build for queries of `dtype` and a cache of `kv_format`: "bf16",
+// or "bf16_fp8_e4m3" and the like (the build table, kernels_spirv/CMakeLists.txt).
+std::string kernel_build_dtype(DType dtype, KvFormat kv_format);
 // Bytes one cached value takes: 1 for FP8, 2 otherwise.
 inline int kv_value_bytes(KvFormat f) { return is_fp8(f) ? 1 : 2; }
 
@@ -31,5 +37,9 @@ float fp8_to_float(KvFormat format, std::uint8_t bits);
 // Round to nearest even; beyond the largest finite value saturates to it
 // (sign kept), as sglang's quantization clamps; NaN becomes the format's NaN.
 std::uint8_t float_to_fp8(KvFormat format, float x);
+// How a cache value is stored (kv_append's rule, the same bytes as
+// fp8_quantize in kernels_spirv/common/fp8.clh): |x| times inv_scale (1 / the
+// cache's scale) in fp32, rounded by float_to_fp8, with x's sign, NaN's too.
+std::uint8_t quantize_fp8(KvFormat format, float x, float inv_scale);
 
 }  // namespace zemla

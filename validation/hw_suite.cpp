@@ -82,9 +82,13 @@ CheckOutcome kv_append_exact(rt::Device& device) {
   slots64.insert(slots64.end(), more.begin(), more.end());
   const std::vector<std::int32_t> slots(slots64.begin(), slots64.end());
   const std::size_t wrong = kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 5);
-  return {wrong == 0 ? Status::pass : Status::fail, std::to_string(slots.size()) + " rows into " +
-                                                        std::to_string(num_pages) + " pages: " + std::to_string(wrong) +
-                                                        " cache values differ from the expected bits"};
+  // The same rows quantized into an FP8 cache, against host/fp8.hpp's rule.
+  const std::size_t wrong_fp8 = kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 5,
+                                                     {DType::bf16, KvFormat::fp8_e4m3, 0.037f});
+  return {wrong + wrong_fp8 == 0 ? Status::pass : Status::fail,
+          std::to_string(slots.size()) + " rows into " + std::to_string(num_pages) +
+              " pages: " + std::to_string(wrong) + " 16-bit and " + std::to_string(wrong_fp8) +
+              " fp8_e4m3 cache values differ from the expected bits"};
 }
 
 CheckOutcome native_binary(rt::Device& device) {
@@ -169,14 +173,19 @@ CheckOutcome recorded_layer(rt::Device& device) {
 }  // namespace
 
 std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
-                                 const std::vector<std::int32_t>& slots, unsigned seed) {
+                                 const std::vector<std::int32_t>& slots, unsigned seed, const KvAppendFormat& format) {
   const int n = static_cast<int>(slots.size());
+  const bool fp8 = is_fp8(format.kv_format);
   std::mt19937 rng(seed);
+  // Cache values as 16-bit words; an FP8 cache's use their low bytes.
   std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * row_values);
-  for (auto& v : cache) v = static_cast<std::uint16_t>(rng());
+  for (auto& v : cache) v = static_cast<std::uint16_t>(fp8 ? rng() & 0xff : rng());
+  // An odd multiplier walks every 16-bit pattern before repeating one.
   std::vector<std::uint16_t> rows(std::size_t(n) * row_values);
-  for (auto& v : rows) v = static_cast<std::uint16_t>(rng());
-  auto cache_buf = device.upload_vector(cache);
+  const std::uint32_t offset = rng();
+  for (std::size_t j = 0; j < rows.size(); ++j) rows[j] = static_cast<std::uint16_t>(j * 40503u + offset);
+  auto cache_buf =
+      fp8 ? device.upload_vector(std::vector<std::uint8_t>(cache.begin(), cache.end())) : device.upload_vector(cache);
   auto rows_buf = device.upload_vector(rows);
   auto slots_buf = device.upload_vector(slots);
   ops::KvAppendArgs args;
@@ -187,16 +196,27 @@ std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_siz
   args.slots = slots_buf.get();
   args.num_rows = n;
   args.row_values = row_values;
-  ops::KvAppender(device).run(args);
+  args.kv_scale = format.kv_scale;
+  ops::KvAppender(device, format.dtype, format.kv_format).run(args);
   std::vector<std::uint16_t> got(cache.size());
-  device.read(*cache_buf, got.data(), got.size() * 2);
+  if (fp8) {
+    std::vector<std::uint8_t> bytes(cache.size());
+    device.read(*cache_buf, bytes.data(), bytes.size());
+    std::copy(bytes.begin(), bytes.end(), got.begin());
+  } else {
+    device.read(*cache_buf, got.data(), got.size() * 2);
+  }
 
   auto expect = cache;
   const std::int64_t capacity = std::int64_t{num_pages} * page_size;
+  const float inv_scale = 1.0f / format.kv_scale;
   for (int r = 0; r < n; ++r) {
     if (slots[r] < 0 || slots[r] >= capacity) continue;
-    std::copy_n(rows.begin() + std::ptrdiff_t(r) * row_values, row_values,
-                expect.begin() + std::ptrdiff_t(slots[r]) * row_values);
+    for (int k = 0; k < row_values; ++k) {
+      const std::uint16_t v = rows[std::size_t(r) * row_values + k];
+      expect[std::size_t(slots[r]) * row_values + k] =
+          fp8 ? quantize_fp8(format.kv_format, to_float(format.dtype, v), inv_scale) : v;
+    }
   }
   std::size_t wrong = 0;
   for (std::size_t i = 0; i < got.size(); ++i) wrong += got[i] != expect[i];

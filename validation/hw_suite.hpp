@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "host/dtype.hpp"
+#include "host/fp8.hpp"
 #include "runtime/device.hpp"
 
 namespace zemla::validation {
@@ -35,10 +37,23 @@ bool hardware_required();
 
 std::string status_name(CheckOutcome::Status s);
 
-// kv_append of random rows of `row_values` values into a random cache at
-// `slots` (a slot outside the pool must be skipped), read back: the number of
-// cache values that differ from the expected bits. Shared with the kernel tests.
+// The cache kv_append writes into: 16-bit (rows copied bit for bit, whatever
+// their dtype), or FP8 (rows of `dtype` quantized with `kv_scale`).
+struct KvAppendFormat {
+  DType dtype = DType::bf16;
+  KvFormat kv_format = KvFormat::same;
+  float kv_scale = 1.0f;
+};
+
+// kv_append of rows of `row_values` values into a random cache at `slots` (a
+// slot outside the pool must be skipped), read back: the number of cache
+// values that differ from the expected bits (host/fp8.hpp's quantize_fp8 for
+// an FP8 cache). The rows' values run through every 16-bit pattern in a
+// seeded order, so 114 MLA rows hold each pattern once: NaNs, infinities,
+// subnormals and values past the FP8 range included. Shared with the kernel
+// tests.
 std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
-                                 const std::vector<std::int32_t>& slots, unsigned seed);
+                                 const std::vector<std::int32_t>& slots, unsigned seed,
+                                 const KvAppendFormat& format = {});
 
 }  // namespace zemla::validation

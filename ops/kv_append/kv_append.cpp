@@ -1,5 +1,6 @@
 #include "kv_append.hpp"
 
+#include <cmath>
 #include <string>
 
 #include "kv_append_args.h"
@@ -12,10 +13,18 @@ namespace {
 constexpr const char* kCall = "kv_append";
 constexpr std::size_t kGroup = 64;
 ZEMLA_KERNEL_ARGS_STRUCT(KernelArgs, KV_APPEND_ARGS);
+
+// One "any" build copies 16-bit rows of either dtype; an FP8 cache needs the
+// build that quantizes rows of its dtype.
+std::string append_build(DType dtype, KvFormat kv_format) {
+  return is_fp8(kv_format) ? kernel_build_dtype(dtype, kv_format) : "any";
+}
 }  // namespace
 
-KvAppender::KvAppender(rt::Device& device)
-    : device_(device), kernel_(&device.kernel({"kv_append", rt::Variant::any, "any"}, "kv_append")) {}
+KvAppender::KvAppender(rt::Device& device, DType dtype, KvFormat kv_format)
+    : device_(device),
+      kv_format_(kv_format),
+      kernel_(&device.kernel({"kv_append", rt::Variant::any, append_build(dtype, kv_format)}, "kv_append")) {}
 
 bool KvAppender::bind(const KvAppendArgs& in) {
   KvAppendArgs a = in;
@@ -36,9 +45,16 @@ bool KvAppender::bind(const KvAppendArgs& in) {
           kCall, [&] {
             return "strides must hold a " + std::to_string(row) + "-value row per token and page_size rows per page";
           });
+  // A 16-bit cache ignores the scale, so anything but 1 is a caller's mistake.
+  const bool scale_ok = is_fp8(kv_format_) ? std::isfinite(a.kv_scale) && a.kv_scale > 0.0f : a.kv_scale == 1.0f;
+  require(scale_ok, kCall, [&] {
+    return "kv_scale " + std::to_string(a.kv_scale) +
+           (is_fp8(kv_format_) ? " must be positive and finite for an FP8 cache" : " must be 1 for a 16-bit cache");
+  });
   const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
   require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
-                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row, 2),
+                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row,
+                                 kv_value_bytes(kv_format_)),
           kCall, "kv_cache is null or smaller than num_pages x page_size rows");
   require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
           kCall, "rows is null or holds fewer than num_rows rows");
@@ -56,6 +72,9 @@ bool KvAppender::bind(const KvAppendArgs& in) {
   k.slots = a.slots;
   k.num_rows = a.num_rows;
   k.row_values = a.row_values;
+  // The reciprocal, as host/fp8.hpp's quantize_fp8 takes it: a multiply is
+  // correctly rounded in OpenCL C, a division need not be.
+  k.inv_scale = 1.0f / a.kv_scale;
   k.bind(*kernel_);
   return true;
 }

@@ -1,18 +1,21 @@
 #pragma once
 // kv_append: write one step's new cache rows into their paged-cache slots
 // (slot = page * page_size + offset, from host/page_pool): MLA's 576-wide
-// latent rows, or GQA's K or V rows of kv_heads x head_dim values.
+// latent rows, or GQA's K or V rows of kv_heads x head_dim values. Into an
+// FP8 cache it quantizes the rows (host/fp8.hpp's quantize_fp8).
 
 #include <cstddef>
 #include <cstdint>
 
+#include "host/dtype.hpp"
+#include "host/fp8.hpp"
 #include "runtime/device.hpp"
 #include "runtime/recording.hpp"
 
 namespace zemla::ops {
 
 struct KvAppendArgs {
-  rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, row_values] (16-bit values)
+  rt::Buffer* kv_cache = nullptr;  // [num_pages, page_size, row_values], values in the appender's kv_format
   int num_pages = 0;
   int page_size = 0;
   std::int64_t kv_stride_page = 0;    // elements; 0 = dense
@@ -21,12 +24,16 @@ struct KvAppendArgs {
   std::int64_t rows_stride = 0;       // elements; 0 = dense
   const rt::Buffer* slots = nullptr;  // int32 [num_rows]
   int num_rows = 0;
-  int row_values = 576;  // per token; a multiple of 8 (MLA's c_kv + k_rope by default)
+  int row_values = 576;   // per token; a multiple of 8 (MLA's c_kv + k_rope by default)
+  float kv_scale = 1.0f;  // an FP8 cache's scale (stored = value / scale); 1 for a 16-bit cache
 };
 
 class KvAppender {
  public:
-  explicit KvAppender(rt::Device& device);
+  // A 16-bit cache takes the rows' bits as they are, whatever their dtype;
+  // an FP8 cache (`kv_format`) runs the build that quantizes `dtype` rows.
+  explicit KvAppender(rt::Device& device, DType dtype = DType::bf16, KvFormat kv_format = KvFormat::same);
+  KvFormat kv_format() const { return kv_format_; }
   // Validates, then enqueues the copy. Slots are checked again by the kernel:
   // an out-of-range slot is skipped, never written.
   void run(const KvAppendArgs& args);
@@ -41,6 +48,7 @@ class KvAppender {
   // Validates and sets the kernel's arguments; false when there is nothing to copy.
   bool bind(const KvAppendArgs& args);
   rt::Device& device_;
+  KvFormat kv_format_;
   rt::Kernel* kernel_;
 };
 

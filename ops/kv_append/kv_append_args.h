@@ -6,16 +6,17 @@
 
 #include "kernels_spirv/common/kernel_args.h"
 
-#define KV_APPEND_ARGS(ARG, LAST)                                     \
-  ARG(OUT, ushort, kv_cache) /* [num_pages, page_size, row_values] */ \
-  ARG(SCALAR, long, kv_stride_page)                                   \
-  ARG(SCALAR, long, kv_stride_token)                                  \
-  ARG(SCALAR, int, page_size)                                         \
-  ARG(SCALAR, long, num_slots) /* num_pages * page_size */            \
-  ARG(IN, ushort, rows)        /* [num_rows, rows_stride] */          \
-  ARG(SCALAR, long, rows_stride)                                      \
-  ARG(IN, int, slots) /* [num_rows]: page * page_size + offset */     \
-  ARG(SCALAR, int, num_rows)                                          \
-  LAST(SCALAR, int, row_values)
+#define KV_APPEND_ARGS(ARG, LAST)                                      \
+  ARG(OUT, kv_elem, kv_cache) /* [num_pages, page_size, row_values] */ \
+  ARG(SCALAR, long, kv_stride_page)                                    \
+  ARG(SCALAR, long, kv_stride_token)                                   \
+  ARG(SCALAR, int, page_size)                                          \
+  ARG(SCALAR, long, num_slots) /* num_pages * page_size */             \
+  ARG(IN, ushort, rows)        /* [num_rows, rows_stride] */           \
+  ARG(SCALAR, long, rows_stride)                                       \
+  ARG(IN, int, slots) /* [num_rows]: page * page_size + offset */      \
+  ARG(SCALAR, int, num_rows)                                           \
+  ARG(SCALAR, int, row_values)                                         \
+  LAST(SCALAR, float, inv_scale) /* 1 / an FP8 cache's scale; 1 otherwise */
 
 #endif

@@ -22,19 +22,11 @@ constexpr std::size_t kSplitGroup = mla::kHeadBlock * mla::kTile;  // 256, the k
 
 ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
-// The build's dtype: "bf16", or "bf16_fp8_e4m3" for an FP8 cache (the build
-// table in kernels_spirv/CMakeLists.txt).
-std::string program_dtype(DType dtype, KvFormat kv_format) {
-  std::string name(dtype_name(dtype));
-  if (is_fp8(kv_format)) name += "_" + std::string(kv_format_name(kv_format));
-  return name;
-}
-
 }  // namespace
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
-    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), program_dtype(dtype, kv_format)}, "mla_decode_split",
-                kSplitGroup, kCall,
+    : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), kernel_build_dtype(dtype, kv_format)},
+                "mla_decode_split", kSplitGroup, kCall,
                 // An FP8 build has no fused-append kernel (mla_decode.cl says why).
                 is_fp8(kv_format) ? nullptr : "mla_decode_split_append"),
       kv_format_(kv_format) {}

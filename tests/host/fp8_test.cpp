@@ -56,6 +56,18 @@ TEST_P(Fp8, SaturatesAndKeepsNaN) {
 INSTANTIATE_TEST_SUITE_P(Formats, Fp8, ::testing::Values(KvFormat::fp8_e4m3, KvFormat::fp8_e5m2),
                          [](const auto& info) { return std::string(kv_format_name(info.param)); });
 
+// kv_append's rule: the value times the reciprocal scale, the sign from the
+// value itself (a NaN's and a zero's too).
+TEST_P(Fp8, QuantizeScalesAndKeepsTheSign) {
+  const KvFormat f = GetParam();
+  EXPECT_EQ(quantize_fp8(f, 3.0f, 0.5f), float_to_fp8(f, 1.5f));
+  EXPECT_EQ(quantize_fp8(f, -0.0f, 0.5f), 0x80);
+  EXPECT_EQ(quantize_fp8(f, -NAN, 2.0f), 0xff);
+  EXPECT_EQ(quantize_fp8(f, NAN, 2.0f), 0x7f);
+  EXPECT_EQ(quantize_fp8(f, -1e30f, 1.0f), 0x80 | float_to_fp8(f, fp8_max(f)));
+  EXPECT_EQ(kernel_build_dtype(DType::f16, f), "f16_" + std::string(kv_format_name(f)));
+}
+
 TEST(Fp8Formats, KnownValues) {
   EXPECT_EQ(fp8_to_float(KvFormat::fp8_e4m3, 0x38), 1.0f);
   EXPECT_EQ(fp8_to_float(KvFormat::fp8_e4m3, 0x01), std::ldexp(1.0f, -9)) << "smallest e4m3 subnormal";
@@ -65,6 +77,7 @@ TEST(Fp8Formats, KnownValues) {
   EXPECT_EQ(parse_kv_format("auto"), KvFormat::same);
   EXPECT_EQ(parse_kv_format("fp8_e5m2"), KvFormat::fp8_e5m2);
   EXPECT_THROW(parse_kv_format("fp8"), Error);
+  EXPECT_EQ(kernel_build_dtype(DType::bf16, KvFormat::same), "bf16");
 }
 
 }  // namespace
