@@ -13,6 +13,14 @@ namespace zemla {
 namespace {
 
 constexpr std::string_view kSpeculative[] = {"EAGLE", "EAGLE3", "NEXTN", "STANDALONE", "NGRAM"};
+constexpr std::string_view kKvCacheDtypes[] = {"auto", "fp8_e5m2", "fp8_e4m3", "bf16", "bfloat16", "fp4_e2m1"};
+
+template <class List>
+std::string join(const List& items) {
+  std::string out;
+  for (const auto& k : items) out += (out.empty() ? "" : ", ") + std::string(k);
+  return out;
+}
 
 std::string list_ints(std::span<const int> values) {
   std::string out;
@@ -27,6 +35,7 @@ void add(std::vector<Diagnostic>& out, Severity severity, std::string code, std:
 }  // namespace
 
 std::span<const std::string_view> known_speculative_algorithms() { return kSpeculative; }
+std::span<const std::string_view> known_kv_cache_dtypes() { return kKvCacheDtypes; }
 
 bool ValidatedConfig::ok() const {
   return std::none_of(diagnostics.begin(), diagnostics.end(),
@@ -35,7 +44,9 @@ bool ValidatedConfig::ok() const {
 
 EffectiveBackends resolve_backends(const BackendConfig& config) {
   const std::string base = config.attention_backend.value_or(kDefaultAttentionBackend);
-  return {config.prefill_attention_backend.value_or(base), config.decode_attention_backend.value_or(base)};
+  const std::string prefill_default =
+      config.attention_backend || config.model_arch != ModelArch::mla ? base : kDefaultMlaPrefillBackend;
+  return {config.prefill_attention_backend.value_or(prefill_default), config.decode_attention_backend.value_or(base)};
 }
 
 ValidatedConfig validate_config(const BackendConfig& input) {
@@ -93,13 +104,30 @@ ValidatedConfig validate_config(const BackendConfig& input) {
     }
   }
 
+  // The KV cache's storage (sglang's --kv-cache-dtype).
+  const std::string& kv = input.kv_cache_dtype;
+  const auto unsupported_kv = [&](const std::string& why) {
+    add(diags, Severity::error, "kv-cache-dtype-unsupported", "--kv-cache-dtype " + kv + " " + why);
+  };
+  if (kv == "fp8_e4m3" || kv == "fp8_e5m2") {
+    result.kv_format = parse_kv_format(kv);
+    if (decode != nullptr && !(mla ? decode->fp8_mla_kv_cache : decode->fp8_mha_kv_cache)) {
+      unsupported_kv("is not supported by " + result.backends.decode + " for " + (mla ? "MLA" : "non-MLA") +
+                     " decode; use --kv-cache-dtype auto");
+    }
+  } else if ((kv == "bf16" || kv == "bfloat16") && input.dtype != DType::bf16) {
+    unsupported_kv("differs from --dtype " + std::string(dtype_name(input.dtype)) +
+                   ": zemla keeps a 16-bit cache in the model's dtype; use --kv-cache-dtype auto");
+  } else if (kv == "fp4_e2m1") {
+    unsupported_kv("is not supported by zemla (its kernels read 16-bit and FP8 caches); use auto, fp8_e4m3 or "
+                   "fp8_e5m2");
+  }
+
   if (input.speculative_algorithm) {
     const auto& algo = *input.speculative_algorithm;
     if (std::find(std::begin(kSpeculative), std::end(kSpeculative), algo) == std::end(kSpeculative)) {
-      std::string known;
-      for (auto k : kSpeculative) known += (known.empty() ? "" : ", ") + std::string(k);
       add(diags, Severity::error, "unknown-speculative-algorithm",
-          "speculative algorithm '" + algo + "' is unknown; known: " + known);
+          "speculative algorithm '" + algo + "' is unknown; known: " + join(kSpeculative));
     } else if (mla && decode != nullptr && !decode->speculative_mla_decode) {
       // Upstream this is `assert not use_cascade_attn` inside forward_decode: a
       // crash mid-serving. Refusing it before any request is the fix.
@@ -130,7 +158,7 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
   BackendConfig config;
   constexpr std::string_view kKnown =
       "--attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size, "
-      "--speculative-algorithm, --model-arch, --chunked-prefill-size, --dtype";
+      "--speculative-algorithm, --model-arch, --chunked-prefill-size, --dtype, --kv-cache-dtype";
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -156,7 +184,13 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
     } else if (flag == "--chunked-prefill-size") {
       config.chunked_prefill = parse_int_flag(flag, value) > 0;
     } else if (flag == "--dtype") {
-      config.dtype = parse_dtype(value);
+      config.dtype = value == "auto" ? DType::bf16 : parse_dtype(value);
+    } else if (flag == "--kv-cache-dtype") {
+      if (std::find(std::begin(kKvCacheDtypes), std::end(kKvCacheDtypes), value) == std::end(kKvCacheDtypes)) {
+        throw Error("parse_backend_flags", kInvalidArgument,
+                    "--kv-cache-dtype expects one of " + join(kKvCacheDtypes) + ", got '" + value + "'");
+      }
+      config.kv_cache_dtype = value;
     } else if (flag == "--model-arch") {
       if (value == "mla") {
         config.model_arch = ModelArch::mla;

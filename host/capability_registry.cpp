@@ -22,7 +22,9 @@ constexpr BackendCapabilities kRegistry[] = {
      .mla_decode_page_sizes = kXpuMlaPageSizes,
      .mha_decode_page_sizes = kXpuMhaPageSizes,
      .fallback_page_size = 128,
-     .dtypes = kBothDtypes},
+     .dtypes = kBothDtypes,
+     .fp8_mla_kv_cache = true,    // read natively by zemla's MLA kernels
+     .fp8_mha_kv_cache = false},  // zemla's GQA kernels read 16-bit caches only
     {.name = "triton",
      .executed_by_zemla = false,
      .mla_decode = true,
@@ -34,7 +36,9 @@ constexpr BackendCapabilities kRegistry[] = {
      .mla_decode_page_sizes = {},
      .mha_decode_page_sizes = {},
      .fallback_page_size = 1,
-     .dtypes = kBothDtypes},
+     .dtypes = kBothDtypes,
+     .fp8_mla_kv_cache = true,
+     .fp8_mha_kv_cache = true},
 };
 }  // namespace
 

@@ -24,6 +24,8 @@ struct BackendCapabilities {
   std::span<const int> mha_decode_page_sizes;  // empty: any page size
   int fallback_page_size;                      // what an unsupported page size is forced to
   std::span<const DType> dtypes;
+  bool fp8_mla_kv_cache;  // --kv-cache-dtype fp8_e4m3 / fp8_e5m2 with MLA decode
+  bool fp8_mha_kv_cache;  // likewise with non-MLA decode
 };
 
 std::span<const BackendCapabilities> backend_registry();

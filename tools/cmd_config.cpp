@@ -15,7 +15,8 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
       "Validate sglang-style attention flags, e.g.\n"
       "  zemla config --model-arch mla --attention-backend intel_xpu --page-size 48\n"
       "Flags: --attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size,\n"
-      "--speculative-algorithm, --model-arch mla|mha, --chunked-prefill-size, --dtype.\n"
+      "--speculative-algorithm, --model-arch mla|mha, --chunked-prefill-size, --dtype,\n"
+      "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16|bfloat16|fp4_e2m1 (sglang's spellings).\n"
       "Exit code 0: usable (warnings allowed); 2: rejected.");
   cmd->allow_extras();
   cmd->prefix_command();
@@ -37,6 +38,8 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                                   {"decode_backend", v.backends.decode},
                                   {"page_size", v.config.page_size},
                                   {"dtype", dtype_name(v.config.dtype)},
+                                  {"kv_cache_dtype", v.config.kv_cache_dtype},
+                                  {"kv_format", kv_format_name(v.kv_format)},
                                   {"ok", v.ok()},
                                   {"exit_code", v.exit_code()},
                                   {"diagnostics", diags}}
@@ -47,7 +50,9 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                 << "prefill:  " << v.backends.prefill << '\n'
                 << "decode:   " << v.backends.decode << '\n'
                 << "page size " << v.config.page_size << '\n'
-                << "dtype     " << dtype_name(v.config.dtype) << '\n';
+                << "dtype     " << dtype_name(v.config.dtype) << '\n'
+                << "kv cache  " << v.config.kv_cache_dtype
+                << (is_fp8(v.kv_format) ? " (FP8, one scale per layer)" : " (the model's dtype)") << '\n';
       for (const auto& d : v.diagnostics) {
         std::cout << (d.severity == Severity::error ? "error" : "warning") << " [" << d.code << "]: " << d.message
                   << '\n';

@@ -2,7 +2,8 @@
 // Input bytes are split into arguments at NUL or newline. Any input may be
 // rejected with zemla::Error; nothing may crash, and an accepted config must
 // keep the rules: a usable (ok) MLA config never prefills on intel_xpu, and
-// the corrected page size is one the decode backend allows.
+// the corrected page size is one the decode backend allows, and an FP8
+// cache is accepted only where the decode backend reads one.
 
 #include <algorithm>
 #include <cstdint>
@@ -40,5 +41,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto sizes = mla ? decode->mla_decode_page_sizes : decode->mha_decode_page_sizes;
   if (!sizes.empty() && std::find(sizes.begin(), sizes.end(), v.config.page_size) == sizes.end()) std::abort();
   if (v.config.page_size <= 0) std::abort();
+  if (zemla::is_fp8(v.kv_format) && !(mla ? decode->fp8_mla_kv_cache : decode->fp8_mha_kv_cache)) std::abort();
   return 0;
 }

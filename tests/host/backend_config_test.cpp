@@ -111,6 +111,47 @@ TEST(ValidateConfig, RejectsUnknownSpeculativeAlgorithmAndBadPageSize) {
   EXPECT_NE(find(validate_flags({"--attention-backend", "triton", "--page-size", "0"}), "invalid-page-size"), nullptr);
 }
 
+// `zemla config` with no flags: the defaults must pass their own rules, so an
+// MLA model's prefill goes to the partner that does it.
+TEST(ValidateConfig, DefaultsAreAccepted) {
+  const auto mla = validate_flags({});
+  EXPECT_TRUE(mla.ok()) << (mla.diagnostics.empty() ? "" : mla.diagnostics[0].message);
+  EXPECT_EQ(mla.backends.prefill, kDefaultMlaPrefillBackend);
+  EXPECT_EQ(mla.backends.decode, kDefaultAttentionBackend);
+  const auto mha = validate_flags({"--model-arch", "mha"});
+  EXPECT_TRUE(mha.ok());
+  EXPECT_EQ(mha.backends.prefill, kDefaultAttentionBackend);
+}
+
+// sglang's spellings: --dtype auto, and every --kv-cache-dtype it knows.
+TEST(ValidateConfig, KvCacheDtypeFollowsSglangsSpellingsAndZemlasLimits) {
+  EXPECT_EQ(validate_flags({"--dtype", "auto"}).config.dtype, DType::bf16);
+  const auto fp8 = validate_flags({"--kv-cache-dtype", "fp8_e4m3"});
+  EXPECT_TRUE(fp8.ok());
+  EXPECT_EQ(fp8.kv_format, KvFormat::fp8_e4m3);
+  EXPECT_EQ(validate_flags({"--kv-cache-dtype=fp8_e5m2", "--dtype=fp16"}).kv_format, KvFormat::fp8_e5m2);
+  EXPECT_EQ(validate_flags({"--kv-cache-dtype", "auto"}).kv_format, KvFormat::same);
+  const auto bf16 = validate_flags({"--kv-cache-dtype", "bfloat16"});
+  EXPECT_TRUE(bf16.ok());
+  EXPECT_EQ(bf16.kv_format, KvFormat::same);
+  // Known to sglang, refused by zemla with the reason.
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha"},
+           {"--kv-cache-dtype", "bf16", "--dtype", "fp16"},
+           {"--kv-cache-dtype", "fp4_e2m1"}}) {
+    const auto v = validate_flags(flags);
+    EXPECT_FALSE(v.ok()) << flags[1];
+    const auto* d = find(v, "kv-cache-dtype-unsupported");
+    ASSERT_NE(d, nullptr) << flags[1];
+    EXPECT_NE(d->message.find("--kv-cache-dtype " + flags[1]), std::string::npos) << d->message;
+  }
+  // Non-MLA FP8 is fine where the decode backend reads it.
+  EXPECT_TRUE(validate_flags({"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha", "--attention-backend", "triton"})
+                  .ok());
+  EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--kv-cache-dtype", "fp8"}), Error);
+  EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--dtype", "float32"}), Error);
+}
+
 TEST(CapabilityRegistry, IsTheOnlySourceOfPageSizeRules) {
   const auto* xpu = find_backend("intel_xpu");
   ASSERT_NE(xpu, nullptr);
