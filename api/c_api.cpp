@@ -1,6 +1,7 @@
 // The C API over the C++ one: every entry point catches, maps the result
 // name to a zemla_status and keeps the message per thread.
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <optional>
@@ -223,6 +224,37 @@ zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache, int* out) 
   ZEMLA_NOT_NULL("zemla_mla_cache_free_pages", cache);
   ZEMLA_NOT_NULL("zemla_mla_cache_free_pages", out);
   return guarded([&] { *out = cache->cache.free_pages(); });
+}
+
+zemla_status zemla_mla_cache_page_size(const zemla_mla_cache* cache, int* out) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_page_size", cache);
+  ZEMLA_NOT_NULL("zemla_mla_cache_page_size", out);
+  return guarded([&] { *out = cache->cache.page_size(); });
+}
+
+zemla_status zemla_mla_cache_length(const zemla_mla_cache* cache, int64_t id, int64_t* out) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_length", cache);
+  ZEMLA_NOT_NULL("zemla_mla_cache_length", out);
+  return guarded([&] { *out = cache->cache.length(id); });
+}
+
+zemla_status zemla_mla_cache_kv_cache_dtype(const zemla_mla_cache* cache, const char** out) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_kv_cache_dtype", cache);
+  ZEMLA_NOT_NULL("zemla_mla_cache_kv_cache_dtype", out);
+  return guarded([&] {
+    // The C API hands out static strings only: one of the four names.
+    static constexpr const char* kNames[] = {"bf16", "f16", "fp8_e4m3", "fp8_e5m2"};
+    const std::string name = cache->cache.kv_cache_dtype();
+    const auto* it = std::find_if(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
+    if (it == std::end(kNames))
+      throw zemla::Error("zemla_mla_cache_kv_cache_dtype", zemla::kUnsupported, "no C name for the dtype " + name);
+    *out = *it;
+  });
+}
+
+zemla_status zemla_mla_cache_set_kv_scale(zemla_mla_cache* cache, int layer, float scale) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_set_kv_scale", cache);
+  return guarded([&] { cache->cache.set_kv_scale(layer, scale); });
 }
 
 zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,

@@ -2,6 +2,7 @@
 // its page pool, and one planned decode step reused across layers.
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
 #include <string>
 
@@ -23,15 +24,20 @@ struct MlaCache::Impl {
       : device(*runtime.impl().device),
         config(validated_server_flags(o.server_flags, ModelArch::mla, kCacheCall)),
         steps(device, require_positive(o.num_pages, kCacheCall, "num_pages"), config.config.page_size),
-        decoder(device, config.config.dtype),
-        appender(device),
-        layers(device, o.num_layers, std::size_t(o.num_pages) * steps.pool.page_size() * mla::kRowDim * 2, kCacheCall) {
+        kv_format(config.kv_format),
+        decoder(device, config.config.dtype, kv_format),
+        appender(device, config.config.dtype, kv_format),
+        layers(device, o.num_layers,
+               std::size_t(o.num_pages) * steps.pool.page_size() * mla::kRowDim * kv_value_bytes(kv_format),
+               kCacheCall),
+        kv_scales(std::size_t(layers.size()), 1.0f),
+        recorded(std::size_t(layers.size()), false) {
     if (capacity) fix_capacity(*capacity);
   }
 
   void fix_capacity(const MlaCapacity& c) {
     fixed = fix_steps(
-        steps, c.max_batch, c.max_context_len, c.heads, "heads", ops::MlaDecoder::kCountSlots,
+        steps, c.max_batch, c.max_context_len, c.heads, "heads", kCountSlots,
         [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads); }, kCacheCall);
   }
 
@@ -42,12 +48,20 @@ struct MlaCache::Impl {
                  : decoder.plan(lengths, heads, num_kv_splits);
   }
 
+  // Recorded launch counts: the decoder's two stages, then the append an
+  // FP8 cache records apart (a 16-bit one appends inside the split kernel).
+  static constexpr std::size_t kAppendSlot = ops::MlaDecoder::kCountSlots;
+  static constexpr std::size_t kCountSlots = kAppendSlot + 1;
+
   rt::Device& device;
   ValidatedConfig config;
   PagedSteps steps;
+  KvFormat kv_format;
   ops::MlaDecoder decoder;
   ops::KvAppender appender;
   LayerBuffers layers;
+  std::vector<float> kv_scales;  // per layer; 1 for a 16-bit cache
+  std::vector<bool> recorded;    // per layer: a recording holds its scale
   std::optional<FixedSteps> fixed;
 };
 
@@ -69,6 +83,31 @@ int MlaCache::free_pages() const { return impl_->steps.pool.free_pages(); }
 void MlaCache::add_request(std::int64_t id) { impl_->steps.pool.add_request(id); }
 void MlaCache::release_request(std::int64_t id) { impl_->steps.pool.release(id); }
 std::int64_t MlaCache::length(std::int64_t id) const { return impl_->steps.pool.length(id); }
+std::string MlaCache::kv_cache_dtype() const {
+  return is_fp8(impl_->kv_format) ? std::string(kv_format_name(impl_->kv_format)) : std::string(dtype_name(dtype()));
+}
+
+void MlaCache::set_kv_scale(int layer, float scale) {
+  constexpr const char* kCall = "MlaCache::set_kv_scale";
+  Impl& c = *impl_;
+  c.layers.at(layer, kCall);  // names a bad layer
+  require(is_fp8(c.kv_format), kCall, [&] {
+    return "this cache stores " + kv_cache_dtype() +
+           " values, which take no scale; set --kv-cache-dtype fp8_e4m3 "
+           "or fp8_e5m2 for an FP8 cache";
+  });
+  require(std::isfinite(scale) && scale > 0.0f, kCall,
+          [&] { return "scale " + std::to_string(scale) + " must be positive and finite"; });
+  require(!c.recorded[std::size_t(layer)], kCall, [&] {
+    return "layer " + std::to_string(layer) + " is recorded with its scale; set scales before record_layer";
+  });
+  c.kv_scales[std::size_t(layer)] = scale;
+}
+
+float MlaCache::kv_scale(int layer) const {
+  impl_->layers.at(layer, "MlaCache::kv_scale");
+  return impl_->kv_scales[std::size_t(layer)];
+}
 
 namespace {
 
@@ -106,7 +145,10 @@ MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, 
   static_cast<StepState&>(*impl) = begin_decode_step(
       c.steps, c.decoder, c.fixed, requests, heads, "heads",
       [&](std::span<const std::int32_t> lengths) { return c.plan_step(lengths, heads, num_kv_splits); },
-      [](rt::LaunchCounts& counts, const DecodePlan& plan) { ops::MlaDecoder::set_counts(counts, plan); },
+      [&](rt::LaunchCounts& counts, const DecodePlan& plan) {
+        ops::MlaDecoder::set_counts(counts, plan);
+        ops::KvAppender::set_count(counts, Impl::kAppendSlot, static_cast<int>(requests.size()));
+      },
       "MlaCache::begin_step");
   impl->cache = &c;
   return MlaStep(std::move(impl));
@@ -125,6 +167,7 @@ ops::KvAppendArgs append_args(MlaCache::Impl& c, int layer, const rt::Buffer* ro
                               const char* call) {
   ops::KvAppendArgs a;
   a.kv_cache = &c.layers.at(layer, call);
+  a.kv_scale = c.kv_scales[std::size_t(layer)];
   a.num_pages = c.steps.pool.num_pages();
   a.page_size = c.steps.pool.page_size();
   a.rows = rows;
@@ -148,6 +191,8 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
   a.q_nope = buffer_of(&q_nope, call, "q_nope");
   a.q_rope = buffer_of(&q_rope, call, "q_rope");
   a.kv_cache = &c.layers.at(layer, call);
+  a.kv_format = c.kv_format;
+  a.kv_scale = c.kv_scales[std::size_t(layer)];
   a.num_pages = c.steps.pool.num_pages();
   a.page_size = c.steps.pool.page_size();
   a.page_table = &c.steps.page_table.current();
@@ -175,8 +220,14 @@ std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const
   auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, step.max_pages, q_nope, q_rope, out, lse,
                        sm_scale, call);
   // The pool put each request's new token last, at the slot append() would
-  // write: the fused kernel finds it through the page table.
-  if (rows) a.new_rows = buffer_of(rows, call, "rows");
+  // write: the fused kernel finds it through the page table. An FP8 cache
+  // has no fused kernel: its rows are quantized by kv_append first.
+  if (rows && is_fp8(c.kv_format)) {
+    c.appender.run(
+        append_args(c, layer, buffer_of(rows, call, "rows"), step.summary.batch, c.steps.slots.current(), call));
+  } else if (rows) {
+    a.new_rows = buffer_of(rows, call, "rows");
+  }
   // The pool built this table, so the full page check would only cost time.
   const auto t = c.decoder.run(a, step.plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
@@ -204,11 +255,19 @@ RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float 
   const FixedSteps& cap = *c.fixed;
   // Checked against the largest step: every smaller one reads and writes less.
   auto recorder = c.device.record();
-  // Recorded as append_decode: the decode appends the new rows itself.
+  // Recorded as append_decode: the decode appends the new rows itself, or
+  // for an FP8 cache kv_append quantizes them first.
   auto args = decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out, t.lse,
                           sm_scale, kCall);
-  args.new_rows = buffer_of(t.rows, kCall, "rows");
+  if (is_fp8(c.kv_format)) {
+    c.appender.record(
+        *recorder, *cap.counts, Impl::kAppendSlot,
+        append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.steps.slots.current(), kCall));
+  } else {
+    args.new_rows = buffer_of(t.rows, kCall, "rows");
+  }
   c.decoder.record(*recorder, *c.fixed->counts, args, c.fixed->decode, c.steps.workspace.current());
+  c.recorded[std::size_t(layer)] = true;
   return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
 }
 

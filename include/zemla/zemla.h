@@ -72,12 +72,21 @@ ZEMLA_C_API void zemla_mla_cache_destroy(zemla_mla_cache* cache);
 ZEMLA_C_API zemla_status zemla_mla_cache_add_request(zemla_mla_cache* cache, int64_t id);
 ZEMLA_C_API zemla_status zemla_mla_cache_release_request(zemla_mla_cache* cache, int64_t id);
 ZEMLA_C_API zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache, int* out);
+/* The page size the cache uses (after sglang's correction of --page-size). */
+ZEMLA_C_API zemla_status zemla_mla_cache_page_size(const zemla_mla_cache* cache, int* out);
+/* Tokens request `id` holds, this step's reserved token included. */
+ZEMLA_C_API zemla_status zemla_mla_cache_length(const zemla_mla_cache* cache, int64_t id, int64_t* out);
+/* How the cache stores values: "bf16", "f16", "fp8_e4m3" or "fp8_e5m2" (a static string). */
+ZEMLA_C_API zemla_status zemla_mla_cache_kv_cache_dtype(const zemla_mla_cache* cache, const char** out);
+/* An FP8 cache's scale for one layer (see MlaCache::set_kv_scale): set before the layer's first append
+ * and before recording it; a 16-bit cache refuses any scale with ZEMLA_STATUS_INVALID_ARGUMENT. */
+ZEMLA_C_API zemla_status zemla_mla_cache_set_kv_scale(zemla_mla_cache* cache, int layer, float scale);
 
 /* One decode step for `count` requests (one new token each); see MlaCache::begin_step. */
 ZEMLA_C_API zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
                                               zemla_mla_step** out);
 ZEMLA_C_API void zemla_mla_step_destroy(zemla_mla_step* step);
-/* rows: [count, 576] in the cache dtype. */
+/* rows: [count, 576] in the model's dtype (an FP8 cache quantizes them). */
 ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows);
 /* q_nope [count, heads, 512], q_rope [count, heads, 64] -> out [count, heads, 512]; lse fp32 [count, heads] or NULL. */
 ZEMLA_C_API zemla_status zemla_mla_step_decode(zemla_mla_step* step, int layer, const zemla_tensor* q_nope,

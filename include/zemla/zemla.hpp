@@ -108,7 +108,8 @@ struct MlaCapacity {
 struct MlaCacheOptions {
   // sglang-style server flags; validated by the same rules as `zemla config`
   // (an invalid config throws, naming the diagnostic). The page size and
-  // dtype come from them (--page-size, --dtype).
+  // dtype come from them (--page-size, --dtype), and the cache's storage
+  // (--kv-cache-dtype auto, fp8_e4m3 or fp8_e5m2).
   std::vector<std::string> server_flags;
   int num_layers = 1;
   int num_pages = 0;  // per layer
@@ -166,6 +167,20 @@ class ZEMLA_API MlaCache {
   // Returns the request's pages to the pool. Unknown ids throw.
   void release_request(std::int64_t id);
   std::int64_t length(std::int64_t id) const;
+
+  // How the cache stores its values: "bf16" or "f16" (the model's dtype), or
+  // "fp8_e4m3" / "fp8_e5m2" with --kv-cache-dtype among the server flags:
+  // one byte per value, each cached value the stored one times its layer's
+  // scale. append() quantizes rows in the model's dtype (times 1 / scale,
+  // round to nearest even, saturated to the format's largest finite value);
+  // the decode kernels read FP8 rows directly.
+  std::string kv_cache_dtype() const;
+  // An FP8 cache's per-layer scale (sglang's k_scale; 1 until set). Set it
+  // before the layer's first append and before record_layer, which keeps
+  // the scale it was recorded with (a later change is refused). A 16-bit
+  // cache refuses any scale.
+  void set_kv_scale(int layer, float scale);
+  float kv_scale(int layer) const;
 
   // Starts a decode step: reserves one new token for each request (its slot
   // is where append() writes), builds the page table and plans the split-KV

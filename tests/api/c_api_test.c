@@ -122,10 +122,39 @@ int main(void) {
   OK(zemla_mla_cache_release_request(cache, 43));
   s = zemla_mla_cache_release_request(cache, 7);
   CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "7"), "unknown id: %s", zemla_last_error());
-  const char* bad_flags[] = {"--page-size", "48", "--model-arch", "mla"};
+  /* MLA prefill on intel_xpu: sglang's rule refuses it. */
+  const char* bad_flags[] = {"--attention-backend", "intel_xpu", "--model-arch", "mla"};
   zemla_mla_cache* bad = NULL;
   s = zemla_mla_cache_create(rt, bad_flags, 4, 1, 8, &bad);
-  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && bad == NULL, "page 48 config gave %s", zemla_status_string(s));
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && bad == NULL, "MLA prefill on intel_xpu gave %s", zemla_status_string(s));
+
+  /* The cache's facts, and an FP8 cache's per-layer scale. */
+  int page_size = 0;
+  int64_t length = 0;
+  const char* kv_dtype = NULL;
+  OK(zemla_mla_cache_page_size(cache, &page_size));
+  CHECK(page_size == 16, "page size %d", page_size);
+  OK(zemla_mla_cache_length(cache, 42, &length));
+  CHECK(length == STEPS + 1, "length %lld after %d steps", (long long)length, STEPS + 1); /* the error-path step too */
+  OK(zemla_mla_cache_kv_cache_dtype(cache, &kv_dtype));
+  CHECK(strcmp(kv_dtype, "bf16") == 0, "kv cache dtype %s", kv_dtype);
+  s = zemla_mla_cache_set_kv_scale(cache, 0, 2.0f);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "take no scale"), "scale on bf16: %s",
+        zemla_last_error());
+  const char* fp8_flags[] = {"--page-size", "64", "--kv-cache-dtype", "fp8_e4m3"};
+  zemla_mla_cache* fp8 = NULL;
+  OK(zemla_mla_cache_create(rt, fp8_flags, 4, 2, 4, &fp8));
+  OK(zemla_mla_cache_kv_cache_dtype(fp8, &kv_dtype));
+  CHECK(strcmp(kv_dtype, "fp8_e4m3") == 0, "kv cache dtype %s", kv_dtype);
+  OK(zemla_mla_cache_set_kv_scale(fp8, 1, 0.5f));
+  s = zemla_mla_cache_set_kv_scale(fp8, 0, -1.0f);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "scale -1"), "negative scale: %s",
+        zemla_last_error());
+  s = zemla_mla_cache_set_kv_scale(fp8, 2, 1.0f);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "layer 2"), "layer 2: %s", zemla_last_error());
+  s = zemla_mla_cache_length(fp8, 99, &length);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT, "length of an unknown request gave %s", zemla_status_string(s));
+  zemla_mla_cache_destroy(fp8);
   CHECK(strcmp(zemla_status_string(ZEMLA_STATUS_DEVICE_ERROR), "ZEMLA_STATUS_DEVICE_ERROR") == 0, "status name");
 
   OK(zemla_mla_cache_release_request(cache, 42));

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "dtype.hpp"
+#include "fp8.hpp"
 #include "harness/reference.hpp"
 #include "staggered_requests.hpp"
 #include "zemla/zemla.hpp"
@@ -41,18 +42,44 @@ struct LayerWeights {
 };
 
 // Plain launches every step, or each layer recorded once and replayed
-// (MlaCache::record_layer): the same requests, the same checks.
-class ServingEndToEnd : public ::testing::TestWithParam<bool> {};
+// (MlaCache::record_layer): the same requests, the same checks; with the
+// model's bf16 cache, or an FP8 one (--kv-cache-dtype) with its own scale
+// per layer, where the reference reads the values the cache holds (each row
+// quantized as host/fp8.hpp's quantize_fp8, times the layer's scale).
+struct ServingCase {
+  bool recorded;
+  std::string kv_cache_dtype;  // sglang's spelling
+};
+
+class ServingEndToEnd : public ::testing::TestWithParam<ServingCase> {};
 
 constexpr int kMaxBatch = 14, kMaxContext = 256;
 
 TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
-  const bool recorded = GetParam();
+  const bool recorded = GetParam().recorded;
   zemla::Runtime runtime({"opencl", 0});
   std::optional<zemla::MlaCapacity> capacity;
   if (recorded) capacity = zemla::MlaCapacity{kMaxBatch, kMaxContext, kHeads};
-  zemla::MlaCache cache(runtime, {kFlags, kLayers, kPages}, capacity);
+  auto flags = kFlags;
+  flags.insert(flags.end(), {"--kv-cache-dtype", GetParam().kv_cache_dtype});
+  zemla::MlaCache cache(runtime, {flags, kLayers, kPages}, capacity);
   ASSERT_EQ(cache.page_size(), kPageSize);
+  const zemla::KvFormat kv_format = zemla::parse_kv_format(GetParam().kv_cache_dtype);
+  ASSERT_EQ(cache.kv_cache_dtype(), zemla::is_fp8(kv_format) ? GetParam().kv_cache_dtype : "bf16");
+  // Scales chosen so the rows' normal values use the format's range, one per layer.
+  const std::vector<float> kv_scales = {kv_format == zemla::KvFormat::fp8_e4m3 ? 0.02f : 1.0f / 1024, 0.5f};
+  for (int layer = 0; zemla::is_fp8(kv_format) && layer < kLayers; ++layer) {
+    cache.set_kv_scale(layer, kv_scales[std::size_t(layer)]);
+    ASSERT_EQ(cache.kv_scale(layer), kv_scales[std::size_t(layer)]);
+  }
+  // The value the cache holds for a bf16 input.
+  const auto cached = [&](int layer, std::uint16_t x) -> double {
+    if (!zemla::is_fp8(kv_format)) return zemla::bf16_to_float(x);
+    const float scale = kv_scales[std::size_t(layer)];
+    return double(
+               zemla::fp8_to_float(kv_format, zemla::quantize_fp8(kv_format, zemla::bf16_to_float(x), 1.0f / scale))) *
+           scale;
+  };
   // The recorded layers' static tensors, shared by both layers: each replay
   // reads what was written just before it.
   auto rows_fixed = runtime.allocate(std::size_t(kMaxBatch) * kRow * 2);
@@ -88,7 +115,7 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
     auto& h = history[layer][id];
     for (auto& x : rows) {
       x = zemla::float_to_bf16(static_cast<float>(normal(rng)));
-      h.push_back(zemla::bf16_to_float(x));
+      h.push_back(cached(layer, x));
     }
     auto t = runtime.allocate(rows.size() * 2);
     t.upload(rows.data(), rows.size() * 2);
@@ -210,8 +237,13 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
               recorded ? "recorded" : "plain", checked, kSteps, max_batch, worst_ratio);
 }
 
-INSTANTIATE_TEST_SUITE_P(Launches, ServingEndToEnd, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Recorded" : "Plain"; });
+INSTANTIATE_TEST_SUITE_P(Launches, ServingEndToEnd,
+                         ::testing::Values(ServingCase{false, "auto"}, ServingCase{true, "auto"},
+                                           ServingCase{false, "fp8_e4m3"}, ServingCase{true, "fp8_e5m2"}),
+                         [](const auto& info) {
+                           return std::string(info.param.recorded ? "Recorded" : "Plain") +
+                                  (info.param.kv_cache_dtype == "auto" ? "" : "_" + info.param.kv_cache_dtype);
+                         });
 
 // A fixed capacity refuses a step beyond it before the pool changes, and
 // recording needs one.
