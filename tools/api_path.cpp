@@ -19,11 +19,18 @@ const std::uint16_t* token_row(const MlaProblem& p, int r, int t) {
   return p.kv_cache.data() + (static_cast<std::size_t>(page) * p.page_size + t % p.page_size) * mla::kRowDim;
 }
 
+// The rows a server would append: for an FP8 problem, each cached value
+// (kv_cache * kv_scale) in the problem's dtype, which the cache's append
+// quantizes back to the problem's byte: the dtype's rounding (2^-9 relative
+// at most for bf16) is far inside half an FP8 step, so the byte comes back.
 std::vector<std::uint16_t> gather_rows(const MlaProblem& p, int r, int first, int count) {
   std::vector<std::uint16_t> rows(static_cast<std::size_t>(count) * mla::kRowDim);
   for (int t = 0; t < count; ++t) {
     const std::uint16_t* src = token_row(p, r, first + t);
-    std::copy(src, src + mla::kRowDim, rows.begin() + static_cast<std::ptrdiff_t>(t) * mla::kRowDim);
+    std::transform(src, src + mla::kRowDim, rows.begin() + static_cast<std::ptrdiff_t>(t) * mla::kRowDim,
+                   [&](std::uint16_t v) {
+                     return is_fp8(p.kv_format) ? from_float(p.dtype, to_float(p.dtype, v) * p.kv_scale) : v;
+                   });
   }
   return rows;
 }
@@ -50,9 +57,14 @@ ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int devi
   options.server_flags = {
       "--decode-attention-backend", "intel_xpu", "--prefill-attention-backend",   "triton", "--page-size",
       std::to_string(p.page_size),  "--dtype",   std::string(dtype_name(p.dtype))};
+  if (is_fp8(p.kv_format)) {
+    options.server_flags.insert(options.server_flags.end(),
+                                {"--kv-cache-dtype", std::string(kv_format_name(p.kv_format))});
+  }
   options.num_layers = 1;
   options.num_pages = pages;
   MlaCache cache(runtime, options);
+  if (is_fp8(p.kv_format)) cache.set_kv_scale(0, p.kv_scale);
 
   std::vector<std::int64_t> ids(p.batch);
   std::iota(ids.begin(), ids.end(), 0);

@@ -36,7 +36,6 @@ MlaProblem make_problem(const RunFlags& f) {
   const KvFormat kv = parse_kv_format(f.kv_dtype);
   if (is_fp8(kv)) {
     require(f.load_dir.empty(), "run", "--kv-dtype " + f.kv_dtype + " with --load: FP8 .npy files are not read yet");
-    require(!f.api, "run", "--kv-dtype " + f.kv_dtype + " with --api: the public API has no FP8 cache yet");
   }
   if (!f.load_dir.empty()) {
     return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
