@@ -42,6 +42,7 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   p.dtype = spec.dtype;
   p.batch = static_cast<int>(spec.seqlens.size());
   p.heads = spec.heads;
+  p.q_len = spec.q_len;
   p.page_size = spec.page_size;
   p.sm_scale = default_sm_scale();
   p.seqlens = spec.seqlens;
@@ -70,8 +71,8 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
     }
     for (auto& x : v) x = from_float(p.dtype, normal(rng));
   };
-  fill(p.q_nope, static_cast<std::size_t>(p.batch) * p.heads * mla::kLatentDim);
-  fill(p.q_rope, static_cast<std::size_t>(p.batch) * p.heads * mla::kRopeDim);
+  fill(p.q_nope, static_cast<std::size_t>(p.batch) * p.rows() * mla::kLatentDim);
+  fill(p.q_rope, static_cast<std::size_t>(p.batch) * p.rows() * mla::kRopeDim);
   fill(p.kv_cache, static_cast<std::size_t>(p.num_pages) * p.page_size * mla::kRowDim);
   if (is_fp8(spec.kv_format)) quantize_kv(p, spec.kv_format);
   return p;

@@ -17,13 +17,18 @@ namespace zemla {
 struct MlaProblem {
   DType dtype = DType::bf16;
   int batch = 0;
-  int heads = 0;
+  int heads = 0;  // query heads per token
+  // Query tokens per request (multi-token decode, 1 to 8): q and out hold
+  // rows() rows per request, q_len tokens of `heads` heads, token-major.
+  // They are the request's last q_len tokens: token i of a request of
+  // length L sees the tokens before L - (q_len - 1 - i).
+  int q_len = 1;
   int page_size = 0;
   int num_pages = 0;
   int max_pages = 0;  // page-table row width
   float sm_scale = 0;
-  std::vector<std::uint16_t> q_nope;     // [batch, heads, 512]
-  std::vector<std::uint16_t> q_rope;     // [batch, heads, 64]
+  std::vector<std::uint16_t> q_nope;     // [batch, q_len * heads, 512]
+  std::vector<std::uint16_t> q_rope;     // [batch, q_len * heads, 64]
   std::vector<std::uint16_t> kv_cache;   // [num_pages, page_size, 576]
   std::vector<std::int32_t> page_table;  // [batch, max_pages]
   std::vector<std::int32_t> seqlens;     // [batch]
@@ -34,6 +39,9 @@ struct MlaProblem {
   KvFormat kv_format = KvFormat::same;
   float kv_scale = 1.0f;
   std::vector<std::uint8_t> kv_fp8;
+
+  // Query rows per request: q_len tokens x heads.
+  int rows() const { return q_len * heads; }
 };
 
 // Turns `p`'s cache into `format` (FP8): one scale for the whole cache,
@@ -49,6 +57,7 @@ struct DecodeResult {
 struct RandomMlaSpec {
   DType dtype = DType::bf16;
   int heads = 16;
+  int q_len = 1;  // query tokens per request (MlaProblem::q_len)
   int page_size = 64;
   std::vector<std::int32_t> seqlens;
   std::uint64_t seed = 1;

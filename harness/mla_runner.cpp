@@ -12,7 +12,7 @@ RunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const RunOpt
   MlaDecoder decoder(device, p.dtype, p.kv_format);
   RunOutcome outcome;
   outcome.variant = decoder.variant();
-  outcome.plan = decoder.plan(p.seqlens, p.heads, options.num_kv_splits);
+  outcome.plan = decoder.plan(p.seqlens, p.rows(), options.num_kv_splits);
 
   auto q_nope = device.upload_vector(p.q_nope);
   auto q_rope = device.upload_vector(p.q_rope);
@@ -27,13 +27,14 @@ RunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const RunOpt
     kv = is_fp8(p.kv_format) ? device.upload_vector(p.kv_fp8) : device.upload_vector(p.kv_cache);
   }
   auto table = device.upload_vector(p.page_table);
-  const PoisonedOutputs outputs(device, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.heads);
+  const PoisonedOutputs outputs(device, p.dtype, p.q_nope.size(), std::size_t(p.batch) * p.rows());
   auto workspace = device.allocate(outcome.plan.layout.total);
   decoder.upload_plan(outcome.plan, *workspace);
 
   MlaDecodeArgs args;
   args.batch = p.batch;
-  args.heads = p.heads;
+  args.heads = p.rows();
+  args.q_len = p.q_len;
   args.sm_scale = p.sm_scale;
   args.num_pages = p.num_pages;
   args.page_size = p.page_size;

@@ -44,8 +44,9 @@ std::vector<double> mla_absorbed_head(std::span<const double> q, std::span<const
 
 DecodeResult mla_decode(const MlaProblem& p) {
   DecodeResult r;
-  r.out.assign(std::size_t(p.batch) * p.heads * mla::kLatentDim, 0.0f);
-  r.lse.assign(std::size_t(p.batch) * p.heads, -std::numeric_limits<float>::infinity());
+  const int rows = p.rows();
+  r.out.assign(std::size_t(p.batch) * rows * mla::kLatentDim, 0.0f);
+  r.lse.assign(std::size_t(p.batch) * rows, -std::numeric_limits<float>::infinity());
   std::vector<double> latent;
   std::vector<double> q(mla::kRowDim);
   for (int b = 0; b < p.batch; ++b) {
@@ -62,13 +63,15 @@ DecodeResult mla_decode(const MlaProblem& p) {
       for (int d = 0; d < mla::kRowDim; ++d)
         latent[std::size_t(t) * mla::kRowDim + d] = double{to_float(p.dtype, p.kv_cache[row + d])} * p.kv_scale;
     }
-    for (int h = 0; h < p.heads; ++h) {
-      const std::size_t bh = std::size_t(b) * p.heads + h;
+    for (int h = 0; h < rows; ++h) {
+      const std::size_t bh = std::size_t(b) * rows + h;
+      // Query token h / heads of q_len, the request's last ones: the causal mask.
+      const int visible = std::max(0, len - (p.q_len - 1 - h / p.heads));
       for (int d = 0; d < mla::kLatentDim; ++d) q[d] = to_float(p.dtype, p.q_nope[bh * mla::kLatentDim + d]);
       for (int d = 0; d < mla::kRopeDim; ++d)
         q[mla::kLatentDim + d] = to_float(p.dtype, p.q_rope[bh * mla::kRopeDim + d]);
       double lse = kNegInf;
-      const auto out = mla_absorbed_head(q, latent, len, p.sm_scale, &lse);
+      const auto out = mla_absorbed_head(q, latent, visible, p.sm_scale, &lse);
       for (int c = 0; c < mla::kLatentDim; ++c) r.out[bh * mla::kLatentDim + c] = static_cast<float>(out[c]);
       r.lse[bh] = static_cast<float>(lse);
     }

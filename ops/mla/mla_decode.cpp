@@ -75,6 +75,7 @@ rt::Kernel& MlaDecoder::bind(const MlaDecodeArgs& a, const DecodePlan& plan, rt:
   k.kv_stride_page = a.kv_stride_page;
   k.kv_stride_token = a.kv_stride_token;
   k.num_heads = a.heads;
+  k.q_len = a.q_len;
   // An FP8 cache's scale scales every score (folded in here) and every
   // output (v_scale), so no cached value is ever multiplied.
   k.scale_log2 = a.sm_scale * std::numbers::log2e_v<float> * a.kv_scale;

@@ -18,7 +18,8 @@
   ARG(SCALAR, long, kv_stride_page)                                                         \
   ARG(SCALAR, long, kv_stride_token)                                                        \
   SPLIT_KV_PAGING_ARGS(ARG)                                                                 \
-  ARG(SCALAR, int, num_heads)                                                               \
+  ARG(SCALAR, int, num_heads) /* query rows per request: q_len tokens x heads */            \
+  ARG(SCALAR, int, q_len)     /* query tokens per request, 1 to 8 (multi-token decode) */    \
   ARG(SCALAR, float, scale_log2) /* sm_scale * log2(e), times an FP8 cache's scale */       \
   ARG(SCALAR, float, v_scale)    /* an FP8 cache's scale, 1 otherwise */                    \
   SPLIT_KV_OUTPUT_ARGS(ARG)                                                                 \

@@ -46,6 +46,18 @@ void MlaDecodeLayout::set_contiguous_strides() {
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require(g.batch > 0, kCall, [&] { return "batch " + s(g.batch) + " must be positive"; });
   require(g.heads > 0, kCall, [&] { return "heads " + s(g.heads) + " must be positive"; });
+  require(g.q_len >= 1 && g.q_len <= kMaxQLen && g.heads % g.q_len == 0, kCall, [&] {
+    return "q_len " + s(g.q_len) + " must be 1 to " + s(kMaxQLen) + " and divide the " + s(g.heads) +
+           " query rows (q_len x heads)";
+  });
+  if (g.q_len > 1) {
+    for (int r = 0; r < plan.batch(); ++r) {
+      require(plan.length(r) == 0 || plan.length(r) >= g.q_len, kCall, [&] {
+        return "request " + s(r) + " has length " + s(plan.length(r)) + ", fewer than its " + s(g.q_len) +
+               " query tokens (which are its last tokens)";
+      });
+    }
+  }
   require(g.batch == plan.batch(), kCall,
           [&] { return "batch " + s(g.batch) + " differs from the plan's " + s(plan.batch()); });
   require(g.heads == plan.heads, kCall,
@@ -99,6 +111,11 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
     require_buffer(g.lse_bytes, "lse", span_bytes(g.batch, g.lse_stride_b, 1, 0, g.heads, 4));
   }
   if (g.new_rows_bytes != MlaDecodeGeometry::kNoBuffer) {
+    if (g.q_len > 1) {
+      throw Error(kCall, kUnsupported,
+                  "new_rows: the fused kv_append writes one token per request, not q_len " + s(g.q_len) +
+                      "; append the rows first");
+    }
     if (is_fp8(g.kv_format)) {
       throw Error(kCall, kUnsupported,
                   std::string("new_rows: the fused kv_append does not write an ") +

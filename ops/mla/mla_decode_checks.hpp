@@ -16,9 +16,17 @@ namespace zemla {
 
 // Shapes and strides (in elements) of one decode call: what the runtime's
 // arguments and the checks share.
+// Multi-token decode (speculative verify, MTP): the largest q_len.
+inline constexpr int kMaxQLen = 8;
+
 struct MlaDecodeLayout {
   int batch = 0;
+  // Query rows per request: q_len tokens x the model's heads, token-major
+  // (row r is token r / (heads / q_len)), as FlashMLA flattens [B, s_q, H].
   int heads = 0;
+  // Query tokens per request, 1 to kMaxQLen: a request's last q_len tokens
+  // (already in the cache), token i seeing the tokens up to its own.
+  int q_len = 1;
   float sm_scale = 0;
   int num_pages = 0;
   int page_size = 0;

@@ -82,6 +82,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 : kv_pick == 1 ? zemla::KvFormat::fp8_e4m3
                                : zemla::KvFormat::fp8_e5m2;
   if (kv_pick != 0) g.kv_scale = in.take<float>();
+  // Later still: multi-token decode's q_len over the same g.heads rows. A
+  // zero byte (as past the input's end) is 1, so older entries keep it;
+  // others give -1 to 15, out-of-range values included.
+  const auto q_pick = in.take<std::uint8_t>();
+  g.q_len = q_pick == 0 ? 1 : q_pick % 17 - 1;
 
   zemla::DecodePlan plan;
   try {
@@ -103,7 +108,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   must_fit(g.out_bytes, g.batch, g.out_stride_b, g.heads, g.out_stride_h, kLatentDim, 2);
   if (g.lse_bytes >= 0) must_fit(g.lse_bytes, g.batch, g.lse_stride_b, 1, 0, g.heads, 4);
   if (g.workspace_bytes < static_cast<std::int64_t>(plan.layout.total)) std::abort();
+  // q_len tokens of whole heads each; a request holds all of them or is empty.
+  if (g.q_len < 1 || g.q_len > zemla::kMaxQLen || g.heads % g.q_len != 0) std::abort();
   for (int b = 0; b < g.batch; ++b) {
+    if (seqlens[b] != 0 && seqlens[b] < g.q_len) std::abort();
     if (seqlens[b] > std::int64_t{g.max_pages} * g.page_size) std::abort();
     for (std::int64_t i = 0; i * g.page_size < seqlens[b]; ++i) {
       const auto page = table[static_cast<std::size_t>(b * g.page_table_stride + i)];

@@ -243,5 +243,37 @@ TEST(MlaDecodeChecks, NewRowsMustCoverEveryRequestsNewToken) {
             "new_rows holds 3454 bytes; its shape and strides need 3456");
 }
 
+// Multi-token decode: the 16 rows are q_len tokens x 16 / q_len heads, and a
+// request holds at least its q_len query tokens (or none).
+TEST(MlaDecodeChecks, MultiTokenDecodeHasItsOwnRules) {
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 4; }), "accepted");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 8; }), "accepted");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 0; }),
+            "q_len 0 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 16; }),
+            "q_len 16 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 3; }),
+            "q_len 3 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
+  EXPECT_EQ(error_after([](ValidCall& c) {
+              c.g.q_len = 4;
+              c.seqlens[0] = 3;
+              c.plan = plan_decode({c.seqlens, 16, 8, -1});
+              c.g.workspace_bytes = static_cast<std::int64_t>(c.plan.layout.total);
+            }),
+            "request 0 has length 3, fewer than its 4 query tokens (which are its last tokens)");
+  // The fused append writes one row per request: refused, not misread.
+  ValidCall c;
+  c.g.q_len = 2;
+  c.g.new_rows_stride = mla::kRowDim;
+  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
+  try {
+    check_mla_decode(c.g, c.plan);
+    ADD_FAILURE() << "new rows with q_len 2 were accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kUnsupported);
+    EXPECT_NE(e.detail().find("one token per request, not q_len 2"), std::string::npos) << e.detail();
+  }
+}
+
 }  // namespace
 }  // namespace zemla

@@ -26,6 +26,7 @@ struct Case {
   std::vector<std::int32_t> seqlens;
   bool fused_append = false;            // the last token of each request appended by the decode
   KvFormat kv_format = KvFormat::same;  // FP8: the cache quantized (quantize_kv), one scale
+  int q_len = 1;                        // query tokens per request (multi-token decode)
 };
 
 inline void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -65,6 +66,7 @@ inline void expect_matches_reference(const Case& c) {
   spec.seqlens = c.seqlens;
   spec.seed = std::hash<std::string>{}(c.name);
   spec.kv_format = c.kv_format;
+  spec.q_len = c.q_len;
   const MlaProblem problem = make_random_problem(spec);
 
   ops::RunOptions options;
@@ -77,7 +79,7 @@ inline void expect_matches_reference(const Case& c) {
   const auto cmp = compare_with_reference(outcome.result, ref, c.dtype, mla::kLatentDim, true);
   EXPECT_TRUE(cmp.pass) << cmp.failure << " (max abs err " << cmp.max_abs_error << ", 1-cos " << cmp.cosine_distance
                         << ", splits " << outcome.plan.total_splits() << ")";
-  expect_empty_requests_zero(outcome.result, problem.seqlens, problem.heads, mla::kLatentDim);
+  expect_empty_requests_zero(outcome.result, problem.seqlens, problem.rows(), mla::kLatentDim);
 }
 
 }  // namespace zemla

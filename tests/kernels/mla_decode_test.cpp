@@ -82,6 +82,66 @@ TEST_P(MlaDecodeFp8, MatchesTheReferenceOfTheQuantizedCache) { expect_matches_re
 INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeFp8, ::testing::ValuesIn(fp8_cases()),
                          [](const auto& info) { return info.param.name; });
 
+// Multi-token decode: q_len query tokens per request, the request's last
+// ones, each seeing the tokens up to its own (the causal mask). q_len in
+// {2, 3, 4, 8} (1 is the matrix above) x every page size, rotating H in
+// {16, 24, 128}, dtype and splits {auto, 1, 7, 64}; lengths 0, exactly q_len,
+// new tokens straddling a page boundary, and longer; a long request; FP8.
+std::vector<std::int32_t> multi_token_lengths(int ps, int q) { return {0, q, ps + q / 2, 2 * ps + 1, 3 * ps + 5}; }
+
+std::vector<Case> multi_token_cases() {
+  std::vector<Case> cases;
+  const int split_choices[] = {-1, 1, 7, 64};
+  const int head_choices[] = {16, 24, 128};
+  int k = 0;
+  for (int q : {2, 3, 4, 8}) {
+    for (int ps : {16, 32, 64, 128}) {
+      const DType dt = k % 2 == 0 ? DType::bf16 : DType::f16;
+      const int heads = head_choices[k % 3];
+      const int splits = split_choices[(k / 3) % 4];
+      cases.push_back({"q" + std::to_string(q) + "_page" + std::to_string(ps) + "_" + std::string(dtype_name(dt)) +
+                           "_H" + std::to_string(heads) + "_splits" + (splits < 0 ? "auto" : std::to_string(splits)),
+                       dt, heads, ps, splits, multi_token_lengths(ps, q), false, KvFormat::same, q});
+      ++k;
+    }
+  }
+  cases.push_back({"q4_long16k", DType::bf16, 16, 64, -1, {16384 + 3, 4, 300}, false, KvFormat::same, 4});
+  cases.push_back({"q3_fp8_e4m3", DType::bf16, 16, 64, 7, multi_token_lengths(64, 3), false, KvFormat::fp8_e4m3, 3});
+  cases.push_back({"q2_fp8_e5m2", DType::f16, 24, 32, -1, multi_token_lengths(32, 2), false, KvFormat::fp8_e5m2, 2});
+  return cases;
+}
+
+class MlaDecodeMultiToken : public ::testing::TestWithParam<Case> {};
+
+TEST_P(MlaDecodeMultiToken, MatchesTheCausalReference) { expect_matches_reference(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Matrix, MlaDecodeMultiToken, ::testing::ValuesIn(multi_token_cases()),
+                         [](const auto& info) { return info.param.name; });
+
+// The causal check can fail: the same rows, each seeing the whole request
+// (no mask), miss the reference; so do the rows taken head-major.
+TEST(MlaDecodeMultiTokenSelfCheck, WithoutTheCausalMaskItFails) {
+  RandomMlaSpec spec;
+  spec.seqlens = {40, 4, 70};
+  spec.heads = 16;
+  spec.q_len = 4;
+  const MlaProblem problem = make_random_problem(spec);
+  const auto got = ops::run_mla_problem(testing::test_device(), problem, {});
+  EXPECT_TRUE(compare_with_reference(got.result, reference::mla_decode(problem), DType::bf16, mla::kLatentDim, true)
+                  .pass);
+  MlaProblem unmasked = problem;
+  unmasked.heads = problem.rows();
+  unmasked.q_len = 1;
+  EXPECT_FALSE(
+      compare_with_reference(got.result, reference::mla_decode(unmasked), DType::bf16, mla::kLatentDim, true).pass);
+  MlaProblem head_major = problem;  // rows of 4 heads x 16 tokens: the wrong grouping
+  head_major.heads = 4;
+  head_major.q_len = 16;
+  head_major.seqlens = {40, 16, 70};
+  const auto ref = reference::mla_decode(head_major);
+  EXPECT_FALSE(compare_with_reference(got.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
 // The FP8 check can fail: the same bytes read as the other format, or with
 // a scale 25 % off, miss the reference.
 TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
