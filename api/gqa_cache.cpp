@@ -41,7 +41,7 @@ struct GqaCache::Impl {
     if (capacity) {
       check_gqa_heads(capacity->q_heads, kv_heads, head_dim, kCacheCall);
       fixed = fix_steps(
-          steps, capacity->max_batch, capacity->max_context_len, capacity->q_heads, "q_heads", kCountSlots,
+          steps, capacity->max_batch, capacity->max_context_len, capacity->q_heads, "q_heads", 1, kCountSlots,
           [&] {
             return decoder.capacity(capacity->max_batch, capacity->max_context_len, capacity->q_heads, kv_heads,
                                     head_dim);
@@ -162,7 +162,7 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
   check_gqa_heads(q_heads, c.kv_heads, c.head_dim, kCall);
   auto impl = std::make_unique<GqaStep::Impl>();
   static_cast<StepState&>(*impl) = begin_decode_step(
-      c.steps, c.decoder, c.fixed, requests, q_heads, "q_heads",
+      c.steps, c.decoder, c.fixed, requests, q_heads, "q_heads", 1,
       [&](std::span<const std::int32_t> lengths) {
         return c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);

@@ -36,16 +36,25 @@ struct MlaCache::Impl {
   }
 
   void fix_capacity(const MlaCapacity& c) {
+    check_q_len(c.q_len, kCacheCall);
     fixed = fix_steps(
-        steps, c.max_batch, c.max_context_len, c.heads, "heads", kCountSlots,
-        [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads); }, kCacheCall);
+        steps, c.max_batch, c.max_context_len, c.heads, "heads", c.q_len, kCountSlots,
+        [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads * c.q_len); }, kCacheCall);
   }
 
   // The plan of a step of `lengths` (this step's token included) for every
   // layer; with a fixed capacity, placed in its layout or refused.
-  DecodePlan plan_step(std::span<const std::int32_t> lengths, int heads, int num_kv_splits) const {
-    return fixed ? decoder.plan(lengths, heads, num_kv_splits, fixed->decode)
-                 : decoder.plan(lengths, heads, num_kv_splits);
+  // `rows`: q_len x heads query rows per request.
+  DecodePlan plan_step(std::span<const std::int32_t> lengths, int rows, int num_kv_splits) const {
+    return fixed ? decoder.plan(lengths, rows, num_kv_splits, fixed->decode)
+                 : decoder.plan(lengths, rows, num_kv_splits);
+  }
+
+  static void check_q_len(int q_len, const char* call) {
+    require(q_len >= 1 && q_len <= kMaxQLen, call, [&] {
+      return "q_len " + std::to_string(q_len) + " must be 1 to " + std::to_string(kMaxQLen) +
+             " (query tokens per request)";
+    });
   }
 
   // Recorded launch counts: the decoder's two stages, then the append an
@@ -83,6 +92,20 @@ int MlaCache::free_pages() const { return impl_->steps.pool.free_pages(); }
 void MlaCache::add_request(std::int64_t id) { impl_->steps.pool.add_request(id); }
 void MlaCache::release_request(std::int64_t id) { impl_->steps.pool.release(id); }
 std::int64_t MlaCache::length(std::int64_t id) const { return impl_->steps.pool.length(id); }
+void MlaCache::truncate(std::int64_t request, std::int64_t new_length) {
+  constexpr const char* kCall = "MlaCache::truncate";
+  Impl& c = *impl_;
+  const std::int64_t length = c.steps.pool.length(request);  // names an unknown request
+  require(new_length >= 0 && new_length <= length, kCall, [&] {
+    return "new_length " + std::to_string(new_length) + " of request " + std::to_string(request) + " is outside [0, " +
+           std::to_string(length) + "]";
+  });
+  c.steps.pool.truncate(request, static_cast<std::int32_t>(new_length));
+  // The live step's and prefill's slots and tables describe the old lengths.
+  c.steps.new_step();
+  c.steps.new_prompt();
+}
+
 std::string MlaCache::kv_cache_dtype() const {
   return is_fp8(impl_->kv_format) ? std::string(kv_format_name(impl_->kv_format)) : std::string(dtype_name(dtype()));
 }
@@ -139,15 +162,16 @@ void MlaPrefill::append(int layer, const Tensor& rows) {
               "MlaPrefill::append");
 }
 
-MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits) {
+MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits, int q_len) {
   Impl& c = *impl_;
+  Impl::check_q_len(q_len, "MlaCache::begin_step");
   auto impl = std::make_unique<MlaStep::Impl>();
   static_cast<StepState&>(*impl) = begin_decode_step(
-      c.steps, c.decoder, c.fixed, requests, heads, "heads",
-      [&](std::span<const std::int32_t> lengths) { return c.plan_step(lengths, heads, num_kv_splits); },
+      c.steps, c.decoder, c.fixed, requests, heads, "heads", q_len,
+      [&](std::span<const std::int32_t> lengths) { return c.plan_step(lengths, heads * q_len, num_kv_splits); },
       [&](rt::LaunchCounts& counts, const DecodePlan& plan) {
         ops::MlaDecoder::set_counts(counts, plan);
-        ops::KvAppender::set_count(counts, Impl::kAppendSlot, static_cast<int>(requests.size()));
+        ops::KvAppender::set_count(counts, Impl::kAppendSlot, static_cast<int>(requests.size()) * q_len);
       },
       "MlaCache::begin_step");
   impl->cache = &c;
@@ -182,11 +206,13 @@ void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, co
   c.appender.run(append_args(c, layer, buffer_of(&rows, call, "rows"), count, slots, call));
 }
 
-ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int heads, int max_pages, const Tensor& q_nope,
-                               const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale, const char* call) {
+ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int heads, int q_len, int max_pages,
+                               const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale,
+                               const char* call) {
   ops::MlaDecodeArgs a;
   a.batch = batch;
-  a.heads = heads;
+  a.heads = heads * q_len;  // the kernels' query rows
+  a.q_len = q_len;
   a.sm_scale = sm_scale;
   a.q_nope = buffer_of(&q_nope, call, "q_nope");
   a.q_rope = buffer_of(&q_rope, call, "q_rope");
@@ -207,7 +233,8 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
 
 void MlaStep::append(int layer, const Tensor& rows) {
   impl_->cache->steps.require_current_step(impl_->generation, "MlaStep::append");
-  append_rows(*impl_->cache, layer, rows, impl_->summary.batch, impl_->cache->steps.slots.current(), "MlaStep::append");
+  append_rows(*impl_->cache, layer, rows, impl_->summary.batch * impl_->summary.q_len,
+              impl_->cache->steps.slots.current(), "MlaStep::append");
 }
 
 namespace {
@@ -217,14 +244,16 @@ std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const
                                            const char* call) {
   MlaCache::Impl& c = *step.cache;
   c.steps.require_current_step(step.generation, call);
-  auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, step.max_pages, q_nope, q_rope, out, lse,
-                       sm_scale, call);
+  const int q_len = step.summary.q_len;
+  auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, q_len, step.max_pages, q_nope, q_rope, out,
+                       lse, sm_scale, call);
   // The pool put each request's new token last, at the slot append() would
   // write: the fused kernel finds it through the page table. An FP8 cache
-  // has no fused kernel: its rows are quantized by kv_append first.
-  if (rows && is_fp8(c.kv_format)) {
-    c.appender.run(
-        append_args(c, layer, buffer_of(rows, call, "rows"), step.summary.batch, c.steps.slots.current(), call));
+  // has no fused kernel (its rows are quantized by kv_append first), nor has
+  // a step of several tokens per request.
+  if (rows && (is_fp8(c.kv_format) || q_len > 1)) {
+    c.appender.run(append_args(c, layer, buffer_of(rows, call, "rows"), step.summary.batch * q_len,
+                               c.steps.slots.current(), call));
   } else if (rows) {
     a.new_rows = buffer_of(rows, call, "rows");
   }
@@ -256,13 +285,13 @@ RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float 
   // Checked against the largest step: every smaller one reads and writes less.
   auto recorder = c.device.record();
   // Recorded as append_decode: the decode appends the new rows itself, or
-  // for an FP8 cache kv_append quantizes them first.
-  auto args = decode_args(c, layer, cap.max_batch, cap.heads, c.fixed->table_width, *t.q_nope, *t.q_rope, *t.out, t.lse,
-                          sm_scale, kCall);
-  if (is_fp8(c.kv_format)) {
-    c.appender.record(
-        *recorder, *cap.counts, Impl::kAppendSlot,
-        append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch, c.steps.slots.current(), kCall));
+  // for an FP8 cache or several tokens per request kv_append writes them first.
+  auto args = decode_args(c, layer, cap.max_batch, cap.heads, cap.q_len, c.fixed->table_width, *t.q_nope, *t.q_rope,
+                          *t.out, t.lse, sm_scale, kCall);
+  if (is_fp8(c.kv_format) || cap.q_len > 1) {
+    c.appender.record(*recorder, *cap.counts, Impl::kAppendSlot,
+                      append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch * cap.q_len,
+                                  c.steps.slots.current(), kCall));
   } else {
     args.new_rows = buffer_of(t.rows, kCall, "rows");
   }

@@ -19,7 +19,11 @@ ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, Mo
   return v;
 }
 
-void FixedSteps::check_step(std::size_t requests, int step_heads, const char* heads_name, const char* call) const {
+void FixedSteps::check_step(std::size_t requests, int step_heads, const char* heads_name, int step_q_len,
+                            const char* call) const {
+  require(step_q_len == q_len, call, [&] {
+    return "q_len " + std::to_string(step_q_len) + " differs from the cache's capacity.q_len " + std::to_string(q_len);
+  });
   require(static_cast<int>(requests) <= max_batch, call, [&] {
     return "the step has " + std::to_string(requests) + " requests; the cache's capacity.max_batch is " +
            std::to_string(max_batch);
@@ -83,13 +87,14 @@ std::vector<std::int32_t> PagedSteps::lengths_after(std::span<const std::int64_t
   return lengths;
 }
 
-int PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes) {
+int PagedSteps::ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes,
+                                    int tokens) {
   if (width == 0) {
     width = 1;
     for (const auto len : lengths) width = std::max<int>(width, (len + pool.page_size() - 1) / pool.page_size());
   }
   workspace.ensure(workspace_bytes);
-  slots.ensure(lengths.size() * sizeof(std::int32_t));
+  slots.ensure(lengths.size() * std::size_t(tokens) * sizeof(std::int32_t));
   page_table.ensure(lengths.size() * std::size_t(width) * sizeof(std::int32_t));
   return width;
 }
@@ -110,10 +115,11 @@ void PagedSteps::upload_page_table(std::span<const std::int64_t> requests, int w
   device.write_vector(page_table.ensure(table.size() * sizeof(std::int32_t)), table);
 }
 
-DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths) {
+DecodeStepPlan step_summary(const DecodePlan& plan, int heads, int q_len, std::vector<std::int32_t> lengths) {
   DecodeStepPlan summary;
   summary.batch = static_cast<int>(lengths.size());
   summary.heads = heads;
+  summary.q_len = q_len;
   summary.total_splits = plan.total_splits();
   summary.needs_combine = plan.needs_combine;
   summary.workspace_bytes = plan.layout.total;

@@ -44,7 +44,8 @@ class PagedSteps {
   // included) needs, before the pool changes: an allocation that fails then
   // leaves every request as it was. `width` is the page-table width (0: as
   // wide as the longest request needs); returns the width settled on.
-  int ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes);
+  // `tokens`: new tokens per request (their slots).
+  int ensure_step_buffers(std::span<const std::int32_t> lengths, int width, std::size_t workspace_bytes, int tokens);
   // Reserves `tokens` more tokens for each request (the pool's all-or-nothing
   // append) and uploads their slots into `slot_buffer`.
   void reserve(std::span<const std::int64_t> requests, int tokens, GrowOnly<rt::Buffer>& slot_buffer);
@@ -83,13 +84,14 @@ struct FixedSteps {
   int max_batch = 0;
   std::int64_t max_context_len = 0;
   int heads = 0;        // query heads of every step
+  int q_len = 1;        // query tokens per request of every step
   int table_width = 0;  // page-table row width, pages
   ops::DecodeCapacity decode;
   std::unique_ptr<rt::LaunchCounts> counts;
 
   // Refuses a step beyond the limits before the pool changes; `heads_name`
   // is the capacity field's name in messages ("heads", "q_heads").
-  void check_step(std::size_t requests, int step_heads, const char* heads_name, const char* call) const;
+  void check_step(std::size_t requests, int step_heads, const char* heads_name, int step_q_len, const char* call) const;
 };
 
 // Checks a capacity (positive, within the pool), sizes every per-step buffer
@@ -98,9 +100,10 @@ struct FixedSteps {
 // limits, asked for once they are checked.
 template <typename DecodeCapacityOf>
 FixedSteps fix_steps(PagedSteps& steps, int max_batch, std::int64_t max_context_len, int heads, const char* heads_name,
-                     std::size_t count_slots, const DecodeCapacityOf& decode_capacity, const char* call) {
+                     int q_len, std::size_t count_slots, const DecodeCapacityOf& decode_capacity, const char* call) {
   FixedSteps f;
   f.max_batch = require_positive(max_batch, call, "capacity.max_batch");
+  f.q_len = require_positive(q_len, call, "capacity.q_len");
   f.max_context_len = require_positive(max_context_len, call, "capacity.max_context_len");
   f.heads = require_positive(heads, call, std::string("capacity.") + heads_name);
   const std::int64_t width = (max_context_len + steps.pool.page_size() - 1) / steps.pool.page_size();
@@ -112,7 +115,7 @@ FixedSteps fix_steps(PagedSteps& steps, int max_batch, std::int64_t max_context_
   f.decode = decode_capacity();
   steps.workspace.ensure(f.decode.largest.layout.total);
   steps.page_table.ensure(std::size_t(max_batch) * f.table_width * sizeof(std::int32_t));
-  steps.slots.ensure(std::size_t(max_batch) * sizeof(std::int32_t));
+  steps.slots.ensure(std::size_t(max_batch) * q_len * sizeof(std::int32_t));
   steps.max_context_len = max_context_len;
   f.counts = std::make_unique<rt::LaunchCounts>(steps.device, count_slots);
   return f;
@@ -129,7 +132,7 @@ struct RecordedLayer::Impl {
 };
 
 // The public summary of a step's plan.
-DecodeStepPlan step_summary(const DecodePlan& plan, int heads, std::vector<std::int32_t> lengths);
+DecodeStepPlan step_summary(const DecodePlan& plan, int heads, int q_len, std::vector<std::int32_t> lengths);
 
 // What begin_step settles for every layer of a step, whichever the op; each
 // op's step handle (MlaStep::Impl, GqaStep::Impl) is one of these.
@@ -140,7 +143,8 @@ struct StepState {
   int max_pages = 0;
 };
 
-// The begin_step every split-KV op shares, ordered so that a refused step
+// The begin_step every split-KV op shares (q_len new tokens per request),
+// ordered so that a refused step
 // changes nothing: the capacity check, the lengths, the plan
 // (`plan_step(lengths)`) and every buffer first; then the pool's
 // reservation, the page table, the plan's tables and, with a fixed capacity,
@@ -148,14 +152,14 @@ struct StepState {
 // upload for every layer.
 template <typename Decoder, typename PlanStep, typename SetCounts>
 StepState begin_decode_step(PagedSteps& steps, Decoder& decoder, const std::optional<FixedSteps>& fixed,
-                            std::span<const std::int64_t> requests, int heads, const char* heads_name,
+                            std::span<const std::int64_t> requests, int heads, const char* heads_name, int q_len,
                             const PlanStep& plan_step, const SetCounts& set_counts, const char* call) {
-  if (fixed) fixed->check_step(requests.size(), heads, heads_name, call);
-  const auto lengths = steps.lengths_after(requests, 1, call);
+  if (fixed) fixed->check_step(requests.size(), heads, heads_name, q_len, call);
+  const auto lengths = steps.lengths_after(requests, q_len, call);
   StepState s;
   s.plan = plan_step(lengths);
-  s.max_pages = steps.ensure_step_buffers(lengths, fixed ? fixed->table_width : 0, s.plan.layout.total);
-  steps.reserve(requests, 1, steps.slots);
+  s.max_pages = steps.ensure_step_buffers(lengths, fixed ? fixed->table_width : 0, s.plan.layout.total, q_len);
+  steps.reserve(requests, q_len, steps.slots);
   s.generation = steps.new_step();
   steps.upload_page_table(requests, s.max_pages);
   decoder.upload_plan(s.plan, steps.workspace.current());  // grown by ensure_step_buffers
@@ -163,7 +167,7 @@ StepState begin_decode_step(PagedSteps& steps, Decoder& decoder, const std::opti
     set_counts(*fixed->counts, s.plan);
     fixed->counts->upload();
   }
-  s.summary = step_summary(s.plan, heads, lengths);
+  s.summary = step_summary(s.plan, heads, q_len, lengths);
   return s;
 }
 

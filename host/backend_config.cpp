@@ -119,8 +119,9 @@ ValidatedConfig validate_config(const BackendConfig& input) {
     unsupported_kv("differs from --dtype " + std::string(dtype_name(input.dtype)) +
                    ": zemla keeps a 16-bit cache in the model's dtype; use --kv-cache-dtype auto");
   } else if (kv == "fp4_e2m1") {
-    unsupported_kv("is not supported by zemla (its kernels read 16-bit and FP8 caches); use auto, fp8_e4m3 or "
-                   "fp8_e5m2");
+    unsupported_kv(
+        "is not supported by zemla (its kernels read 16-bit and FP8 caches); use auto, fp8_e4m3 or "
+        "fp8_e5m2");
   }
 
   if (input.speculative_algorithm) {
@@ -129,12 +130,32 @@ ValidatedConfig validate_config(const BackendConfig& input) {
       add(diags, Severity::error, "unknown-speculative-algorithm",
           "speculative algorithm '" + algo + "' is unknown; known: " + join(kSpeculative));
     } else if (mla && decode != nullptr && !decode->speculative_mla_decode) {
-      // Upstream this is `assert not use_cascade_attn` inside forward_decode: a
-      // crash mid-serving. Refusing it before any request is the fix.
       add(diags, Severity::error, "speculative-mla-decode-unsupported",
           "speculative decoding (" + algo + ") with MLA decode on " + result.backends.decode +
-              " is not supported (it needs cascade attention); use --decode-attention-backend triton "
-              "or drop --speculative-algorithm");
+              " is not supported; use --decode-attention-backend triton or drop --speculative-algorithm");
+    } else if (mla && decode != nullptr) {
+      // Upstream intel_xpu asserts mid-serving (`assert not use_cascade_attn`);
+      // zemla verifies a linear chain of up to max_speculative_mla_tokens,
+      // and refuses the rest here, before any request. Without the flags,
+      // sglang's own choice for DeepSeek's NEXTN: 3 steps, top-k 1, 4 tokens.
+      const int topk = input.speculative_eagle_topk.value_or(1);
+      const int tokens = input.speculative_num_draft_tokens.value_or(input.speculative_num_steps.value_or(3) + 1);
+      if (topk < 1 || tokens < 1) {
+        add(diags, Severity::error, "speculative-flags-invalid",
+            "--speculative-eagle-topk " + std::to_string(topk) + " and --speculative-num-draft-tokens " +
+                std::to_string(tokens) + " must be positive");
+      } else if (topk > 1 && !decode->speculative_mla_tree_drafts) {
+        add(diags, Severity::error, "speculative-tree-unsupported",
+            "--speculative-eagle-topk " + std::to_string(topk) +
+                " drafts a tree, which needs a custom mask; MLA "
+                "decode on " +
+                result.backends.decode + " verifies a linear chain: use --speculative-eagle-topk 1");
+      } else if (decode->max_speculative_mla_tokens > 0 && tokens > decode->max_speculative_mla_tokens) {
+        add(diags, Severity::error, "speculative-too-many-tokens",
+            "--speculative-num-draft-tokens " + std::to_string(tokens) + " is more than the " +
+                std::to_string(decode->max_speculative_mla_tokens) + " tokens per request MLA decode on " +
+                result.backends.decode + " verifies in one step");
+      }
     }
   }
   return result;
@@ -158,7 +179,8 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
   BackendConfig config;
   constexpr std::string_view kKnown =
       "--attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size, "
-      "--speculative-algorithm, --model-arch, --chunked-prefill-size, --dtype, --kv-cache-dtype";
+      "--speculative-algorithm, --speculative-num-steps, --speculative-eagle-topk, --speculative-num-draft-tokens, "
+      "--model-arch, --chunked-prefill-size, --dtype, --kv-cache-dtype";
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
     std::string value;
@@ -181,6 +203,12 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
       config.page_size = parse_int_flag(flag, value);
     } else if (flag == "--speculative-algorithm") {
       config.speculative_algorithm = value;
+    } else if (flag == "--speculative-num-steps") {
+      config.speculative_num_steps = parse_int_flag(flag, value);
+    } else if (flag == "--speculative-eagle-topk") {
+      config.speculative_eagle_topk = parse_int_flag(flag, value);
+    } else if (flag == "--speculative-num-draft-tokens") {
+      config.speculative_num_draft_tokens = parse_int_flag(flag, value);
     } else if (flag == "--chunked-prefill-size") {
       config.chunked_prefill = parse_int_flag(flag, value) > 0;
     } else if (flag == "--dtype") {

@@ -22,6 +22,9 @@ struct BackendConfig {
   int page_size = 128;                                   // --page-size
   ModelArch model_arch = ModelArch::mla;                 // --model-arch
   std::optional<std::string> speculative_algorithm;      // --speculative-algorithm
+  std::optional<int> speculative_num_steps;              // --speculative-num-steps
+  std::optional<int> speculative_eagle_topk;             // --speculative-eagle-topk
+  std::optional<int> speculative_num_draft_tokens;       // --speculative-num-draft-tokens
   bool chunked_prefill = true;                           // --chunked-prefill-size <= 0 turns it off
   DType dtype = DType::bf16;                             // --dtype (auto: bf16, see parse_backend_flags)
   std::string kv_cache_dtype = "auto";                   // --kv-cache-dtype, sglang's spelling

@@ -18,7 +18,11 @@ constexpr BackendCapabilities kRegistry[] = {
      .mha_decode = true,
      .mha_prefill = true,
      .chunked_prefill = true,
-     .speculative_mla_decode = false,  // upstream asserts at run time; refused here at config time
+     // Upstream asserts at run time; zemla's kernels verify a linear chain of
+     // up to 8 tokens (ops/mla/mla_decode_checks.hpp's kMaxQLen), causally masked.
+     .speculative_mla_decode = true,
+     .max_speculative_mla_tokens = 8,
+     .speculative_mla_tree_drafts = false,
      .mla_decode_page_sizes = kXpuMlaPageSizes,
      .mha_decode_page_sizes = kXpuMhaPageSizes,
      .fallback_page_size = 128,
@@ -33,6 +37,8 @@ constexpr BackendCapabilities kRegistry[] = {
      .mha_prefill = true,
      .chunked_prefill = true,
      .speculative_mla_decode = true,
+     .max_speculative_mla_tokens = 0,
+     .speculative_mla_tree_drafts = true,
      .mla_decode_page_sizes = {},
      .mha_decode_page_sizes = {},
      .fallback_page_size = 1,

@@ -19,7 +19,12 @@ struct BackendCapabilities {
   bool mha_decode;
   bool mha_prefill;
   bool chunked_prefill;
-  bool speculative_mla_decode;                 // multi-token (draft/verify) decode on MLA models
+  bool speculative_mla_decode;  // multi-token (draft/verify) decode on MLA models
+  // Its limits: the most tokens one verify step scores per request, and
+  // whether tree drafts (top-k > 1, a custom mask) are served; 0 / false:
+  // no limit (a partner backend's own rules).
+  int max_speculative_mla_tokens;
+  bool speculative_mla_tree_drafts;
   std::span<const int> mla_decode_page_sizes;  // empty: any page size
   std::span<const int> mha_decode_page_sizes;  // empty: any page size
   int fallback_page_size;                      // what an unsupported page size is forced to

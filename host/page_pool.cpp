@@ -79,6 +79,23 @@ void PagePool::release(RequestId id) {
   requests_.erase(it);
 }
 
+void PagePool::truncate(RequestId id, std::int32_t new_length) {
+  constexpr const char* kCall = "PagePool::truncate";
+  const Request& current = get(id, kCall);
+  require(new_length >= 0 && new_length <= current.length, kCall, [&] {
+    return "new length " + std::to_string(new_length) + " of request " + std::to_string(id) + " is outside [0, " +
+           std::to_string(current.length) + "]";
+  });
+  Request& r = requests_[id];
+  const std::size_t keep = static_cast<std::size_t>((new_length + page_size_ - 1) / page_size_);
+  // Last page first, as release() does.
+  while (r.pages.size() > keep) {
+    free_.push_back(r.pages.back());
+    r.pages.pop_back();
+  }
+  r.length = new_length;
+}
+
 std::int32_t PagePool::length(RequestId id) const { return get(id, "PagePool::length").length; }
 
 std::span<const std::int32_t> PagePool::pages_of(RequestId id) const { return get(id, "PagePool::pages_of").pages; }

@@ -28,6 +28,10 @@ class PagePool {
   std::vector<std::int64_t> append_tokens(std::span<const RequestId> ids, int count);
   // Frees every page of `id`. Unknown or already released ids throw.
   void release(RequestId id);
+  // Shortens `id` to `new_length` tokens (speculative decoding keeps the
+  // accepted prefix of its draft), returning the pages that hold none of
+  // them to the pool. A length outside [0, length] throws and changes nothing.
+  void truncate(RequestId id, std::int32_t new_length);
 
   bool has_request(RequestId id) const { return requests_.count(id) != 0; }
   std::int32_t length(RequestId id) const;

@@ -103,6 +103,7 @@ struct MlaCapacity {
   int max_batch = 0;                 // requests per step
   std::int64_t max_context_len = 0;  // tokens per request, this step's included
   int heads = 0;                     // every step's head count
+  int q_len = 1;                     // every step's query tokens per request (begin_step)
 };
 
 struct MlaCacheOptions {
@@ -131,6 +132,7 @@ struct MlaLayerTensors {
 struct DecodeStepPlan {
   int batch = 0;
   int heads = 0;  // query heads
+  int q_len = 1;  // query tokens per request
   int total_splits = 0;
   bool needs_combine = false;
   std::size_t workspace_bytes = 0;
@@ -189,7 +191,24 @@ class ZEMLA_API MlaCache {
   // later begin_step succeeds, every call on an earlier step throws (its
   // slots and tables are the new step's now); likewise begin_prefill for an
   // earlier MlaPrefill.
-  MlaStep begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits = -1);
+  //
+  // Multi-token decode (speculative verify, DeepSeek MTP): q_len new tokens
+  // per request, 1 to 8. append() then takes q_len rows per request
+  // (request-major: [batch * q_len, 576]), decode() q_nope [batch, q_len,
+  // heads, 512] and q_rope [batch, q_len, heads, 64] and writes out [batch,
+  // q_len, heads, 512] and lse [batch, q_len, heads]; query token i sees the
+  // request's tokens up to its own. After verification, truncate() keeps the
+  // accepted prefix. num_kv_splits: -1 planned, n exactly n where lengths
+  // allow.
+  MlaStep begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits = -1, int q_len = 1);
+
+  // Shortens a request to `new_length` tokens (speculative decoding keeps
+  // the accepted draft tokens and gives back the rest), returning pages that
+  // hold none of them to the pool. All or nothing: a length outside [0,
+  // length] throws and changes nothing. It ends the current step and
+  // prefill (their slots and tables no longer describe the cache): calls on
+  // them throw afterwards.
+  void truncate(std::int64_t request, std::int64_t new_length);
 
   // Reserves `tokens` more tokens of one request (a prompt, whose latent
   // rows another backend computed) for MlaPrefill::append to fill, layer by

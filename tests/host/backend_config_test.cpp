@@ -85,15 +85,35 @@ TEST(ValidateConfig, LeavesPageSizeAloneForTritonDecode) {
   EXPECT_TRUE(v.diagnostics.empty());
 }
 
-TEST(ValidateConfig, RejectsSpeculativeDecodingWithMlaDecodeOnIntelXpuAtConfigTime) {
-  const auto v = validate_flags({"--prefill-attention-backend", "triton", "--speculative-algorithm", "EAGLE"});
-  EXPECT_FALSE(v.ok());
-  const auto* d = find(v, "speculative-mla-decode-unsupported");
+// Upstream intel_xpu asserts mid-serving on speculative MLA decode; zemla
+// verifies a linear chain of up to 8 tokens and refuses the rest at config time.
+TEST(ValidateConfig, SpeculativeMlaDecodeOnIntelXpuVerifiesLinearChainsOfUpTo8Tokens) {
+  EXPECT_TRUE(validate_flags({"--speculative-algorithm", "NEXTN"}).ok()) << "sglang's default: 4 tokens, top-k 1";
+  EXPECT_TRUE(validate_flags({"--speculative-algorithm", "EAGLE", "--speculative-num-steps", "7",
+                              "--speculative-eagle-topk", "1", "--speculative-num-draft-tokens", "8"})
+                  .ok());
+  const auto tree = validate_flags(
+      {"--speculative-algorithm", "EAGLE", "--speculative-eagle-topk", "4", "--speculative-num-draft-tokens", "8"});
+  EXPECT_FALSE(tree.ok());
+  const auto* d = find(tree, "speculative-tree-unsupported");
   ASSERT_NE(d, nullptr);
-  EXPECT_NE(d->message.find("EAGLE"), std::string::npos);
-  // Non-MLA models and triton decode are unaffected.
-  EXPECT_TRUE(validate_flags({"--model-arch", "mha", "--page-size", "64", "--speculative-algorithm", "EAGLE"}).ok());
-  EXPECT_TRUE(validate_flags({"--attention-backend", "triton", "--speculative-algorithm", "EAGLE"}).ok());
+  EXPECT_NE(d->message.find("--speculative-eagle-topk 4 drafts a tree"), std::string::npos) << d->message;
+  const auto long_chain = validate_flags({"--speculative-algorithm", "NEXTN", "--speculative-num-draft-tokens", "9"});
+  d = find(long_chain, "speculative-too-many-tokens");
+  ASSERT_NE(d, nullptr);
+  EXPECT_NE(d->message.find("--speculative-num-draft-tokens 9 is more than the 8"), std::string::npos) << d->message;
+  EXPECT_FALSE(validate_flags({"--speculative-algorithm", "NEXTN", "--speculative-num-steps", "8"}).ok())
+      << "8 steps make 9 tokens";
+  EXPECT_NE(find(validate_flags({"--speculative-algorithm", "NEXTN", "--speculative-eagle-topk", "0"}),
+                 "speculative-flags-invalid"),
+            nullptr);
+  // Non-MLA models and triton decode keep their own rules.
+  EXPECT_TRUE(validate_flags({"--model-arch", "mha", "--page-size", "64", "--speculative-algorithm", "EAGLE",
+                              "--speculative-eagle-topk", "4"})
+                  .ok());
+  EXPECT_TRUE(validate_flags({"--attention-backend", "triton", "--speculative-algorithm", "EAGLE",
+                              "--speculative-eagle-topk", "4", "--speculative-num-draft-tokens", "16"})
+                  .ok());
 }
 
 TEST(ValidateConfig, RejectsUnknownBackendsListingKnownOnes) {
@@ -135,10 +155,10 @@ TEST(ValidateConfig, KvCacheDtypeFollowsSglangsSpellingsAndZemlasLimits) {
   EXPECT_TRUE(bf16.ok());
   EXPECT_EQ(bf16.kv_format, KvFormat::same);
   // Known to sglang, refused by zemla with the reason.
-  for (const auto& flags : std::vector<std::vector<std::string>>{
-           {"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha"},
-           {"--kv-cache-dtype", "bf16", "--dtype", "fp16"},
-           {"--kv-cache-dtype", "fp4_e2m1"}}) {
+  for (const auto& flags :
+       std::vector<std::vector<std::string>>{{"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha"},
+                                             {"--kv-cache-dtype", "bf16", "--dtype", "fp16"},
+                                             {"--kv-cache-dtype", "fp4_e2m1"}}) {
     const auto v = validate_flags(flags);
     EXPECT_FALSE(v.ok()) << flags[1];
     const auto* d = find(v, "kv-cache-dtype-unsupported");
@@ -146,8 +166,8 @@ TEST(ValidateConfig, KvCacheDtypeFollowsSglangsSpellingsAndZemlasLimits) {
     EXPECT_NE(d->message.find("--kv-cache-dtype " + flags[1]), std::string::npos) << d->message;
   }
   // Non-MLA FP8 is fine where the decode backend reads it.
-  EXPECT_TRUE(validate_flags({"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha", "--attention-backend", "triton"})
-                  .ok());
+  EXPECT_TRUE(
+      validate_flags({"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha", "--attention-backend", "triton"}).ok());
   EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--kv-cache-dtype", "fp8"}), Error);
   EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--dtype", "float32"}), Error);
 }

@@ -82,6 +82,35 @@ TEST(PagePool, StepAppendIsAllOrNothing) {
   EXPECT_EQ(pool.length(2), 6);
 }
 
+// Speculative decoding keeps a prefix: whole pages past it go back to the
+// pool, the page holding the last kept token stays, and the request grows
+// again from there into the same slots.
+TEST(PagePool, TruncateReturnsTheEmptiedPagesAndKeepsTheRest) {
+  PagePool pool(6, 16);
+  pool.add_request(1);
+  pool.append_tokens(1, 40);  // 3 pages
+  const std::vector<std::int32_t> pages(pool.pages_of(1).begin(), pool.pages_of(1).end());
+  pool.truncate(1, 17);  // the second page keeps token 16
+  EXPECT_EQ(pool.length(1), 17);
+  EXPECT_EQ(pool.free_pages(), 4);
+  EXPECT_EQ(std::vector<std::int32_t>(pool.pages_of(1).begin(), pool.pages_of(1).end()),
+            std::vector<std::int32_t>(pages.begin(), pages.begin() + 2));
+  const auto slots = pool.append_tokens(1, 1);
+  EXPECT_EQ(slots[0], std::int64_t{pages[1]} * 16 + 1) << "the next token goes right after the kept prefix";
+  pool.truncate(1, 18);  // no change
+  EXPECT_EQ(pool.free_pages(), 4);
+  pool.truncate(1, 0);
+  EXPECT_EQ(pool.free_pages(), 6);
+  EXPECT_EQ(pool.length(1), 0);
+  // Refused, and nothing changes.
+  pool.append_tokens(1, 5);
+  EXPECT_THROW(pool.truncate(1, 6), Error);
+  EXPECT_THROW(pool.truncate(1, -1), Error);
+  EXPECT_THROW(pool.truncate(2, 0), Error);
+  EXPECT_EQ(pool.length(1), 5);
+  EXPECT_EQ(pool.free_pages(), 5);
+}
+
 TEST(PagePool, DetectsDoubleFreeAndUnknownRequests) {
   PagePool pool(4, 16);
   pool.add_request(9);

@@ -127,8 +127,8 @@ TEST(MlaDecodeMultiTokenSelfCheck, WithoutTheCausalMaskItFails) {
   spec.q_len = 4;
   const MlaProblem problem = make_random_problem(spec);
   const auto got = ops::run_mla_problem(testing::test_device(), problem, {});
-  EXPECT_TRUE(compare_with_reference(got.result, reference::mla_decode(problem), DType::bf16, mla::kLatentDim, true)
-                  .pass);
+  EXPECT_TRUE(
+      compare_with_reference(got.result, reference::mla_decode(problem), DType::bf16, mla::kLatentDim, true).pass);
   MlaProblem unmasked = problem;
   unmasked.heads = problem.rows();
   unmasked.q_len = 1;
