@@ -110,15 +110,17 @@ zemla_status create_mla_cache(const char* call, zemla_runtime* runtime, const ch
 }
 
 // One decode step of `count` requests, for either cache.
-template <typename Step, typename Cache>
-zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests, int count, int heads, Step** out) {
+// `more`: what follows heads in the cache's begin_step (num_kv_splits, q_len).
+template <typename Step, typename Cache, typename... More>
+zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests, int count, int heads, Step** out,
+                        More... more) {
   ZEMLA_NOT_NULL(call, cache);
   ZEMLA_NOT_NULL(call, requests);
   ZEMLA_NOT_NULL(call, out);
   *out = nullptr;
   return guarded([&] {
     zemla::require(count > 0, call, "count " + std::to_string(count) + " must be positive");
-    *out = new Step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, heads)};
+    *out = new Step{cache->cache.begin_step({requests, static_cast<std::size_t>(count)}, heads, more...)};
   });
 }
 
@@ -260,6 +262,18 @@ zemla_status zemla_mla_cache_set_kv_scale(zemla_mla_cache* cache, int layer, flo
 zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
                                   zemla_mla_step** out) {
   return begin_step("zemla_mla_step_begin", cache, requests, count, heads, out);
+}
+
+zemla_status zemla_mla_step_begin_with(zemla_mla_cache* cache, const int64_t* requests, int count,
+                                       const zemla_mla_step_options* options, zemla_mla_step** out) {
+  ZEMLA_NOT_NULL("zemla_mla_step_begin_with", options);
+  return begin_step("zemla_mla_step_begin_with", cache, requests, count, options->heads, out, options->num_kv_splits,
+                    options->q_len);
+}
+
+zemla_status zemla_mla_cache_truncate(zemla_mla_cache* cache, int64_t id, int64_t new_length) {
+  ZEMLA_NOT_NULL("zemla_mla_cache_truncate", cache);
+  return guarded([&] { cache->cache.truncate(id, new_length); });
 }
 
 void zemla_mla_step_destroy(zemla_mla_step* step) { delete step; }

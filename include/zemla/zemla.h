@@ -85,6 +85,20 @@ ZEMLA_C_API zemla_status zemla_mla_cache_set_kv_scale(zemla_mla_cache* cache, in
 /* One decode step for `count` requests (one new token each); see MlaCache::begin_step. */
 ZEMLA_C_API zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,
                                               zemla_mla_step** out);
+/* The same with every choice of MlaCache::begin_step: num_kv_splits (-1 planned, n exactly n) and q_len, the
+ * query tokens per request (1 to 8; multi-token decode for speculative verify). With q_len > 1, rows are
+ * [count * q_len, 576], q_nope [count, q_len, heads, 512], q_rope [count, q_len, heads, 64], out
+ * [count, q_len, heads, 512] and lse [count, q_len, heads]; query token i sees its request's tokens up to its own. */
+typedef struct zemla_mla_step_options {
+  int heads;
+  int num_kv_splits;
+  int q_len;
+} zemla_mla_step_options;
+ZEMLA_C_API zemla_status zemla_mla_step_begin_with(zemla_mla_cache* cache, const int64_t* requests, int count,
+                                                   const zemla_mla_step_options* options, zemla_mla_step** out);
+/* Keeps the first new_length tokens of request `id` (a speculative step's accepted prefix), returning pages that
+ * hold none of them; ends the current step. A length outside [0, length] is ZEMLA_STATUS_INVALID_ARGUMENT. */
+ZEMLA_C_API zemla_status zemla_mla_cache_truncate(zemla_mla_cache* cache, int64_t id, int64_t new_length);
 ZEMLA_C_API void zemla_mla_step_destroy(zemla_mla_step* step);
 /* rows: [count, 576] in the model's dtype (an FP8 cache quantizes them). */
 ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows);

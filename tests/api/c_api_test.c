@@ -155,6 +155,43 @@ int main(void) {
   s = zemla_mla_cache_length(fp8, 99, &length);
   CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT, "length of an unknown request gave %s", zemla_status_string(s));
   zemla_mla_cache_destroy(fp8);
+
+  /* Multi-token decode: a 2-token step, then the second token given back. */
+  zemla_mla_cache* spec = NULL;
+  const char* spec_flags[] = {"--page-size", "16"};
+  OK(zemla_mla_cache_create(rt, spec_flags, 2, 1, 4, &spec));
+  OK(zemla_mla_cache_add_request(spec, 5));
+  const int64_t five = 5;
+  const zemla_mla_step_options two_tokens = {HEADS, -1, 2};
+  zemla_mla_step* mst = NULL;
+  OK(zemla_mla_step_begin_with(spec, &five, 1, &two_tokens, &mst));
+  zemla_tensor *rows2, *qn2, *qr2, *out2;
+  OK(zemla_tensor_create(rt, sizeof(uint16_t) * 2 * ROW, &rows2));
+  OK(zemla_tensor_create(rt, sizeof qn * 2, &qn2));
+  OK(zemla_tensor_create(rt, sizeof qr * 2, &qr2));
+  OK(zemla_tensor_create(rt, sizeof out * 2, &out2));
+  OK(zemla_mla_step_append_decode(mst, 0, rows2, qn2, qr2, out2, NULL, sm_scale));
+  OK(zemla_mla_cache_length(spec, 5, &length));
+  CHECK(length == 2, "length after a 2-token step: %lld", (long long)length);
+  OK(zemla_mla_cache_truncate(spec, 5, 1));
+  OK(zemla_mla_cache_length(spec, 5, &length));
+  CHECK(length == 1, "length after truncate: %lld", (long long)length);
+  s = zemla_mla_step_decode(mst, 0, qn2, qr2, out2, NULL, sm_scale);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "stale"), "step after truncate: %s",
+        zemla_last_error());
+  s = zemla_mla_cache_truncate(spec, 5, 3);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "outside [0, 1]"), "truncate past: %s",
+        zemla_last_error());
+  zemla_mla_step_destroy(mst);
+  const zemla_mla_step_options nine_tokens = {HEADS, -1, 9};
+  zemla_mla_step* refused = NULL;
+  s = zemla_mla_step_begin_with(spec, &five, 1, &nine_tokens, &refused);
+  CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && refused == NULL, "q_len 9: %s", zemla_last_error());
+  zemla_tensor_destroy(rows2);
+  zemla_tensor_destroy(qn2);
+  zemla_tensor_destroy(qr2);
+  zemla_tensor_destroy(out2);
+  zemla_mla_cache_destroy(spec);
   CHECK(strcmp(zemla_status_string(ZEMLA_STATUS_DEVICE_ERROR), "ZEMLA_STATUS_DEVICE_ERROR") == 0, "status name");
 
   OK(zemla_mla_cache_release_request(cache, 42));
