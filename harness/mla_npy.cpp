@@ -1,5 +1,6 @@
 #include "mla_npy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -120,6 +121,13 @@ std::vector<float> to_float32(const npy::Array& a, const std::string& file) {
   return out;
 }
 
+// A query-shaped array's dimensions: [batch, heads, last], or [batch, q_len,
+// heads, last] for multi-token decode.
+std::vector<std::int64_t> query_dims(const MlaProblem& p, std::int64_t last) {
+  if (p.q_len == 1) return {p.batch, p.heads, last};
+  return {p.batch, p.q_len, p.heads, last};
+}
+
 }  // namespace
 
 MlaProblem load_mla_problem(const fs::path& dir, std::optional<DType> dtype) {
@@ -130,14 +138,20 @@ MlaProblem load_mla_problem(const fs::path& dir, std::optional<DType> dtype) {
   const auto table = read(dir, "page_table.npy");
   const auto lens = read(dir, "cache_seqlens.npy");
 
-  if (q_nope.shape.size() != 3 || q_nope.shape[2] != mla::kLatentDim || q_nope.shape[0] < 1 || q_nope.shape[1] < 1) {
-    fail("q_nope.npy", "has shape " + q_nope.shape_string() + "; expected [batch >= 1, heads >= 1, 512]");
+  // [batch, heads, 512], or [batch, q_len, heads, 512] for multi-token decode.
+  const bool multi = q_nope.shape.size() == 4;
+  if ((q_nope.shape.size() != 3 && !multi) || q_nope.shape.back() != mla::kLatentDim ||
+      std::any_of(q_nope.shape.begin(), q_nope.shape.end() - 1, [](std::int64_t d) { return d < 1; })) {
+    fail("q_nope.npy", "has shape " + q_nope.shape_string() +
+                           "; expected [batch >= 1, heads >= 1, 512] or [batch >= 1, q_len >= 1, heads >= 1, 512]");
   }
   MlaProblem p;
   p.dtype = dtype.value_or(kv.elem == npy::Elem::f16 ? DType::f16 : DType::bf16);
   p.batch = static_cast<int>(q_nope.shape[0]);
-  p.heads = static_cast<int>(q_nope.shape[1]);
-  expect_shape(q_rope, "q_rope.npy", {p.batch, p.heads, mla::kRopeDim}, "[batch, heads, 64] from q_nope.npy");
+  p.q_len = multi ? static_cast<int>(q_nope.shape[1]) : 1;
+  p.heads = static_cast<int>(q_nope.shape[multi ? 2 : 1]);
+  expect_shape(q_rope, "q_rope.npy", query_dims(p, mla::kRopeDim),
+               multi ? "[batch, q_len, heads, 64] from q_nope.npy" : "[batch, heads, 64] from q_nope.npy");
   if (kv.shape.size() != 3 || kv.shape[2] != mla::kRowDim || kv.shape[0] < 1 || kv.shape[1] < 1) {
     fail("kv_cache.npy", "has shape " + kv.shape_string() + "; expected [pages >= 1, page_size >= 1, 576]");
   }
@@ -199,15 +213,18 @@ std::optional<DecodeResult> load_mla_expected(const fs::path& dir, const MlaProb
   if (!fs::exists(dir / "out.npy")) return std::nullopt;
   DecodeResult r;
   const auto out = read(dir, "out.npy");
-  expect_shape(out, "out.npy", {p.batch, p.heads, mla::kLatentDim}, "[batch, heads, 512]");
+  expect_shape(out, "out.npy", query_dims(p, mla::kLatentDim),
+               p.q_len > 1 ? "[batch, q_len, heads, 512]" : "[batch, heads, 512]");
   r.out = to_float32(out, "out.npy");
   if (fs::exists(dir / "lse.npy")) {
     const auto lse = read(dir, "lse.npy");
-    expect_shape(lse, "lse.npy", {p.batch, p.heads}, "[batch, heads]");
+    auto lse_dims = query_dims(p, 0);
+    lse_dims.pop_back();
+    expect_shape(lse, "lse.npy", lse_dims, p.q_len > 1 ? "[batch, q_len, heads]" : "[batch, heads]");
     r.lse = to_float32(lse, "lse.npy");
     has_lse = true;
   } else {
-    r.lse.assign(std::size_t(p.batch) * p.heads, 0.0f);
+    r.lse.assign(std::size_t(p.batch) * p.rows(), 0.0f);
   }
   return r;
 }
@@ -232,9 +249,9 @@ void prepare_save_dir(const fs::path& dir) {
 void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
   fs::create_directories(dir);
   const auto elem = p.dtype == DType::bf16 ? npy::Elem::u16 : npy::Elem::f16;
-  const std::int64_t b = p.batch, h = p.heads;
-  npy::write_file(dir / "q_nope.npy", npy::make<std::uint16_t>(elem, {b, h, mla::kLatentDim}, p.q_nope));
-  npy::write_file(dir / "q_rope.npy", npy::make<std::uint16_t>(elem, {b, h, mla::kRopeDim}, p.q_rope));
+  const std::int64_t b = p.batch;
+  npy::write_file(dir / "q_nope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kLatentDim), p.q_nope));
+  npy::write_file(dir / "q_rope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kRopeDim), p.q_rope));
   npy::write_file(dir / "kv_cache.npy",
                   npy::make<std::uint16_t>(elem, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_cache));
   npy::write_file(dir / "page_table.npy", npy::make<std::int32_t>(npy::Elem::i32, {b, p.max_pages}, p.page_table));
@@ -245,9 +262,10 @@ void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
 
 void save_mla_result(const fs::path& dir, const MlaProblem& p, const DecodeResult& r) {
   fs::create_directories(dir);
-  const std::int64_t b = p.batch, h = p.heads;
-  npy::write_file(dir / "out.npy", npy::make<float>(npy::Elem::f32, {b, h, mla::kLatentDim}, r.out));
-  npy::write_file(dir / "lse.npy", npy::make<float>(npy::Elem::f32, {b, h}, r.lse));
+  auto lse_dims = query_dims(p, 0);
+  lse_dims.pop_back();
+  npy::write_file(dir / "out.npy", npy::make<float>(npy::Elem::f32, query_dims(p, mla::kLatentDim), r.out));
+  npy::write_file(dir / "lse.npy", npy::make<float>(npy::Elem::f32, lse_dims, r.lse));
 }
 
 }  // namespace zemla

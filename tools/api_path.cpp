@@ -46,8 +46,9 @@ Tensor upload(Runtime& runtime, const std::vector<T>& v) {
 
 ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int device, int num_kv_splits) {
   for (int r = 0; r < p.batch; ++r) {
-    require(p.seqlens[r] >= 1, kCall, [&] {
-      return "request " + std::to_string(r) + " has no token; through the API a decode step appends one to each";
+    require(p.seqlens[r] >= p.q_len, kCall, [&] {
+      return "request " + std::to_string(r) + " has " + std::to_string(p.seqlens[r]) +
+             " tokens; through the API a decode step appends its " + std::to_string(p.q_len) + " query token(s)";
     });
   }
   Runtime runtime({backend, device});
@@ -70,7 +71,7 @@ ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int devi
   std::iota(ids.begin(), ids.end(), 0);
   for (int r = 0; r < p.batch; ++r) {
     cache.add_request(ids[r]);
-    const int prompt = p.seqlens[r] - 1;
+    const int prompt = p.seqlens[r] - p.q_len;
     if (prompt == 0) continue;
     const Tensor rows = upload(runtime, gather_rows(p, r, 0, prompt));
     cache.begin_prefill(ids[r], prompt).append(0, rows);
@@ -78,17 +79,17 @@ ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int devi
 
   std::vector<std::uint16_t> new_rows;
   for (int r = 0; r < p.batch; ++r) {
-    const auto row = gather_rows(p, r, p.seqlens[r] - 1, 1);
+    const auto row = gather_rows(p, r, p.seqlens[r] - p.q_len, p.q_len);
     new_rows.insert(new_rows.end(), row.begin(), row.end());
   }
   const Tensor rows = upload(runtime, new_rows);
   const Tensor q_nope = upload(runtime, p.q_nope);
   const Tensor q_rope = upload(runtime, p.q_rope);
-  const std::size_t outputs = static_cast<std::size_t>(p.batch) * p.heads;
+  const std::size_t outputs = static_cast<std::size_t>(p.batch) * p.rows();
   Tensor out = runtime.allocate(outputs * mla::kLatentDim * sizeof(std::uint16_t));
   Tensor lse = runtime.allocate(outputs * sizeof(float));
 
-  MlaStep step = cache.begin_step(ids, p.heads, num_kv_splits);
+  MlaStep step = cache.begin_step(ids, p.heads, num_kv_splits, p.q_len);
   step.append_decode(0, rows, q_nope, q_rope, out, &lse, p.sm_scale);
 
   ApiRun run;

@@ -23,6 +23,7 @@ namespace {
 struct RunFlags {
   StepFlags step;
   int heads = 16;
+  int q_len = 1;  // query tokens per request (multi-token decode)
   int page_size = 64;
   std::string dtype;  // empty: bf16, or what --load's files hold
   std::string load_dir;
@@ -43,6 +44,7 @@ MlaProblem make_problem(const RunFlags& f) {
   RandomMlaSpec spec;
   spec.dtype = parse_dtype(f.dtype.empty() ? "bf16" : f.dtype);
   spec.heads = f.heads;
+  spec.q_len = f.q_len;
   spec.page_size = f.page_size;
   spec.seqlens = f.step.lengths();
   spec.seed = f.step.seed;
@@ -87,6 +89,7 @@ void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
                         {"page_size", problem.page_size},
                         {"batch", problem.batch},
                         {"heads", problem.heads},
+                        {"q_len", problem.q_len},
                         {"total_splits", run.plan.total_splits},
                         {"needs_combine", run.plan.needs_combine}};
   const bool ok = check_and_save(f, problem, run.result, expected, expected_has_lse, report);
@@ -126,6 +129,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
 
   nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
   report["heads"] = problem.heads;
+  report["q_len"] = problem.q_len;
   report["kv_dtype"] = is_fp8(problem.kv_format) ? kv_format_name(problem.kv_format) : dtype_name(problem.dtype);
   if (is_fp8(problem.kv_format)) report["kv_scale"] = problem.kv_scale;
   bool ok = true;
@@ -145,8 +149,9 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   } else {
     std::cout << "mla-decode on " << report["device"].get<std::string>() << " (" << report["backend"].get<std::string>()
               << ", " << rt::variant_name(outcome.variant) << " variant, " << outcome.binary << ")\n"
-              << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
-              << dtype_name(problem.dtype)
+              << "  B=" << problem.batch << " H=" << problem.heads
+              << (problem.q_len > 1 ? " q_len=" + std::to_string(problem.q_len) : "") << " page=" << problem.page_size
+              << " " << dtype_name(problem.dtype)
               << (is_fp8(problem.kv_format) ? ", cache " + std::string(kv_format_name(problem.kv_format)) : "")
               << ", max len " << report["max_seqlen"] << ", " << outcome.plan.total_splits() << " splits"
               << (outcome.plan.needs_combine ? " + combine" : "") << '\n';
@@ -175,6 +180,11 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   std::vector<CLI::Option*> shape_flags = add_step_flags(*mla, flags->step);
   shape_flags.push_back(
       mla->add_option("--heads", flags->heads, "Query heads (8, 16, 32, 64, 128, or any positive count)")
+          ->capture_default_str());
+  shape_flags.push_back(
+      mla->add_option("--q-len", flags->q_len,
+                      "Query tokens per request, 1 to 8 (multi-token decode: speculative verify, MTP): each "
+                      "request's last q_len tokens, causally masked")
           ->capture_default_str());
   shape_flags.push_back(
       mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str());

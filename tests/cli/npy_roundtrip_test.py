@@ -173,8 +173,34 @@ def main():
     expect(r.returncode == EXIT_CHECK_FAILED and "check vs out.npy: FAIL" in r.stdout,
            "through the API too, a 5% wrong row in out.npy fails with exit 1", r)
     r = zemla(binary, "run", "mla-decode", "--api", "--load", str(work / "in"))
-    expect(r.returncode == EXIT_BAD_INPUT and "request 1 has no token" in r.stderr,
+    expect(r.returncode == EXIT_BAD_INPUT and "request 1 has 0 tokens" in r.stderr,
            "--api refuses a request without a token, naming it", r)
+
+    # 3c. Multi-token decode (speculative verify): 4-D query files [batch,
+    # q_len, heads, ...]; query token i of a request of length n sees its
+    # first n - (q_len - 1 - i) rows. Directly and through the API, against
+    # NumPy; out.npy and lse.npy come back 4-D and 3-D.
+    q_len = 3
+    mt = make_step(rng, [40, 3, 17], heads=4, page_size=16)
+    mt["q_nope"] = bf16_exact(rng.standard_normal((3, q_len, 4, LATENT)))
+    mt["q_rope"] = bf16_exact(rng.standard_normal((3, q_len, 4, ROPE)))
+    write_step(mt, work / "mt_in")
+    for path, extra in (("mt_out", []), ("mt_api_out", ["--api"])):
+        r = zemla(binary, "run", "mla-decode", *extra, "--load", str(work / "mt_in"), "--save", str(work / path))
+        expect(r.returncode == EXIT_OK and "check: PASS" in r.stdout, f"a q_len 3 step {' '.join(extra)} passes", r)
+        out, lse = np.load(work / path / "out.npy"), np.load(work / path / "lse.npy")
+        expect(out.shape == (3, q_len, 4, LATENT) and lse.shape == (3, q_len, 4), f"4-D outputs {out.shape}")
+        for i in range(q_len):
+            causal = {k: v for k, v in mt.items()}
+            causal["q_nope"], causal["q_rope"] = mt["q_nope"][:, i], mt["q_rope"][:, i]
+            causal["cache_seqlens"] = mt["cache_seqlens"] - (q_len - 1 - i)
+            ref_out, ref_lse = reference(causal)
+            err = np.abs(out[:, i] - ref_out).max(axis=-1)
+            expect(bool(np.all(err <= 4 * 2.0 ** -8 * np.abs(ref_out).max(axis=-1))) and
+                   bool(np.all(np.abs(lse[:, i] - ref_lse) < 1e-3)), f"query token {i} matches NumPy's causal rows")
+    unmasked_out, _ = reference({**mt, "q_nope": mt["q_nope"][:, 0], "q_rope": mt["q_rope"][:, 0]})
+    expect(not np.allclose(np.load(work / "mt_out" / "out.npy")[:, 0], unmasked_out, atol=1e-2),
+           "token 0 differs from a reading without the causal mask (the check can fail)")
 
     # 4. float16 files run in fp16 without --dtype.
     # Full fp16 mantissas this time, not bf16-exact values.
