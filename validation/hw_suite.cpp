@@ -27,12 +27,19 @@ using Status = CheckOutcome::Status;
 // cases where split planning, masking and the combine stage can go wrong.
 const std::vector<std::int32_t> kMixedLengths = {8192, 1, 63, 64, 65, 0, 3000};
 
-CheckOutcome mla_numerics(rt::Device& device, DType dtype, int heads) {
+// `q_len` > 1: multi-token decode (speculative verify), causally masked;
+// `kv_format`: an FP8 cache.
+CheckOutcome mla_numerics(rt::Device& device, DType dtype, int heads, int q_len = 1,
+                          KvFormat kv_format = KvFormat::same) {
   RandomMlaSpec spec;
   spec.dtype = dtype;
   spec.heads = heads;
+  spec.q_len = q_len;
+  spec.kv_format = kv_format;
   spec.page_size = 64;
   spec.seqlens = kMixedLengths;
+  // Every request holds its q_len query tokens.
+  for (auto& len : spec.seqlens) len = len == 0 ? 0 : std::max(len, q_len);
   spec.seed = 17 + heads;
   const auto problem = make_random_problem(spec);
   const auto outcome = ops::run_mla_problem(device, problem, {-1, 0, 0, true});
@@ -230,6 +237,12 @@ std::vector<Check> hardware_checks() {
       checks.push_back({"mla_decode_" + std::string(dtype_name(dt)) + "_h" + std::to_string(heads),
                         [dt, heads](rt::Device& d) { return mla_numerics(d, dt, heads); }});
     }
+  }
+  // Speculative verify (4 tokens of DeepSeek's 128 heads) and FP8 caches.
+  checks.push_back({"mla_decode_bf16_h128_q4", [](rt::Device& d) { return mla_numerics(d, DType::bf16, 128, 4); }});
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+    checks.push_back({"mla_decode_bf16_h16_" + std::string(kv_format_name(kv)),
+                      [kv](rt::Device& d) { return mla_numerics(d, DType::bf16, 16, 1, kv); }});
   }
   for (DType dt : {DType::bf16, DType::f16}) {
     checks.push_back(
