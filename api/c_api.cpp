@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "host/dtype.hpp"
 #include "zemla/zemla.h"
 #include "zemla/zemla.hpp"
 
@@ -257,6 +258,79 @@ zemla_status zemla_mla_cache_kv_cache_dtype(const zemla_mla_cache* cache, const 
 zemla_status zemla_mla_cache_set_kv_scale(zemla_mla_cache* cache, int layer, float scale) {
   ZEMLA_NOT_NULL("zemla_mla_cache_set_kv_scale", cache);
   return guarded([&] { cache->cache.set_kv_scale(layer, scale); });
+}
+
+zemla_status zemla_flash_mla_get_workspace_size(zemla_runtime* runtime, int64_t max_seq_len, int num_batches,
+                                                int num_heads, int page_size, int num_kv_splits, size_t* out) {
+  ZEMLA_NOT_NULL("zemla_flash_mla_get_workspace_size", runtime);
+  ZEMLA_NOT_NULL("zemla_flash_mla_get_workspace_size", out);
+  return guarded([&] {
+    *out = zemla::flash_mla_get_workspace_size(runtime->runtime, max_seq_len, num_batches, num_heads, page_size,
+                                               num_kv_splits);
+  });
+}
+
+zemla_status zemla_flash_mla_decode(zemla_runtime* runtime, const zemla_flash_mla_decode_args* c) {
+  ZEMLA_NOT_NULL("zemla_flash_mla_decode", runtime);
+  ZEMLA_NOT_NULL("zemla_flash_mla_decode", c);
+  return guarded([&] {
+    const auto tensor = [](auto* t) { return t ? &t->tensor : nullptr; };
+    zemla::FlashMlaDecodeArgs a;
+    a.q_nope = tensor(c->q_nope);
+    a.q_rope = tensor(c->q_rope);
+    a.kv_cache = tensor(c->kv_cache);
+    a.seq_lens = tensor(c->seq_lens);
+    a.page_table = tensor(c->page_table);
+    a.workspace = tensor(c->workspace);
+    a.out = tensor(c->out);
+    a.lse = tensor(c->lse);
+    a.batch = c->batch;
+    a.heads = c->heads;
+    a.q_len = c->q_len;
+    a.num_pages = c->num_pages;
+    a.page_size = c->page_size;
+    a.max_pages = c->max_pages;
+    a.sm_scale = c->sm_scale;
+    a.num_kv_splits = c->num_kv_splits;
+    a.dtype = zemla::parse_dtype(c->dtype ? c->dtype : "bf16");
+    a.kv_cache_dtype = c->kv_cache_dtype ? c->kv_cache_dtype : "auto";
+    a.kv_scale = c->kv_scale;
+    a.q_nope_stride_b = c->q_nope_stride_b;
+    a.q_nope_stride_h = c->q_nope_stride_h;
+    a.q_rope_stride_b = c->q_rope_stride_b;
+    a.q_rope_stride_h = c->q_rope_stride_h;
+    a.kv_stride_page = c->kv_stride_page;
+    a.kv_stride_token = c->kv_stride_token;
+    a.page_table_stride = c->page_table_stride;
+    a.out_stride_b = c->out_stride_b;
+    a.out_stride_h = c->out_stride_h;
+    a.lse_stride_b = c->lse_stride_b;
+    if (c->host_seq_lens != nullptr && c->batch > 0) {
+      a.host_seq_lens = {c->host_seq_lens, static_cast<std::size_t>(c->batch)};
+    }
+    zemla::flash_mla_decode(runtime->runtime, a);
+  });
+}
+
+zemla_status zemla_kv_append(zemla_runtime* runtime, const zemla_kv_append_args* c) {
+  ZEMLA_NOT_NULL("zemla_kv_append", runtime);
+  ZEMLA_NOT_NULL("zemla_kv_append", c);
+  return guarded([&] {
+    zemla::KvAppendOpArgs a;
+    a.kv_cache = c->kv_cache ? &c->kv_cache->tensor : nullptr;
+    a.rows = c->rows ? &c->rows->tensor : nullptr;
+    a.slots = c->slots ? &c->slots->tensor : nullptr;
+    a.num_rows = c->num_rows;
+    a.num_pages = c->num_pages;
+    a.page_size = c->page_size;
+    a.dtype = zemla::parse_dtype(c->dtype ? c->dtype : "bf16");
+    a.kv_cache_dtype = c->kv_cache_dtype ? c->kv_cache_dtype : "auto";
+    a.kv_scale = c->kv_scale;
+    a.kv_stride_page = c->kv_stride_page;
+    a.kv_stride_token = c->kv_stride_token;
+    a.rows_stride = c->rows_stride;
+    zemla::kv_append(runtime->runtime, a);
+  });
 }
 
 zemla_status zemla_mla_step_begin(zemla_mla_cache* cache, const int64_t* requests, int count, int heads,

@@ -59,6 +59,50 @@ ZEMLA_C_API void zemla_tensor_destroy(zemla_tensor* tensor);
 ZEMLA_C_API zemla_status zemla_tensor_upload(zemla_tensor* tensor, const void* host, size_t bytes, size_t offset);
 ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_t bytes, size_t offset);
 
+/* ---- Op-level MLA decode over the server's own tensors (zemla.hpp's flash_mla_decode says more) ---- */
+
+/* Workspace bytes for any flash_mla_decode of up to num_batches requests of up to max_seq_len tokens and
+ * num_heads query rows (heads x q_len) with this num_kv_splits (1 none, -1 planned, n exactly n). */
+ZEMLA_C_API zemla_status zemla_flash_mla_get_workspace_size(zemla_runtime* runtime, int64_t max_seq_len,
+                                                            int num_batches, int num_heads, int page_size,
+                                                            int num_kv_splits, size_t* out);
+/* Every tensor from the same runtime. Strides in elements, 0 = dense. dtype: "bf16" or "fp16" (NULL: bf16);
+ * kv_cache_dtype: "auto", "fp8_e4m3" or "fp8_e5m2" (NULL: auto). host_seq_lens: optional host copy of seq_lens
+ * (batch values) from which the split plan is made without reading seq_lens back. lse may be NULL. */
+typedef struct zemla_flash_mla_decode_args {
+  const zemla_tensor* q_nope;
+  const zemla_tensor* q_rope;
+  const zemla_tensor* kv_cache;
+  const zemla_tensor* seq_lens;
+  const zemla_tensor* page_table;
+  zemla_tensor* workspace;
+  zemla_tensor* out;
+  zemla_tensor* lse;
+  int batch, heads, q_len, num_pages, page_size, max_pages;
+  float sm_scale;
+  int num_kv_splits;
+  const char* dtype;
+  const char* kv_cache_dtype;
+  float kv_scale;
+  int64_t q_nope_stride_b, q_nope_stride_h, q_rope_stride_b, q_rope_stride_h;
+  int64_t kv_stride_page, kv_stride_token, page_table_stride, out_stride_b, out_stride_h, lse_stride_b;
+  const int32_t* host_seq_lens;
+} zemla_flash_mla_decode_args;
+ZEMLA_C_API zemla_status zemla_flash_mla_decode(zemla_runtime* runtime, const zemla_flash_mla_decode_args* args);
+
+/* kv_append over the server's cache: num_rows rows of 576 values into their int32 slots. */
+typedef struct zemla_kv_append_args {
+  zemla_tensor* kv_cache;
+  const zemla_tensor* rows;
+  const zemla_tensor* slots;
+  int num_rows, num_pages, page_size;
+  const char* dtype;
+  const char* kv_cache_dtype;
+  float kv_scale;
+  int64_t kv_stride_page, kv_stride_token, rows_stride;
+} zemla_kv_append_args;
+ZEMLA_C_API zemla_status zemla_kv_append(zemla_runtime* runtime, const zemla_kv_append_args* args);
+
 /* server_flags: sglang-style flags, e.g. {"--decode-attention-backend", "intel_xpu",
  * "--prefill-attention-backend", "triton", "--page-size", "64"}; validated like `zemla config`. */
 ZEMLA_C_API zemla_status zemla_mla_cache_create(zemla_runtime* runtime, const char* const* server_flags, int num_flags,

@@ -302,6 +302,79 @@ class ZEMLA_API MlaPrefill {
   std::unique_ptr<Impl> impl_;
 };
 
+// ---- The op-level MLA decode over the server's own buffers ----
+//
+// sgl-kernel-xpu's two calls, for a server that keeps its own paged pool,
+// page tables and allocator: flash_mla_get_workspace_size, then
+// flash_mla_decode on tensors the server owns (every tensor must come from
+// `runtime`). Stateless apart from the runtime: each call plans the split-KV
+// work from the lengths and writes the plan into the caller's workspace.
+//
+// Workspace bytes that suffice for any flash_mla_decode of up to
+// `num_batches` requests no longer than `max_seq_len` tokens, `num_heads`
+// query rows (heads x q_len) and this `num_kv_splits` on this runtime's
+// device (the split plan depends on its compute units). page_size is
+// sgl-kernel-xpu's argument; the bound does not depend on it.
+ZEMLA_API std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_len, int num_batches,
+                                                   int num_heads, int page_size, int num_kv_splits = 1);
+// The exact bytes for these lengths.
+ZEMLA_API std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens,
+                                                   int num_heads, int num_kv_splits = 1);
+
+struct FlashMlaDecodeArgs {
+  const Tensor* q_nope = nullptr;      // [batch, q_len, heads, 512] (q_len 1: [batch, heads, 512])
+  const Tensor* q_rope = nullptr;      // [batch, q_len, heads, 64]
+  const Tensor* kv_cache = nullptr;    // [num_pages, page_size, 576]: bf16/fp16, or FP8 bytes
+  const Tensor* seq_lens = nullptr;    // int32 [batch], each request's tokens (its q_len query tokens last)
+  const Tensor* page_table = nullptr;  // int32 [batch, page_table_stride], max_pages used of each row
+  Tensor* workspace = nullptr;         // flash_mla_get_workspace_size bytes or more
+  Tensor* out = nullptr;               // [batch, q_len, heads, 512] in the dtype
+  Tensor* lse = nullptr;               // optional fp32 [batch, q_len, heads], natural log
+  int batch = 0;
+  int heads = 0;  // query heads per token
+  int q_len = 1;  // query tokens per request, 1 to 8 (speculative verify)
+  int num_pages = 0;
+  int page_size = 0;  // 16, 32, 64 or 128
+  int max_pages = 0;  // page-table entries each request may use
+  float sm_scale = 0;
+  // 1: no split (sglang's pin on Intel); -1: zemla plans; n: exactly n per
+  // request where its length allows.
+  int num_kv_splits = 1;
+  DType dtype = DType::bf16;            // q, out and a 16-bit cache
+  std::string kv_cache_dtype = "auto";  // or "fp8_e4m3" / "fp8_e5m2" (sglang's spellings)
+  float kv_scale = 1.0f;                // an FP8 cache's scale
+  // Strides in elements; 0 = dense. A request's q_len x heads query rows are
+  // token-major with the head stride between them.
+  std::int64_t q_nope_stride_b = 0, q_nope_stride_h = 0, q_rope_stride_b = 0, q_rope_stride_h = 0;
+  std::int64_t kv_stride_page = 0, kv_stride_token = 0, page_table_stride = 0;
+  std::int64_t out_stride_b = 0, out_stride_h = 0, lse_stride_b = 0;
+  // Optional host copy of seq_lens: the plan is then made from it, with no
+  // device read. Without it, flash_mla_decode reads seq_lens back first (a
+  // wait for the device).
+  std::span<const std::int32_t> host_seq_lens;
+};
+
+// Checks every argument (a clear error naming the bad value; a workspace
+// too small names the bytes needed), plans, and enqueues the decode.
+ZEMLA_API void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& args);
+
+// kv_append over the server's cache: rows [num_rows, 576] in `dtype` into
+// the slots (int32, page * page_size + offset) of a [num_pages, page_size,
+// 576] cache; a 16-bit cache copies, an FP8 one quantizes with kv_scale.
+struct KvAppendOpArgs {
+  Tensor* kv_cache = nullptr;
+  const Tensor* rows = nullptr;
+  const Tensor* slots = nullptr;
+  int num_rows = 0;
+  int num_pages = 0;
+  int page_size = 0;
+  DType dtype = DType::bf16;
+  std::string kv_cache_dtype = "auto";
+  float kv_scale = 1.0f;
+  std::int64_t kv_stride_page = 0, kv_stride_token = 0, rows_stride = 0;  // elements; 0 = dense
+};
+ZEMLA_API void kv_append(Runtime& runtime, const KvAppendOpArgs& args);
+
 // ---- Non-MLA models: paged GQA / MQA / MHA decode ----
 //
 //   zemla::GqaCache cache(rt, {{"--model-arch", "mha", "--decode-attention-backend", "intel_xpu",

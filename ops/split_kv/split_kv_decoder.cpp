@@ -34,6 +34,11 @@ DecodePlan SplitKvDecoder::plan_with(std::span<const std::int32_t> seqlens, int 
       {seqlens, heads, planner_compute_units(device_), num_kv_splits, geometry, merge_tokens_per_split_});
 }
 
+std::size_t SplitKvDecoder::workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads,
+                                                 int num_kv_splits, const SplitGeometry& geometry) const {
+  return workspace_bytes(max_context_len, max_batch, heads, planner_compute_units(device_), num_kv_splits, geometry);
+}
+
 DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_context_len, int heads,
                                              const SplitGeometry& geometry) const {
   require(max_batch > 0 && max_context_len > 0 && max_context_len <= INT32_MAX, call_, [&] {

@@ -63,6 +63,10 @@ class SplitKvDecoder {
                        int num_kv_splits) const;
   DecodeCapacity capacity_with(int max_batch, std::int64_t max_context_len, int heads,
                                const SplitGeometry& geometry) const;
+  // Workspace bytes enough for any plan_with() of up to `max_batch` requests
+  // no longer than `max_context_len` (host/decode_planner.hpp's bound).
+  std::size_t workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
+                                   const SplitGeometry& geometry) const;
   // plan_with() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan_in(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry, int num_kv_splits,
                      const DecodeCapacity& capacity) const;

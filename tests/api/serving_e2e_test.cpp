@@ -16,6 +16,7 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -50,6 +51,10 @@ struct ServingCase {
   bool recorded;
   std::string kv_cache_dtype;  // sglang's spelling
 };
+
+void PrintTo(const ServingCase& c, std::ostream* os) {
+  *os << (c.recorded ? "recorded, " : "plain, ") << c.kv_cache_dtype;
+}
 
 class ServingEndToEnd : public ::testing::TestWithParam<ServingCase> {};
 

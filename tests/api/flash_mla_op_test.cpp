@@ -1,0 +1,189 @@
+// The op-level API (issue 18): flash_mla_decode and kv_append on tensors the
+// caller owns, as a server with its own pool calls sgl-kernel-xpu, against
+// the fp64 reference; the workspace bound; and the refusals (a workspace
+// too small names the bytes needed, a tensor of another runtime, outputs
+// that alias).
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "harness/compare.hpp"
+#include "harness/mla_problem.hpp"
+#include "harness/reference.hpp"
+#include "zemla/zemla.hpp"
+
+namespace zemla {
+namespace {
+
+template <typename T>
+Tensor upload(Runtime& rt, const std::vector<T>& v) {
+  Tensor t = rt.allocate(std::max<std::size_t>(v.size() * sizeof(T), 1));
+  if (!v.empty()) t.upload(v.data(), v.size() * sizeof(T));
+  return t;
+}
+
+// The server's buffers for one problem, and the call over them.
+struct ServerBuffers {
+  Tensor q_nope, q_rope, kv, seq_lens, page_table, out, lse, workspace;
+  FlashMlaDecodeArgs args;
+
+  ServerBuffers(Runtime& rt, const MlaProblem& p, int num_kv_splits, std::size_t workspace_bytes)
+      : q_nope(upload(rt, p.q_nope)),
+        q_rope(upload(rt, p.q_rope)),
+        kv(is_fp8(p.kv_format) ? upload(rt, p.kv_fp8) : upload(rt, p.kv_cache)),
+        seq_lens(upload(rt, p.seqlens)),
+        page_table(upload(rt, p.page_table)),
+        out(rt.allocate(std::size_t(p.batch) * p.rows() * 512 * 2)),
+        lse(rt.allocate(std::size_t(p.batch) * p.rows() * 4)),
+        workspace(rt.allocate(workspace_bytes)) {
+    args.q_nope = &q_nope;
+    args.q_rope = &q_rope;
+    args.kv_cache = &kv;
+    args.seq_lens = &seq_lens;
+    args.page_table = &page_table;
+    args.workspace = &workspace;
+    args.out = &out;
+    args.lse = &lse;
+    args.batch = p.batch;
+    args.heads = p.heads;
+    args.q_len = p.q_len;
+    args.num_pages = p.num_pages;
+    args.page_size = p.page_size;
+    args.max_pages = p.max_pages;
+    args.sm_scale = p.sm_scale;
+    args.num_kv_splits = num_kv_splits;
+    args.dtype = p.dtype;
+    args.kv_cache_dtype = is_fp8(p.kv_format) ? std::string(kv_format_name(p.kv_format)) : "auto";
+    args.kv_scale = p.kv_scale;
+  }
+
+  DecodeResult read(const MlaProblem& p) const {
+    DecodeResult r;
+    std::vector<std::uint16_t> bits(std::size_t(p.batch) * p.rows() * 512);
+    out.download(bits.data(), bits.size() * 2);
+    r.out.resize(bits.size());
+    for (std::size_t i = 0; i < bits.size(); ++i) r.out[i] = to_float(p.dtype, bits[i]);
+    r.lse.resize(std::size_t(p.batch) * p.rows());
+    lse.download(r.lse.data(), r.lse.size() * 4);
+    return r;
+  }
+};
+
+struct OpCase {
+  std::string name;
+  int num_kv_splits;
+  int q_len;
+  KvFormat kv_format;
+  DType dtype;
+  bool host_lens;
+};
+
+class FlashMlaDecodeOp : public ::testing::TestWithParam<OpCase> {};
+
+TEST_P(FlashMlaDecodeOp, MatchesTheReferenceOnTheServersBuffers) {
+  const OpCase& c = GetParam();
+  Runtime rt({"opencl", 0});
+  RandomMlaSpec spec;
+  spec.dtype = c.dtype;
+  spec.heads = 16;
+  spec.q_len = c.q_len;
+  spec.page_size = 32;
+  spec.seqlens = {1000, 3, 0, 64, 2500};
+  if (c.q_len > 1) spec.seqlens[2] = c.q_len;
+  spec.kv_format = c.kv_format;
+  const MlaProblem p = make_random_problem(spec);
+  // The bound for the batch's size, as a server sizes its workspace once.
+  const std::size_t bound = flash_mla_get_workspace_size(rt, 2500, p.batch, p.rows(), p.page_size, c.num_kv_splits);
+  EXPECT_LE(flash_mla_get_workspace_size(rt, p.seqlens, p.rows(), c.num_kv_splits), bound);
+  ServerBuffers b(rt, p, c.num_kv_splits, bound);
+  if (c.host_lens) b.args.host_seq_lens = p.seqlens;
+  flash_mla_decode(rt, b.args);
+  const auto cmp = compare_with_reference(b.read(p), reference::mla_decode(p), p.dtype, 512, true);
+  EXPECT_TRUE(cmp.pass) << cmp.failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(Calls, FlashMlaDecodeOp,
+                         ::testing::Values(OpCase{"no_split", 1, 1, KvFormat::same, DType::bf16, false},
+                                           OpCase{"planned", -1, 1, KvFormat::same, DType::f16, true},
+                                           OpCase{"seven_splits", 7, 1, KvFormat::same, DType::bf16, false},
+                                           OpCase{"q_len3", -1, 3, KvFormat::same, DType::bf16, false},
+                                           OpCase{"fp8_e4m3", 1, 1, KvFormat::fp8_e4m3, DType::bf16, true}),
+                         [](const auto& info) { return info.param.name; });
+
+// The bound holds for every batch of lengths up to it, in every split mode.
+TEST(FlashMlaWorkspace, TheBoundCoversEveryBatchUpToIt) {
+  Runtime rt({"opencl", 0});
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int batch = 1 + int(rng() % 64), heads = 16 << (rng() % 4), max_len = 1 + int(rng() % 70000);
+    const int splits = std::vector<int>{1, -1, 4, 32}[rng() % 4];
+    std::vector<std::int32_t> lens(std::size_t(1 + rng() % batch));
+    for (auto& l : lens) l = std::int32_t(rng() % (max_len + 1));
+    ASSERT_LE(flash_mla_get_workspace_size(rt, lens, heads, splits),
+              flash_mla_get_workspace_size(rt, max_len, batch, heads, 64, splits))
+        << "batch " << lens.size() << " of max " << max_len << ", heads " << heads << ", splits " << splits;
+  }
+}
+
+TEST(FlashMlaDecodeOpChecks, RefusesWhatWouldCorruptOrOverflow) {
+  Runtime rt({"opencl", 0});
+  RandomMlaSpec spec;
+  spec.seqlens = {700, 5};
+  const MlaProblem p = make_random_problem(spec);
+  const std::size_t need = flash_mla_get_workspace_size(rt, p.seqlens, p.heads, -1);
+  const auto message = [&](const std::function<void(ServerBuffers&)>& breaking, std::size_t ws) {
+    ServerBuffers b(rt, p, -1, ws);
+    breaking(b);
+    try {
+      flash_mla_decode(rt, b.args);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(message([](ServerBuffers&) {}, need), "accepted");
+  EXPECT_NE(
+      message([](ServerBuffers&) {}, need - 4)
+          .find("workspace holds " + std::to_string(need - 4) + " bytes; this call needs " + std::to_string(need)),
+      std::string::npos);
+  EXPECT_NE(message([](ServerBuffers& b) { b.args.lse = b.args.out; }, need).find("out and lse are the same tensor"),
+            std::string::npos);
+  Runtime other({"opencl", 0});
+  Tensor foreign = other.allocate(std::size_t(p.batch) * p.heads * 512 * 2);
+  EXPECT_NE(message([&](ServerBuffers& b) { b.args.out = &foreign; }, need)
+                .find("out was allocated by another zemla::Runtime"),
+            std::string::npos);
+  EXPECT_NE(message([](ServerBuffers& b) { b.args.page_size = 48; }, need).find("page_size 48"), std::string::npos);
+  EXPECT_NE(message([](ServerBuffers& b) { b.args.kv_cache_dtype = "fp8"; }, need).find("'fp8' is not supported"),
+            std::string::npos);
+}
+
+// kv_append over the server's own cache: the rows land at their slots.
+TEST(KvAppendOp, WritesTheServersCacheAtItsSlots) {
+  Runtime rt({"opencl", 0});
+  const int pages = 4, page_size = 16, row = 576;
+  std::vector<std::uint16_t> cache(std::size_t(pages) * page_size * row, 0x1234), rows(3 * row);
+  for (std::size_t i = 0; i < rows.size(); ++i) rows[i] = std::uint16_t(i * 7);
+  const std::vector<std::int32_t> slots = {17, 63, 0};
+  Tensor cache_t = upload(rt, cache), rows_t = upload(rt, rows), slots_t = upload(rt, slots);
+  KvAppendOpArgs a;
+  a.kv_cache = &cache_t;
+  a.rows = &rows_t;
+  a.slots = &slots_t;
+  a.num_rows = 3;
+  a.num_pages = pages;
+  a.page_size = page_size;
+  kv_append(rt, a);
+  std::vector<std::uint16_t> got(cache.size());
+  cache_t.download(got.data(), got.size() * 2);
+  for (int r = 0; r < 3; ++r) std::copy_n(rows.begin() + r * row, row, cache.begin() + std::ptrdiff_t(slots[r]) * row);
+  EXPECT_EQ(got, cache);
+  a.rows = &cache_t;
+  EXPECT_THROW(kv_append(rt, a), Error) << "rows aliasing the cache";
+}
+
+}  // namespace
+}  // namespace zemla
