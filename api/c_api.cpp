@@ -125,6 +125,15 @@ zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests,
   });
 }
 
+// The dtypes and FP8 scale of an op's C arguments: NULL names mean bf16 and
+// the model's dtype for the cache, as the C header says.
+template <typename CArgs, typename Args>
+void set_storage(const CArgs& c, Args& a) {
+  a.dtype = zemla::parse_dtype(c.dtype ? c.dtype : "bf16");
+  a.kv_cache_dtype = c.kv_cache_dtype ? c.kv_cache_dtype : "auto";
+  a.kv_scale = c.kv_scale;
+}
+
 }  // namespace
 
 extern "C" {
@@ -292,9 +301,7 @@ zemla_status zemla_flash_mla_decode(zemla_runtime* runtime, const zemla_flash_ml
     a.max_pages = c->max_pages;
     a.sm_scale = c->sm_scale;
     a.num_kv_splits = c->num_kv_splits;
-    a.dtype = zemla::parse_dtype(c->dtype ? c->dtype : "bf16");
-    a.kv_cache_dtype = c->kv_cache_dtype ? c->kv_cache_dtype : "auto";
-    a.kv_scale = c->kv_scale;
+    set_storage(*c, a);
     a.q_nope_stride_b = c->q_nope_stride_b;
     a.q_nope_stride_h = c->q_nope_stride_h;
     a.q_rope_stride_b = c->q_rope_stride_b;
@@ -323,9 +330,7 @@ zemla_status zemla_kv_append(zemla_runtime* runtime, const zemla_kv_append_args*
     a.num_rows = c->num_rows;
     a.num_pages = c->num_pages;
     a.page_size = c->page_size;
-    a.dtype = zemla::parse_dtype(c->dtype ? c->dtype : "bf16");
-    a.kv_cache_dtype = c->kv_cache_dtype ? c->kv_cache_dtype : "auto";
-    a.kv_scale = c->kv_scale;
+    set_storage(*c, a);
     a.kv_stride_page = c->kv_stride_page;
     a.kv_stride_token = c->kv_stride_token;
     a.rows_stride = c->rows_stride;
