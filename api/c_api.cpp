@@ -301,6 +301,7 @@ zemla_status zemla_flash_mla_decode(zemla_runtime* runtime, const zemla_flash_ml
     a.max_pages = c->max_pages;
     a.sm_scale = c->sm_scale;
     a.num_kv_splits = c->num_kv_splits;
+    a.split_tokens = c->split_tokens;
     set_storage(*c, a);
     a.q_nope_stride_b = c->q_nope_stride_b;
     a.q_nope_stride_h = c->q_nope_stride_h;

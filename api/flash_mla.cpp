@@ -43,7 +43,7 @@ void require_distinct(const char* call, std::initializer_list<std::pair<const ch
 }  // namespace
 
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_len, int num_batches, int num_heads,
-                                         int page_size, int num_kv_splits) {
+                                         int page_size, int num_kv_splits, int split_tokens) {
   constexpr const char* kCall = "flash_mla_get_workspace_size";
   require(max_seq_len > 0 && max_seq_len <= INT32_MAX && num_batches > 0 && num_heads > 0, kCall, [&] {
     return "max_seq_len " + std::to_string(max_seq_len) + ", num_batches " + std::to_string(num_batches) +
@@ -51,13 +51,13 @@ std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_
   });
   require(page_size > 0, kCall, [&] { return "page_size " + std::to_string(page_size) + " must be positive"; });
   const ops::MlaDecoder decoder(*runtime.impl().device, DType::bf16);
-  return decoder.workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits);
+  return decoder.workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, split_tokens);
 }
 
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens, int num_heads,
-                                         int num_kv_splits) {
+                                         int num_kv_splits, int split_tokens) {
   const ops::MlaDecoder decoder(*runtime.impl().device, DType::bf16);
-  return decoder.plan(seq_lens, num_heads, num_kv_splits).layout.total;
+  return decoder.plan(seq_lens, num_heads, num_kv_splits, split_tokens).layout.total;
 }
 
 void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {
@@ -125,7 +125,7 @@ void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {
   }
 
   ops::MlaDecoder decoder(device, in.dtype, kv_format);
-  const DecodePlan plan = decoder.plan(lens, a.heads, in.num_kv_splits);
+  const DecodePlan plan = decoder.plan(lens, a.heads, in.num_kv_splits, in.split_tokens);
   require(workspace->bytes() >= plan.layout.total, kDecodeCall, [&] {
     return "workspace holds " + std::to_string(workspace->bytes()) + " bytes; this call needs " +
            std::to_string(plan.layout.total) + " (flash_mla_get_workspace_size gives a bound)";

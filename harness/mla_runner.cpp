@@ -12,7 +12,7 @@ RunOutcome run_mla_problem(rt::Device& device, const MlaProblem& p, const RunOpt
   MlaDecoder decoder(device, p.dtype, p.kv_format);
   RunOutcome outcome;
   outcome.variant = decoder.variant();
-  outcome.plan = decoder.plan(p.seqlens, p.rows(), options.num_kv_splits);
+  outcome.plan = decoder.plan(p.seqlens, p.rows(), options.num_kv_splits, options.split_tokens);
 
   auto q_nope = device.upload_vector(p.q_nope);
   auto q_rope = device.upload_vector(p.q_rope);

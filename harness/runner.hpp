@@ -27,6 +27,8 @@ struct RunOptions {
   // before the run, so a kernel that read the cache there, or did not write
   // the row, is caught. Needs every request to hold a token.
   bool fused_append = false;
+  // > 0: batch-invariant splits of this many tokens (PlannerInputs::split_tokens).
+  int split_tokens = 0;
 };
 
 struct RunOutcome {

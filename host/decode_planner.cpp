@@ -28,6 +28,15 @@ void check_common(int heads, int compute_units, int num_kv_splits, const SplitGe
               std::to_string(planner::kMaxSplitsPerRequest) + "]");
 }
 
+// Batch-invariant split lengths: whole tiles, and the planner's own choice
+// (num_kv_splits -1) is the only one they replace.
+void check_split_tokens(int split_tokens, int num_kv_splits, const SplitGeometry& g, const char* call) {
+  require(split_tokens == 0 || (split_tokens > 0 && split_tokens % g.tile == 0 && num_kv_splits == -1), call, [&] {
+    return "split_tokens " + std::to_string(split_tokens) + " must be 0 (off) or a positive multiple of the tile (" +
+           std::to_string(g.tile) + " tokens), with num_kv_splits -1";
+  });
+}
+
 // Splits request `len` may take under an explicit num_kv_splits: one per tile at most.
 std::int64_t explicit_splits(std::int64_t len, int num_kv_splits, int tile) {
   return std::clamp<std::int64_t>(ceil_div(len, tile), 1, num_kv_splits);
@@ -105,6 +114,7 @@ double chunk_cost(std::span<const std::int32_t> seqlens, std::int64_t chunk, int
 DecodePlan plan_decode(const PlannerInputs& in) {
   const SplitGeometry& g = in.geometry;
   check_common(in.heads, in.compute_units, in.num_kv_splits, g, kCall);
+  check_split_tokens(in.split_tokens, in.num_kv_splits, g, kCall);
   const auto batch = static_cast<std::int64_t>(in.seqlens.size());
   require(batch > 0, kCall, "batch is empty; at least one request is needed");
   std::int64_t total_tokens = 0;
@@ -123,7 +133,7 @@ DecodePlan plan_decode(const PlannerInputs& in) {
   const std::int64_t floor_chunk = std::max<std::int64_t>(
       planner::kMinSplitTokens, ceil_div(ceil_div(total_tokens * plan.head_blocks, target), g.tile) * g.tile);
   std::int64_t chunk = floor_chunk;
-  if (!batch_fills_device && in.num_kv_splits <= 0) {
+  if (!batch_fills_device && in.num_kv_splits <= 0 && in.split_tokens == 0) {
     // Candidates: every split count n of the longest request whose chunk
     // (its length over n, whole tiles) is at least the floor.
     const std::int64_t wave = std::int64_t{planner::kResidentWorkGroupsPerComputeUnit} * in.compute_units;
@@ -148,7 +158,9 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     }
     wanted = std::max<std::int64_t>(wanted, 1);
     // Tile-aligned split length; the real count can come out below `wanted`.
-    const std::int64_t split_len = std::max<std::int64_t>(g.tile, ceil_div(ceil_div(len, wanted), g.tile) * g.tile);
+    const std::int64_t split_len = in.split_tokens > 0
+                                       ? in.split_tokens
+                                       : std::max<std::int64_t>(g.tile, ceil_div(ceil_div(len, wanted), g.tile) * g.tile);
     const std::int64_t splits = std::max<std::int64_t>(1, ceil_div(len, split_len));
     for (std::int64_t s = 0; s < splits; ++s) {
       plan.work.push_back({static_cast<std::int32_t>(b), static_cast<std::int32_t>(s * split_len),
@@ -163,11 +175,13 @@ DecodePlan plan_decode(const PlannerInputs& in) {
 }
 
 std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
-                              const SplitGeometry& g) {
+                              const SplitGeometry& g, int split_tokens) {
   constexpr const char* call = "max_total_splits";
   check_common(heads, compute_units, num_kv_splits, g, call);
+  check_split_tokens(split_tokens, num_kv_splits, g, call);
   require(batch > 0, call, "batch " + std::to_string(batch) + " must be positive");
   require(max_context_len >= 0, call, "max_context_len " + std::to_string(max_context_len) + " must not be negative");
+  if (split_tokens > 0) return std::int64_t{batch} * std::max<std::int64_t>(1, ceil_div(max_context_len, split_tokens));
   if (num_kv_splits > 0) return std::int64_t{batch} * explicit_splits(max_context_len, num_kv_splits, g.tile);
   // Per request at most auto_split_cap(len); over the batch, splits beyond
   // one per request come from chunks of >= total_tokens*head_blocks/target
@@ -191,9 +205,10 @@ void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_ba
 }
 
 std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
-                            const SplitGeometry& g) {
-  return WorkspaceLayout::make(max_total_splits(max_context_len, batch, heads, compute_units, num_kv_splits, g), batch,
-                               heads, g.value_dim)
+                            const SplitGeometry& g, int split_tokens) {
+  return WorkspaceLayout::make(
+             max_total_splits(max_context_len, batch, heads, compute_units, num_kv_splits, g, split_tokens), batch,
+             heads, g.value_dim)
       .total;
 }
 

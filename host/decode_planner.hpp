@@ -92,6 +92,12 @@ struct PlannerInputs {
   // main loop: a cost hint for auto planning, never a limit. Matrix-engine
   // kernels run their main loop faster, so a split weighs more against it.
   int merge_tokens_per_split = planner::kMergeTokensPerSplit;
+  // Batch-invariant splits: > 0 cuts every request into splits of exactly
+  // this many tokens (its last one shorter), a multiple of the tile, so a
+  // request's splits and hence its result bits depend on its own length
+  // only, never on its neighbours (sglang's deterministic mode splits the
+  // same way). Needs num_kv_splits -1.
+  int split_tokens = 0;
 };
 
 DecodePlan plan_decode(const PlannerInputs& inputs);
@@ -99,7 +105,7 @@ DecodePlan plan_decode(const PlannerInputs& inputs);
 // The most splits plan_decode gives any batch of up to `batch` requests no
 // longer than `max_context_len` (tested against plan_decode).
 std::int64_t max_total_splits(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
-                              const SplitGeometry& geometry = {});
+                              const SplitGeometry& geometry = {}, int split_tokens = 0);
 
 // Moves `plan` into a layout made for up to `max_splits` splits and
 // `max_batch` requests (WorkspaceLayout::make(max_splits, max_batch, heads, value_dim)),
@@ -111,6 +117,6 @@ void place_in_fixed_layout(DecodePlan& plan, std::int64_t max_splits, int max_ba
 // longer than `max_context_len`: plan_decode never needs more (tested).
 // sglang's flash_mla_get_workspace_size(max_context_len, batch, sm_count, num_kv_splits).
 std::size_t workspace_bytes(std::int64_t max_context_len, int batch, int heads, int compute_units, int num_kv_splits,
-                            const SplitGeometry& geometry = {});
+                            const SplitGeometry& geometry = {}, int split_tokens = 0);
 
 }  // namespace zemla

@@ -81,6 +81,7 @@ typedef struct zemla_flash_mla_decode_args {
   int batch, heads, q_len, num_pages, page_size, max_pages;
   float sm_scale;
   int num_kv_splits;
+  int split_tokens; /* > 0: batch-invariant splits of this many tokens (FlashMlaDecodeArgs::split_tokens) */
   const char* dtype;
   const char* kv_cache_dtype;
   float kv_scale;

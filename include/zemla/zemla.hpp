@@ -316,10 +316,11 @@ class ZEMLA_API MlaPrefill {
 // device (the split plan depends on its compute units). page_size is
 // sgl-kernel-xpu's argument; the bound does not depend on it.
 ZEMLA_API std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_len, int num_batches,
-                                                   int num_heads, int page_size, int num_kv_splits = 1);
+                                                   int num_heads, int page_size, int num_kv_splits = 1,
+                                                   int split_tokens = 0);
 // The exact bytes for these lengths.
 ZEMLA_API std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens,
-                                                   int num_heads, int num_kv_splits = 1);
+                                                   int num_heads, int num_kv_splits = 1, int split_tokens = 0);
 
 struct FlashMlaDecodeArgs {
   const Tensor* q_nope = nullptr;      // [batch, q_len, heads, 512] (q_len 1: [batch, heads, 512])
@@ -340,6 +341,11 @@ struct FlashMlaDecodeArgs {
   // 1: no split (sglang's pin on Intel); -1: zemla plans; n: exactly n per
   // request where its length allows.
   int num_kv_splits = 1;
+  // Batch-invariant splits: > 0 (a multiple of 16, with num_kv_splits -1)
+  // cuts every request into splits of this many tokens, so its result is
+  // bit-identical whatever else is in the batch, while long requests still
+  // split; the reason sglang pins num_kv_splits = 1 on Intel goes away.
+  int split_tokens = 0;
   DType dtype = DType::bf16;            // q, out and a 16-bit cache
   std::string kv_cache_dtype = "auto";  // or "fp8_e4m3" / "fp8_e5m2" (sglang's spellings)
   float kv_scale = 1.0f;                // an FP8 cache's scale

@@ -31,8 +31,9 @@ MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
                 is_fp8(kv_format) ? nullptr : "mla_decode_split_append"),
       kv_format_(kv_format) {}
 
-DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits) const {
-  return plan_with(seqlens, heads, {}, num_kv_splits);
+DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
+                            int split_tokens) const {
+  return plan_with(seqlens, heads, {}, num_kv_splits, split_tokens);
 }
 
 DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads) const {

@@ -47,15 +47,18 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
   MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format = KvFormat::same);
   KvFormat kv_format() const { return kv_format_; }
 
-  DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits = -1) const;
+  // `split_tokens` > 0: batch-invariant splits of that many tokens
+  // (PlannerInputs::split_tokens), with num_kv_splits -1.
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits = -1, int split_tokens = 0) const;
   // Throws zemla::Error naming the argument, index and value on bad input.
   void validate(const MlaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
 
   // run() and record() come from SplitKvOp; a recording is made for:
   DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int heads) const;
   // Workspace bytes any plan() of up to these sizes fits in.
-  std::size_t workspace_bound(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits) const {
-    return workspace_bound_with(max_context_len, max_batch, heads, num_kv_splits, {});
+  std::size_t workspace_bound(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
+                              int split_tokens = 0) const {
+    return workspace_bound_with(max_context_len, max_batch, heads, num_kv_splits, {}, split_tokens);
   }
   // plan() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,

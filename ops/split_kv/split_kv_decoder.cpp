@@ -29,14 +29,16 @@ rt::Kernel& SplitKvDecoder::split_kernel(bool alt) {
 }
 
 DecodePlan SplitKvDecoder::plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
-                                     int num_kv_splits) const {
-  return plan_decode(
-      {seqlens, heads, planner_compute_units(device_), num_kv_splits, geometry, merge_tokens_per_split_});
+                                     int num_kv_splits, int split_tokens) const {
+  return plan_decode({seqlens, heads, planner_compute_units(device_), num_kv_splits, geometry, merge_tokens_per_split_,
+                      split_tokens});
 }
 
 std::size_t SplitKvDecoder::workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads,
-                                                 int num_kv_splits, const SplitGeometry& geometry) const {
-  return workspace_bytes(max_context_len, max_batch, heads, planner_compute_units(device_), num_kv_splits, geometry);
+                                                 int num_kv_splits, const SplitGeometry& geometry,
+                                                 int split_tokens) const {
+  return workspace_bytes(max_context_len, max_batch, heads, planner_compute_units(device_), num_kv_splits, geometry,
+                         split_tokens);
 }
 
 DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_context_len, int heads,

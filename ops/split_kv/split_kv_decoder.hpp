@@ -59,14 +59,15 @@ class SplitKvDecoder {
   SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel, std::size_t split_local,
                  const char* call, const char* alt_split_kernel = nullptr);
 
+  // `split_tokens` > 0: batch-invariant splits (PlannerInputs::split_tokens).
   DecodePlan plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
-                       int num_kv_splits) const;
+                       int num_kv_splits, int split_tokens = 0) const;
   DecodeCapacity capacity_with(int max_batch, std::int64_t max_context_len, int heads,
                                const SplitGeometry& geometry) const;
   // Workspace bytes enough for any plan_with() of up to `max_batch` requests
   // no longer than `max_context_len` (host/decode_planner.hpp's bound).
   std::size_t workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
-                                   const SplitGeometry& geometry) const;
+                                   const SplitGeometry& geometry, int split_tokens = 0) const;
   // plan_with() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan_in(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry, int num_kv_splits,
                      const DecodeCapacity& capacity) const;

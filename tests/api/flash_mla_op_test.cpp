@@ -79,6 +79,7 @@ struct OpCase {
   KvFormat kv_format;
   DType dtype;
   bool host_lens;
+  int split_tokens = 0;
 };
 
 class FlashMlaDecodeOp : public ::testing::TestWithParam<OpCase> {};
@@ -96,9 +97,11 @@ TEST_P(FlashMlaDecodeOp, MatchesTheReferenceOnTheServersBuffers) {
   spec.kv_format = c.kv_format;
   const MlaProblem p = make_random_problem(spec);
   // The bound for the batch's size, as a server sizes its workspace once.
-  const std::size_t bound = flash_mla_get_workspace_size(rt, 2500, p.batch, p.rows(), p.page_size, c.num_kv_splits);
-  EXPECT_LE(flash_mla_get_workspace_size(rt, p.seqlens, p.rows(), c.num_kv_splits), bound);
+  const std::size_t bound =
+      flash_mla_get_workspace_size(rt, 2500, p.batch, p.rows(), p.page_size, c.num_kv_splits, c.split_tokens);
+  EXPECT_LE(flash_mla_get_workspace_size(rt, p.seqlens, p.rows(), c.num_kv_splits, c.split_tokens), bound);
   ServerBuffers b(rt, p, c.num_kv_splits, bound);
+  b.args.split_tokens = c.split_tokens;
   if (c.host_lens) b.args.host_seq_lens = p.seqlens;
   flash_mla_decode(rt, b.args);
   const auto cmp = compare_with_reference(b.read(p), reference::mla_decode(p), p.dtype, 512, true);
@@ -110,7 +113,9 @@ INSTANTIATE_TEST_SUITE_P(Calls, FlashMlaDecodeOp,
                                            OpCase{"planned", -1, 1, KvFormat::same, DType::f16, true},
                                            OpCase{"seven_splits", 7, 1, KvFormat::same, DType::bf16, false},
                                            OpCase{"q_len3", -1, 3, KvFormat::same, DType::bf16, false},
-                                           OpCase{"fp8_e4m3", 1, 1, KvFormat::fp8_e4m3, DType::bf16, true}),
+                                           OpCase{"fp8_e4m3", 1, 1, KvFormat::fp8_e4m3, DType::bf16, true},
+                                           OpCase{"batch_invariant_256", -1, 1, KvFormat::same, DType::bf16, false,
+                                                  256}),
                          [](const auto& info) { return info.param.name; });
 
 // The bound holds for every batch of lengths up to it, in every split mode.

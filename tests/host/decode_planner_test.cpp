@@ -124,6 +124,42 @@ TEST(DecodePlanner, RejectsBadInputsNamingTheValue) {
   EXPECT_THROW(plan_decode({{}, 16, 8, -1}), Error);
 }
 
+// Batch-invariant splits: a request's splits are the same whatever its
+// neighbours (alone, or in a batch that fills the device), and the bound of
+// the mode covers every batch within it.
+TEST(DecodePlanner, BatchInvariantSplitsDependOnlyOnTheRequestsLength) {
+  const auto splits_of_first = [](std::vector<std::int32_t> lens, int split_tokens) {
+    PlannerInputs in{lens, 16, 8, -1};
+    in.split_tokens = split_tokens;
+    const auto plan = plan_decode(in);
+    std::vector<std::pair<int, int>> bounds;
+    for (int s = plan.split_begin[0]; s < plan.split_begin[1]; ++s)
+      bounds.push_back({plan.work[s].token_begin, plan.work[s].token_end});
+    return bounds;
+  };
+  const std::vector<std::pair<int, int>> expected = {{0, 512}, {512, 1024}, {1024, 1100}};
+  EXPECT_EQ(splits_of_first({1100}, 512), expected);
+  EXPECT_EQ(splits_of_first({1100, 5, 70000, 3}, 512), expected);
+  EXPECT_EQ(splits_of_first(std::vector<std::int32_t>(200, 1100), 512), expected) << "a batch that fills the device";
+  // Without the mode, the same request splits differently alone and in a crowd.
+  EXPECT_NE(splits_of_first({1100}, 0), splits_of_first(std::vector<std::int32_t>(200, 1100), 0));
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 500; ++trial) {
+    const int batch = 1 + int(rng() % 40), max_len = int(rng() % 20000), t = 16 * (1 + int(rng() % 64));
+    std::vector<std::int32_t> lens(static_cast<std::size_t>(batch));
+    for (auto& l : lens) l = std::int32_t(rng() % (max_len + 1));
+    PlannerInputs in{lens, 16, 8, -1};
+    in.split_tokens = t;
+    ASSERT_LE(plan_decode(in).layout.total, workspace_bytes(max_len, batch, 16, 8, -1, {}, t));
+  }
+  PlannerInputs bad{std::vector<std::int32_t>{100}, 16, 8, -1};
+  bad.split_tokens = 100;
+  EXPECT_THROW(plan_decode(bad), Error) << "not a multiple of the tile";
+  bad.split_tokens = 128;
+  bad.num_kv_splits = 4;
+  EXPECT_THROW(plan_decode(bad), Error) << "with explicit splits";
+}
+
 TEST(WorkspaceBytes, IsNeverExceededByAnyPlanWithinItsLimits) {
   std::mt19937 rng(3);
   for (int trial = 0; trial < 3000; ++trial) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -140,6 +141,58 @@ TEST(MlaDecodeMultiTokenSelfCheck, WithoutTheCausalMaskItFails) {
   head_major.seqlens = {40, 16, 70};
   const auto ref = reference::mla_decode(head_major);
   EXPECT_FALSE(compare_with_reference(got.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
+// Batch-invariant splits (PlannerInputs::split_tokens): the same request
+// decoded alone, among 8 and among 64 requests (other neighbours each time)
+// gives bit-identical output; with the planner's own, batch-dependent
+// splits it does not, so the comparison can fail.
+MlaProblem requests_of(const MlaProblem& p, const std::vector<int>& picks) {
+  MlaProblem q = p;
+  q.batch = static_cast<int>(picks.size());
+  q.seqlens.clear();
+  q.page_table.clear();
+  q.q_nope.clear();
+  q.q_rope.clear();
+  const std::size_t rows = std::size_t(p.rows());
+  for (const int r : picks) {
+    q.seqlens.push_back(p.seqlens[std::size_t(r)]);
+    q.page_table.insert(q.page_table.end(), p.page_table.begin() + std::ptrdiff_t(r) * p.max_pages,
+                        p.page_table.begin() + std::ptrdiff_t(r + 1) * p.max_pages);
+    q.q_nope.insert(q.q_nope.end(), p.q_nope.begin() + std::ptrdiff_t(r * rows * 512),
+                    p.q_nope.begin() + std::ptrdiff_t((r + 1) * rows * 512));
+    q.q_rope.insert(q.q_rope.end(), p.q_rope.begin() + std::ptrdiff_t(r * rows * 64),
+                    p.q_rope.begin() + std::ptrdiff_t((r + 1) * rows * 64));
+  }
+  return q;
+}
+
+TEST(MlaDecodeBatchInvariant, ARequestGivesTheSameBitsAloneAndInAnyBatch) {
+  RandomMlaSpec spec;
+  spec.heads = 16;
+  spec.page_size = 64;
+  for (int r = 0; r < 72; ++r) spec.seqlens.push_back(r == 0 ? 3000 : 1 + (r * 397) % 2500);
+  spec.fast_fill = false;
+  const MlaProblem all = make_random_problem(spec);
+  std::vector<int> eight = {5, 9, 0, 17, 33, 2, 60, 41}, sixty_four;  // request 0 third
+  for (int r = 71; r > 7; --r) sixty_four.push_back(r == 40 ? 0 : r);
+  const auto target_out = [&](const std::vector<int>& picks, int split_tokens) {
+    ops::RunOptions o;
+    o.split_tokens = split_tokens;
+    const auto at = std::find(picks.begin(), picks.end(), 0) - picks.begin();
+    const auto result = ops::run_mla_problem(testing::test_device(), requests_of(all, picks), o).result;
+    return std::vector<float>(result.out.begin() + at * 16 * 512, result.out.begin() + (at + 1) * 16 * 512);
+  };
+  const auto alone = target_out({0}, 256);
+  EXPECT_EQ(target_out(eight, 256), alone);
+  EXPECT_EQ(target_out(sixty_four, 256), alone);
+  // The reference holds the invariant result to the numerics contract too.
+  MlaProblem one = requests_of(all, {0});
+  DecodeResult got{alone,
+                   ops::run_mla_problem(testing::test_device(), one, {-1, 0, 0, true, true, false, 256}).result.lse};
+  EXPECT_TRUE(compare_with_reference(got, reference::mla_decode(one), DType::bf16, mla::kLatentDim, true).pass);
+  // Self-check: the planner's own splits follow the batch, and the bits move.
+  EXPECT_NE(target_out({0}, 0), target_out(sixty_four, 0));
 }
 
 // The FP8 check can fail: the same bytes read as the other format, or with
