@@ -29,6 +29,7 @@ struct DeviceInfo {
   std::string platform;  // OpenCL platform / Level Zero driver
   std::string driver_version;
   bool is_gpu = false;
+  bool is_cpu = false;    // an OpenCL CPU runtime (PoCL, Intel's): `zemla devices` says so
   int compute_units = 0;  // SMs / Xe-cores: what the planner fills
   std::size_t max_work_group_size = 0;
   std::vector<std::uint32_t> sub_group_sizes;

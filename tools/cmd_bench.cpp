@@ -57,6 +57,22 @@ plot csv using 0:6:xtic(sprintf('H%d B%d L%d', $1, $2, $3)) with boxes title 'ac
 
 }  // namespace
 
+namespace {
+
+// `text` as a gnuplot single-quoted string: inside one only '' stands for
+// a quote, and nothing else is interpreted, so a file name can never end
+// the string and run commands. A line break would end the command, so it
+// is refused.
+std::string gnuplot_string(const std::string& text, const char* what) {
+  require(text.find_first_of("\n\r") == std::string::npos, "bench",
+          std::string(what) + " holds a line break, which gnuplot cannot take in a name");
+  std::string quoted = "'";
+  for (const char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  return quoted + "'";
+}
+
+}  // namespace
+
 void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   auto f = std::make_shared<BenchFlags>();
   auto* cmd = app.add_subcommand("bench",
@@ -183,7 +199,8 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       require(gp != nullptr, "bench", "could not start gnuplot for --plot");
       const std::string title = "zemla mla-decode on " + device->info().name + " (" + f->dtype + ", page " +
                                 std::to_string(f->page_size) + ")";
-      std::fprintf(gp, "csv='%s'; out='%s'; title='%s'; roof=%f\n%s", f->csv.c_str(), f->plot.c_str(), title.c_str(),
+      std::fprintf(gp, "csv=%s; out=%s; title=%s; roof=%f\n%s", gnuplot_string(f->csv, "--csv").c_str(),
+                   gnuplot_string(f->plot, "--plot").c_str(), gnuplot_string(title, "the plot title").c_str(),
                    roof ? roof->bandwidth_gbs : 0.0, kPlotScript);
       require(pclose(gp) == 0, "bench", "gnuplot failed to draw " + f->plot);
     }

@@ -12,7 +12,9 @@ nlohmann::json describe_device(const rt::DeviceInfo& d, const rt::Settings& sett
                    {"vendor", d.vendor},
                    {"platform", d.platform},
                    {"driver_version", d.driver_version},
-                   {"type", d.is_gpu ? "gpu" : "other"},
+                   {"type", d.is_gpu   ? "gpu"
+                            : d.is_cpu ? "cpu"
+                                       : "other"},
                    {"compute_units", d.compute_units},
                    {"max_work_group_size", d.max_work_group_size},
                    {"sub_group_sizes", d.sub_group_sizes},

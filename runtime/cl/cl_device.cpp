@@ -86,7 +86,9 @@ DeviceInfo describe(const Located& at, int index) {
   info.platform.resize(size);
   clGetPlatformInfo(at.platform, CL_PLATFORM_NAME, size, info.platform.data(), nullptr);
   while (!info.platform.empty() && info.platform.back() == '\0') info.platform.pop_back();
-  info.is_gpu = (device_value<cl_device_type>(at.device, CL_DEVICE_TYPE) & CL_DEVICE_TYPE_GPU) != 0;
+  const auto type = device_value<cl_device_type>(at.device, CL_DEVICE_TYPE);
+  info.is_gpu = (type & CL_DEVICE_TYPE_GPU) != 0;
+  info.is_cpu = (type & CL_DEVICE_TYPE_CPU) != 0;
   info.compute_units = static_cast<int>(device_value<cl_uint>(at.device, CL_DEVICE_MAX_COMPUTE_UNITS));
   info.max_work_group_size = device_value<std::size_t>(at.device, CL_DEVICE_MAX_WORK_GROUP_SIZE);
   info.local_mem_bytes = device_value<cl_ulong>(at.device, CL_DEVICE_LOCAL_MEM_SIZE);

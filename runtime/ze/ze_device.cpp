@@ -107,6 +107,7 @@ DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_
   if (at.tile >= 0) info.name += " (tile " + std::to_string(at.tile) + ")";
   info.vendor = props.vendorId == 0x8086 ? "Intel(R) Corporation" : "vendor 0x" + std::to_string(props.vendorId);
   info.is_gpu = props.type == ZE_DEVICE_TYPE_GPU;
+  info.is_cpu = props.type == ZE_DEVICE_TYPE_CPU;
   // Xe-cores (sub-slices), the unit a work-group lands on.
   info.compute_units = static_cast<int>(props.numSlices * props.numSubslicesPerSlice);
   if (ip.ipVersion != 0) info.ip_version = ip.ipVersion;
