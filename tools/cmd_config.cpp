@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/backend_config.hpp"
+#include "host/capability_registry.hpp"
 #include "tools/commands.hpp"
 
 namespace zemla::cli {
@@ -53,6 +54,15 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                 << "dtype     " << dtype_name(v.config.dtype) << '\n'
                 << "kv cache  " << v.config.kv_cache_dtype
                 << (is_fp8(v.kv_format) ? " (FP8, one scale per layer)" : " (the model's dtype)") << '\n';
+      if (v.config.speculative_algorithm) {
+        const auto* decode = find_backend(v.backends.decode);
+        std::cout << "speculative " << *v.config.speculative_algorithm;
+        if (decode != nullptr && v.config.model_arch == ModelArch::mla && decode->max_speculative_mla_tokens > 0) {
+          std::cout << ": " << v.backends.decode << " verifies linear chains (top-k 1) of up to "
+                    << decode->max_speculative_mla_tokens << " tokens per request";
+        }
+        std::cout << '\n';
+      }
       for (const auto& d : v.diagnostics) {
         std::cout << (d.severity == Severity::error ? "error" : "warning") << " [" << d.code << "]: " << d.message
                   << '\n';
