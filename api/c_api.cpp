@@ -125,11 +125,14 @@ zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests,
   });
 }
 
-// The dtypes and FP8 scale of an op's C arguments: NULL names mean bf16 and
-// the model's dtype for the cache, as the C header says.
+// The dtypes and FP8 scale of an op's C arguments: a NULL cache dtype means
+// the model's, as the C header says.
 template <typename CArgs, typename Args>
 void set_storage(const CArgs& c, Args& a) {
-  a.dtype = zemla::parse_dtype(c.dtype ? c.dtype : "bf16");
+  zemla::require(c.dtype == ZEMLA_DTYPE_BF16 || c.dtype == ZEMLA_DTYPE_FP16, "zemla_dtype", [&] {
+    return "dtype " + std::to_string(int(c.dtype)) + " is not ZEMLA_DTYPE_BF16 or ZEMLA_DTYPE_FP16";
+  });
+  a.dtype = c.dtype == ZEMLA_DTYPE_FP16 ? zemla::DType::f16 : zemla::DType::bf16;
   a.kv_cache_dtype = c.kv_cache_dtype ? c.kv_cache_dtype : "auto";
   a.kv_scale = c.kv_scale;
 }

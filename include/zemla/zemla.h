@@ -6,7 +6,10 @@
  * zemla_last_error() holds the message (the failing call, the API's own result
  * name, and the bad value). Thread safety: a runtime and every handle made
  * from it belong to one thread at a time; zemla_status_string and
- * zemla_last_error are safe from any thread (the message is per thread). */
+ * zemla_last_error are safe from any thread (the message is per thread).
+ * Lifetime: destroy handles before what made them: steps, prefills and
+ * recorded layers before their cache; caches and tensors before their
+ * runtime. A recorded layer also needs the tensors it was recorded with. */
 #ifndef ZEMLA_H
 #define ZEMLA_H
 
@@ -66,7 +69,7 @@ ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void*
 ZEMLA_C_API zemla_status zemla_flash_mla_get_workspace_size(zemla_runtime* runtime, int64_t max_seq_len,
                                                             int num_batches, int num_heads, int page_size,
                                                             int num_kv_splits, size_t* out);
-/* Every tensor from the same runtime. Strides in elements, 0 = dense. dtype: "bf16" or "fp16" (NULL: bf16);
+/* Every tensor from the same runtime. Strides in elements, 0 = dense. dtype: q, out and a 16-bit cache;
  * kv_cache_dtype: "auto", "fp8_e4m3" or "fp8_e5m2" (NULL: auto). host_seq_lens: optional host copy of seq_lens
  * (batch values) from which the split plan is made without reading seq_lens back. lse may be NULL. */
 typedef struct zemla_flash_mla_decode_args {
@@ -82,7 +85,7 @@ typedef struct zemla_flash_mla_decode_args {
   float sm_scale;
   int num_kv_splits;
   int split_tokens; /* > 0: batch-invariant splits of this many tokens (FlashMlaDecodeArgs::split_tokens) */
-  const char* dtype;
+  zemla_dtype dtype;
   const char* kv_cache_dtype;
   float kv_scale;
   int64_t q_nope_stride_b, q_nope_stride_h, q_rope_stride_b, q_rope_stride_h;
@@ -97,7 +100,7 @@ typedef struct zemla_kv_append_args {
   const zemla_tensor* rows;
   const zemla_tensor* slots;
   int num_rows, num_pages, page_size;
-  const char* dtype;
+  zemla_dtype dtype; /* of the rows */
   const char* kv_cache_dtype;
   float kv_scale;
   int64_t kv_stride_page, kv_stride_token, rows_stride;

@@ -23,6 +23,9 @@
 // name (ZEMLA_ERROR_*, CL_*, ZE_RESULT_*) and a message naming the bad value.
 // Thread safety: one Runtime and everything made from it belong to one
 // thread at a time; distinct Runtimes may be used from different threads.
+// Lifetime: everything a Runtime makes (tensors, caches) must be destroyed
+// before it, and a cache's steps, prefills and recorded layers before the
+// cache; a recorded layer also needs the tensors it was recorded with.
 
 #include <cstddef>
 #include <cstdint>

@@ -146,6 +146,11 @@ int main(void) {
       if (fabs(from_bf16(out[i])) > scale) scale = fabs(from_bf16(out[i]));
     }
     CHECK(err <= 4 * 0x1p-8 * scale, "flash_mla_decode on owned tensors: max diff %g from the step's output", err);
+    a.dtype = (zemla_dtype)7;
+    zemla_status bad_dtype = zemla_flash_mla_decode(rt, &a);
+    CHECK(bad_dtype == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "dtype 7"), "dtype 7: %s",
+          zemla_last_error());
+    a.dtype = ZEMLA_DTYPE_BF16;
     zemla_tensor* small_ws;
     OK(zemla_tensor_create(rt, 64, &small_ws));
     a.workspace = small_ws;
