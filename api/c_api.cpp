@@ -6,6 +6,7 @@
 #include <new>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "host/dtype.hpp"
@@ -129,10 +130,13 @@ zemla_status begin_step(const char* call, Cache* cache, const int64_t* requests,
 // the model's, as the C header says.
 template <typename CArgs, typename Args>
 void set_storage(const CArgs& c, Args& a) {
-  zemla::require(c.dtype == ZEMLA_DTYPE_BF16 || c.dtype == ZEMLA_DTYPE_FP16, "zemla_dtype", [&] {
-    return "dtype " + std::to_string(int(c.dtype)) + " is not ZEMLA_DTYPE_BF16 or ZEMLA_DTYPE_FP16";
-  });
-  a.dtype = c.dtype == ZEMLA_DTYPE_FP16 ? zemla::DType::f16 : zemla::DType::bf16;
+  // Read as the enum's integer: a C caller may pass any int, and loading an
+  // out-of-range value through the enum type is undefined in C++.
+  std::underlying_type_t<zemla_dtype> dtype = 0;
+  std::memcpy(&dtype, &c.dtype, sizeof dtype);
+  zemla::require(dtype == ZEMLA_DTYPE_BF16 || dtype == ZEMLA_DTYPE_FP16, "zemla_dtype",
+                 [&] { return "dtype " + std::to_string(dtype) + " is not ZEMLA_DTYPE_BF16 or ZEMLA_DTYPE_FP16"; });
+  a.dtype = dtype == ZEMLA_DTYPE_FP16 ? zemla::DType::f16 : zemla::DType::bf16;
   a.kv_cache_dtype = c.kv_cache_dtype ? c.kv_cache_dtype : "auto";
   a.kv_scale = c.kv_scale;
 }
