@@ -1,15 +1,13 @@
 // The op-level MLA calls over the server's own buffers: sgl-kernel-xpu's
 // flash_mla_get_workspace_size and flash_mla_decode, and kv_append. Each
-// call is stateless apart from the runtime: the ops' objects only look up
-// kernels the device has already built.
+// call is stateless apart from the runtime, which keeps the ops' objects
+// (Runtime::Impl::mla_decoder); the workspace queries plan with no kernel.
 
 #include <string>
 #include <vector>
 
 #include "api/impl.hpp"
-#include "host/fp8.hpp"
-#include "ops/kv_append/kv_append.hpp"
-#include "ops/mla/mla_decode.hpp"
+#include "runtime/binary_choice.hpp"
 
 namespace zemla {
 
@@ -42,6 +40,30 @@ void require_distinct(const char* call, std::initializer_list<std::pair<const ch
 
 }  // namespace
 
+ops::MlaDecoder& Runtime::Impl::mla_decoder(DType dtype, KvFormat kv_format) {
+  auto& slot = mla_decoders[{dtype, kv_format}];
+  if (!slot) slot = std::make_unique<ops::MlaDecoder>(*device, dtype, kv_format);
+  return *slot;
+}
+
+ops::KvAppender& Runtime::Impl::kv_appender(DType dtype, KvFormat kv_format) {
+  auto& slot = kv_appenders[{dtype, kv_format}];
+  if (!slot) slot = std::make_unique<ops::KvAppender>(*device, dtype, kv_format);
+  return *slot;
+}
+
+namespace {
+
+// How flash_mla_decode plans on this runtime's device: the variant's merge
+// weight and the device's compute units, with MLA's split geometry (the
+// default one), and no program built for a size query.
+ops::SplitPlanner mla_planner(Runtime& runtime) {
+  const rt::Device& device = *runtime.impl().device;
+  return ops::SplitPlanner(device, rt::choose_variant(device));
+}
+
+}  // namespace
+
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_len, int num_batches, int num_heads,
                                          int page_size, int num_kv_splits, int split_tokens) {
   constexpr const char* kCall = "flash_mla_get_workspace_size";
@@ -50,14 +72,12 @@ std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_
            " and num_heads " + std::to_string(num_heads) + " must be positive (max_seq_len within int32)";
   });
   require(page_size > 0, kCall, [&] { return "page_size " + std::to_string(page_size) + " must be positive"; });
-  const ops::MlaDecoder decoder(*runtime.impl().device, DType::bf16);
-  return decoder.workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, split_tokens);
+  return mla_planner(runtime).workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, {}, split_tokens);
 }
 
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens, int num_heads,
                                          int num_kv_splits, int split_tokens) {
-  const ops::MlaDecoder decoder(*runtime.impl().device, DType::bf16);
-  return decoder.plan(seq_lens, num_heads, num_kv_splits, split_tokens).layout.total;
+  return mla_planner(runtime).plan(seq_lens, num_heads, {}, num_kv_splits, split_tokens).layout.total;
 }
 
 void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {
@@ -119,18 +139,13 @@ void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {
   require(static_cast<int>(lens.size()) == in.batch, kDecodeCall, [&] {
     return "host_seq_lens holds " + std::to_string(lens.size()) + " lengths; batch is " + std::to_string(in.batch);
   });
-  for (std::size_t r = 0; r < lens.size(); ++r) {
-    require(lens[r] >= 0, kDecodeCall,
-            [&] { return "seq_lens[" + std::to_string(r) + "] = " + std::to_string(lens[r]) + " is negative"; });
-  }
 
-  ops::MlaDecoder decoder(device, in.dtype, kv_format);
+  // The planner refuses a negative length by index; upload_plan a workspace
+  // smaller than the plan, naming both sizes; run() every other argument
+  // before it launches (the workspace is the caller's scratch, so a refused
+  // call may leave the plan's tables in it).
+  ops::MlaDecoder& decoder = runtime.impl().mla_decoder(in.dtype, kv_format);
   const DecodePlan plan = decoder.plan(lens, a.heads, in.num_kv_splits, in.split_tokens);
-  require(workspace->bytes() >= plan.layout.total, kDecodeCall, [&] {
-    return "workspace holds " + std::to_string(workspace->bytes()) + " bytes; this call needs " +
-           std::to_string(plan.layout.total) + " (flash_mla_get_workspace_size gives a bound)";
-  });
-  decoder.validate(a, plan, *workspace);  // before the plan is written into the workspace
   decoder.upload_plan(plan, *workspace);
   decoder.run(a, plan, *workspace);
 }
@@ -149,7 +164,7 @@ void kv_append(Runtime& runtime, const KvAppendOpArgs& in) {
   a.kv_stride_page = in.kv_stride_page;
   a.kv_stride_token = in.kv_stride_token;
   a.rows_stride = in.rows_stride;
-  ops::KvAppender(*runtime.impl().device, in.dtype, parse_kv_format(in.kv_cache_dtype)).run(a);
+  runtime.impl().kv_appender(in.dtype, parse_kv_format(in.kv_cache_dtype)).run(a);
 }
 
 }  // namespace zemla

@@ -1,8 +1,13 @@
 #pragma once
 // The private halves of the public API's classes.
 
+#include <map>
 #include <memory>
+#include <utility>
 
+#include "host/fp8.hpp"
+#include "ops/kv_append/kv_append.hpp"
+#include "ops/mla/mla_decode.hpp"
 #include "runtime/device.hpp"
 #include "zemla/zemla.hpp"
 
@@ -10,6 +15,14 @@ namespace zemla {
 
 struct Runtime::Impl {
   std::unique_ptr<rt::Device> device;
+
+  // The op-level calls' decoders and appenders (api/flash_mla.cpp), made on
+  // a dtype and cache format's first call and kept, so a call per layer
+  // looks up no kernel. Declared after `device`, so destroyed before it.
+  ops::MlaDecoder& mla_decoder(DType dtype, KvFormat kv_format);
+  ops::KvAppender& kv_appender(DType dtype, KvFormat kv_format);
+  std::map<std::pair<DType, KvFormat>, std::unique_ptr<ops::MlaDecoder>> mla_decoders;
+  std::map<std::pair<DType, KvFormat>, std::unique_ptr<ops::KvAppender>> kv_appenders;
 };
 
 struct Tensor::Impl {

@@ -55,11 +55,6 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
 
   // run() and record() come from SplitKvOp; a recording is made for:
   DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int heads) const;
-  // Workspace bytes any plan() of up to these sizes fits in.
-  std::size_t workspace_bound(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
-                              int split_tokens = 0) const {
-    return workspace_bound_with(max_context_len, max_batch, heads, num_kv_splits, {}, split_tokens);
-  }
   // plan() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
                   const DecodeCapacity& capacity) const;

@@ -9,15 +9,29 @@
 
 namespace zemla::ops {
 
+SplitPlanner::SplitPlanner(const rt::Device& device, rt::Variant variant)
+    : compute_units_(planner_compute_units(device)),
+      // Matrix-engine variants run the main loop ~2.5x faster per token
+      // (nv_mma against portable on the H100): a split's merge weighs more.
+      merge_tokens_per_split_(rt::is_matrix_variant(variant) ? planner::kMergeTokensPerSplitMatrix
+                                                             : planner::kMergeTokensPerSplit) {}
+
+DecodePlan SplitPlanner::plan(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
+                              int num_kv_splits, int split_tokens) const {
+  return plan_decode({seqlens, heads, compute_units_, num_kv_splits, geometry, merge_tokens_per_split_, split_tokens});
+}
+
+std::size_t SplitPlanner::workspace_bound(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
+                                          const SplitGeometry& geometry, int split_tokens) const {
+  return workspace_bytes(max_context_len, max_batch, heads, compute_units_, num_kv_splits, geometry, split_tokens);
+}
+
 SplitKvDecoder::SplitKvDecoder(rt::Device& device, rt::ProgramKey key, const char* split_kernel,
                                std::size_t split_local, const char* call, const char* alt_split_kernel)
     : device_(device),
       key_(std::move(key)),
       split_local_(split_local),
-      // Matrix-engine variants run the main loop ~2.5x faster per token
-      // (nv_mma against portable on the H100): a split's merge weighs more.
-      merge_tokens_per_split_(rt::is_matrix_variant(key_.variant) ? planner::kMergeTokensPerSplitMatrix
-                                                                  : planner::kMergeTokensPerSplit),
+      planner_(device, key_.variant),
       call_(call),
       split_(&device_.kernel(key_, split_kernel)),
       alt_split_(alt_split_kernel ? &device_.kernel(key_, alt_split_kernel) : nullptr),
@@ -28,19 +42,6 @@ rt::Kernel& SplitKvDecoder::split_kernel(bool alt) {
   return alt ? *alt_split_ : *split_;
 }
 
-DecodePlan SplitKvDecoder::plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
-                                     int num_kv_splits, int split_tokens) const {
-  return plan_decode({seqlens, heads, planner_compute_units(device_), num_kv_splits, geometry, merge_tokens_per_split_,
-                      split_tokens});
-}
-
-std::size_t SplitKvDecoder::workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads,
-                                                 int num_kv_splits, const SplitGeometry& geometry,
-                                                 int split_tokens) const {
-  return workspace_bytes(max_context_len, max_batch, heads, planner_compute_units(device_), num_kv_splits, geometry,
-                         split_tokens);
-}
-
 DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_context_len, int heads,
                                              const SplitGeometry& geometry) const {
   require(max_batch > 0 && max_context_len > 0 && max_context_len <= INT32_MAX, call_, [&] {
@@ -49,7 +50,7 @@ DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_con
   });
   DecodeCapacity c;
   c.max_batch = max_batch;
-  c.max_splits = max_total_splits(max_context_len, max_batch, heads, planner_compute_units(device_), -1, geometry);
+  c.max_splits = max_total_splits(max_context_len, max_batch, heads, planner_.compute_units(), -1, geometry);
   c.largest =
       plan_in(std::vector<std::int32_t>(max_batch, static_cast<std::int32_t>(max_context_len)), heads, geometry, -1, c);
   return c;

@@ -34,6 +34,26 @@ struct DecodeCapacity {
   DecodePlan largest;
 };
 
+// How a split-KV op plans on a device, which needs no kernel: the planner's
+// inputs the device and variant set. A decoder plans through one; a
+// workspace-size query uses one alone, so it builds no program.
+class SplitPlanner {
+ public:
+  SplitPlanner(const rt::Device& device, rt::Variant variant);
+  // `split_tokens` > 0: batch-invariant splits (PlannerInputs::split_tokens).
+  DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry, int num_kv_splits,
+                  int split_tokens = 0) const;
+  // Workspace bytes enough for any plan() of up to `max_batch` requests no
+  // longer than `max_context_len` (host/decode_planner.hpp's bound).
+  std::size_t workspace_bound(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
+                              const SplitGeometry& geometry, int split_tokens = 0) const;
+  int compute_units() const { return compute_units_; }
+
+ private:
+  int compute_units_;
+  int merge_tokens_per_split_;  // the planner's stage-2 cost hint for the variant
+};
+
 class SplitKvDecoder {
  public:
   rt::Variant variant() const { return key_.variant; }
@@ -61,13 +81,11 @@ class SplitKvDecoder {
 
   // `split_tokens` > 0: batch-invariant splits (PlannerInputs::split_tokens).
   DecodePlan plan_with(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
-                       int num_kv_splits, int split_tokens = 0) const;
+                       int num_kv_splits, int split_tokens = 0) const {
+    return planner_.plan(seqlens, heads, geometry, num_kv_splits, split_tokens);
+  }
   DecodeCapacity capacity_with(int max_batch, std::int64_t max_context_len, int heads,
                                const SplitGeometry& geometry) const;
-  // Workspace bytes enough for any plan_with() of up to `max_batch` requests
-  // no longer than `max_context_len` (host/decode_planner.hpp's bound).
-  std::size_t workspace_bound_with(std::int64_t max_context_len, int max_batch, int heads, int num_kv_splits,
-                                   const SplitGeometry& geometry, int split_tokens = 0) const;
   // plan_with() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan_in(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry, int num_kv_splits,
                      const DecodeCapacity& capacity) const;
@@ -90,7 +108,7 @@ class SplitKvDecoder {
 
   rt::ProgramKey key_;
   std::size_t split_local_;
-  int merge_tokens_per_split_;  // the planner's stage-2 cost hint for the variant
+  SplitPlanner planner_;
   const char* call_;
   rt::Kernel* split_;
   rt::Kernel* alt_split_ = nullptr;

@@ -150,10 +150,9 @@ TEST(FlashMlaDecodeOpChecks, RefusesWhatWouldCorruptOrOverflow) {
     return std::string("accepted");
   };
   EXPECT_EQ(message([](ServerBuffers&) {}, need), "accepted");
-  EXPECT_NE(
-      message([](ServerBuffers&) {}, need - 4)
-          .find("workspace holds " + std::to_string(need - 4) + " bytes; this call needs " + std::to_string(need)),
-      std::string::npos);
+  EXPECT_NE(message([](ServerBuffers&) {}, need - 4)
+                .find("workspace holds " + std::to_string(need - 4) + " bytes; the plan needs " + std::to_string(need)),
+            std::string::npos);
   EXPECT_NE(message([](ServerBuffers& b) { b.args.lse = b.args.out; }, need).find("out and lse are the same tensor"),
             std::string::npos);
   Runtime other({"opencl", 0});
