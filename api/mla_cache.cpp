@@ -36,7 +36,7 @@ struct MlaCache::Impl {
   }
 
   void fix_capacity(const MlaCapacity& c) {
-    check_q_len(c.q_len, kCacheCall);
+    require_q_len(c.q_len, kCacheCall);
     fixed = fix_steps(
         steps, c.max_batch, c.max_context_len, c.heads, "heads", c.q_len, kCountSlots,
         [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads * c.q_len); }, kCacheCall);
@@ -50,15 +50,9 @@ struct MlaCache::Impl {
                  : decoder.plan(lengths, rows, num_kv_splits);
   }
 
-  static void check_q_len(int q_len, const char* call) {
-    require(q_len >= 1 && q_len <= kMaxQLen, call, [&] {
-      return "q_len " + std::to_string(q_len) + " must be 1 to " + std::to_string(kMaxQLen) +
-             " (query tokens per request)";
-    });
-  }
-
   // Recorded launch counts: the decoder's two stages, then the append an
-  // FP8 cache records apart (a 16-bit one appends inside the split kernel).
+  // FP8 cache or a multi-token step records apart (otherwise the split
+  // kernel appends).
   static constexpr std::size_t kAppendSlot = ops::MlaDecoder::kCountSlots;
   static constexpr std::size_t kCountSlots = kAppendSlot + 1;
 
@@ -93,14 +87,8 @@ void MlaCache::add_request(std::int64_t id) { impl_->steps.pool.add_request(id);
 void MlaCache::release_request(std::int64_t id) { impl_->steps.pool.release(id); }
 std::int64_t MlaCache::length(std::int64_t id) const { return impl_->steps.pool.length(id); }
 void MlaCache::truncate(std::int64_t request, std::int64_t new_length) {
-  constexpr const char* kCall = "MlaCache::truncate";
   Impl& c = *impl_;
-  const std::int64_t length = c.steps.pool.length(request);  // names an unknown request
-  require(new_length >= 0 && new_length <= length, kCall, [&] {
-    return "new_length " + std::to_string(new_length) + " of request " + std::to_string(request) + " is outside [0, " +
-           std::to_string(length) + "]";
-  });
-  c.steps.pool.truncate(request, static_cast<std::int32_t>(new_length));
+  c.steps.pool.truncate(request, new_length);
   // The live step's and prefill's slots and tables describe the old lengths.
   c.steps.new_step();
   c.steps.new_prompt();
@@ -164,7 +152,7 @@ void MlaPrefill::append(int layer, const Tensor& rows) {
 
 MlaStep MlaCache::begin_step(std::span<const std::int64_t> requests, int heads, int num_kv_splits, int q_len) {
   Impl& c = *impl_;
-  Impl::check_q_len(q_len, "MlaCache::begin_step");
+  require_q_len(q_len, "MlaCache::begin_step");
   auto impl = std::make_unique<MlaStep::Impl>();
   static_cast<StepState&>(*impl) = begin_decode_step(
       c.steps, c.decoder, c.fixed, requests, heads, "heads", q_len,

@@ -35,7 +35,6 @@ void add(std::vector<Diagnostic>& out, Severity severity, std::string code, std:
 }  // namespace
 
 std::span<const std::string_view> known_speculative_algorithms() { return kSpeculative; }
-std::span<const std::string_view> known_kv_cache_dtypes() { return kKvCacheDtypes; }
 
 bool ValidatedConfig::ok() const {
   return std::none_of(diagnostics.begin(), diagnostics.end(),

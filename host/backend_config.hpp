@@ -76,9 +76,6 @@ ValidatedConfig validate_config(const BackendConfig& config);
 // serve, with the reason.
 BackendConfig parse_backend_flags(std::span<const std::string> args);
 
-// sglang's --kv-cache-dtype choices.
-std::span<const std::string_view> known_kv_cache_dtypes();
-
 // The speculative algorithms sglang knows.
 std::span<const std::string_view> known_speculative_algorithms();
 

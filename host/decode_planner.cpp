@@ -158,9 +158,9 @@ DecodePlan plan_decode(const PlannerInputs& in) {
     }
     wanted = std::max<std::int64_t>(wanted, 1);
     // Tile-aligned split length; the real count can come out below `wanted`.
-    const std::int64_t split_len = in.split_tokens > 0
-                                       ? in.split_tokens
-                                       : std::max<std::int64_t>(g.tile, ceil_div(ceil_div(len, wanted), g.tile) * g.tile);
+    const std::int64_t split_len =
+        in.split_tokens > 0 ? in.split_tokens
+                            : std::max<std::int64_t>(g.tile, ceil_div(ceil_div(len, wanted), g.tile) * g.tile);
     const std::int64_t splits = std::max<std::int64_t>(1, ceil_div(len, split_len));
     for (std::int64_t s = 0; s < splits; ++s) {
       plan.work.push_back({static_cast<std::int32_t>(b), static_cast<std::int32_t>(s * split_len),

@@ -79,11 +79,11 @@ void PagePool::release(RequestId id) {
   requests_.erase(it);
 }
 
-void PagePool::truncate(RequestId id, std::int32_t new_length) {
+void PagePool::truncate(RequestId id, std::int64_t new_length) {
   constexpr const char* kCall = "PagePool::truncate";
   const Request& current = get(id, kCall);
   require(new_length >= 0 && new_length <= current.length, kCall, [&] {
-    return "new length " + std::to_string(new_length) + " of request " + std::to_string(id) + " is outside [0, " +
+    return "new_length " + std::to_string(new_length) + " of request " + std::to_string(id) + " is outside [0, " +
            std::to_string(current.length) + "]";
   });
   Request& r = requests_[id];
@@ -93,7 +93,7 @@ void PagePool::truncate(RequestId id, std::int32_t new_length) {
     free_.push_back(r.pages.back());
     r.pages.pop_back();
   }
-  r.length = new_length;
+  r.length = static_cast<std::int32_t>(new_length);  // within [0, length], so it fits
 }
 
 std::int32_t PagePool::length(RequestId id) const { return get(id, "PagePool::length").length; }

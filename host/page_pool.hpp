@@ -31,7 +31,7 @@ class PagePool {
   // Shortens `id` to `new_length` tokens (speculative decoding keeps the
   // accepted prefix of its draft), returning the pages that hold none of
   // them to the pool. A length outside [0, length] throws and changes nothing.
-  void truncate(RequestId id, std::int32_t new_length);
+  void truncate(RequestId id, std::int64_t new_length);
 
   bool has_request(RequestId id) const { return requests_.count(id) != 0; }
   std::int32_t length(RequestId id) const;

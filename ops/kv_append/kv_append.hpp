@@ -33,7 +33,6 @@ class KvAppender {
   // A 16-bit cache takes the rows' bits as they are, whatever their dtype;
   // an FP8 cache (`kv_format`) runs the build that quantizes `dtype` rows.
   explicit KvAppender(rt::Device& device, DType dtype = DType::bf16, KvFormat kv_format = KvFormat::same);
-  KvFormat kv_format() const { return kv_format_; }
   // Validates, then enqueues the copy. Slots are checked again by the kernel:
   // an out-of-range slot is skipped, never written.
   void run(const KvAppendArgs& args);

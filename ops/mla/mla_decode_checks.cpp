@@ -43,13 +43,17 @@ void MlaDecodeLayout::set_contiguous_strides() {
   new_rows_stride = mla::kRowDim;
 }
 
+void require_q_len(int q_len, const char* call) {
+  require(q_len >= 1 && q_len <= kMaxQLen, call,
+          [&] { return "q_len " + s(q_len) + " must be 1 to " + s(kMaxQLen) + " (query tokens per request)"; });
+}
+
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require(g.batch > 0, kCall, [&] { return "batch " + s(g.batch) + " must be positive"; });
   require(g.heads > 0, kCall, [&] { return "heads " + s(g.heads) + " must be positive"; });
-  require(g.q_len >= 1 && g.q_len <= kMaxQLen && g.heads % g.q_len == 0, kCall, [&] {
-    return "q_len " + s(g.q_len) + " must be 1 to " + s(kMaxQLen) + " and divide the " + s(g.heads) +
-           " query rows (q_len x heads)";
-  });
+  require_q_len(g.q_len, kCall);
+  require(g.heads % g.q_len == 0, kCall,
+          [&] { return "q_len " + s(g.q_len) + " does not divide the " + s(g.heads) + " query rows (q_len x heads)"; });
   if (g.q_len > 1) {
     for (int r = 0; r < plan.batch(); ++r) {
       require(plan.length(r) == 0 || plan.length(r) >= g.q_len, kCall, [&] {

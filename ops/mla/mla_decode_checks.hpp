@@ -58,6 +58,10 @@ struct MlaDecodeGeometry : MlaDecodeLayout {
 
 void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan);
 
+// q_len in [1, kMaxQLen]: check_mla_decode's rule, also asked before a
+// cache reserves a step's slots (MlaCache).
+void require_q_len(int q_len, const char* call);
+
 // The full page-table check (O(pages used)): every page a request reads is in
 // [0, num_pages). The kernels mask a bad page anyway; this makes it an error
 // instead of a silently masked tile. `page_table` is the host copy,

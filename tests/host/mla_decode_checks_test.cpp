@@ -248,12 +248,10 @@ TEST(MlaDecodeChecks, NewRowsMustCoverEveryRequestsNewToken) {
 TEST(MlaDecodeChecks, MultiTokenDecodeHasItsOwnRules) {
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 4; }), "accepted");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 8; }), "accepted");
-  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 0; }),
-            "q_len 0 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
-  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 16; }),
-            "q_len 16 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 0; }), "q_len 0 must be 1 to 8 (query tokens per request)");
+  EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 16; }), "q_len 16 must be 1 to 8 (query tokens per request)");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.q_len = 3; }),
-            "q_len 3 must be 1 to 8 and divide the 16 query rows (q_len x heads)");
+            "q_len 3 does not divide the 16 query rows (q_len x heads)");
   EXPECT_EQ(error_after([](ValidCall& c) {
               c.g.q_len = 4;
               c.seqlens[0] = 3;
