@@ -172,25 +172,27 @@ TEST(MlaDecodeBatchInvariant, ARequestGivesTheSameBitsAloneAndInAnyBatch) {
   spec.heads = 16;
   spec.page_size = 64;
   for (int r = 0; r < 72; ++r) spec.seqlens.push_back(r == 0 ? 3000 : 1 + (r * 397) % 2500);
-  spec.fast_fill = false;
   const MlaProblem all = make_random_problem(spec);
   std::vector<int> eight = {5, 9, 0, 17, 33, 2, 60, 41}, sixty_four;  // request 0 third
   for (int r = 71; r > 7; --r) sixty_four.push_back(r == 40 ? 0 : r);
-  const auto target_out = [&](const std::vector<int>& picks, int split_tokens) {
+  const auto run = [&](const std::vector<int>& picks, int split_tokens) {
     ops::RunOptions o;
     o.split_tokens = split_tokens;
-    const auto at = std::find(picks.begin(), picks.end(), 0) - picks.begin();
-    const auto result = ops::run_mla_problem(testing::test_device(), requests_of(all, picks), o).result;
-    return std::vector<float>(result.out.begin() + at * 16 * 512, result.out.begin() + (at + 1) * 16 * 512);
+    return ops::run_mla_problem(testing::test_device(), requests_of(all, picks), o).result;
   };
-  const auto alone = target_out({0}, 256);
-  EXPECT_EQ(target_out(eight, 256), alone);
-  EXPECT_EQ(target_out(sixty_four, 256), alone);
-  // The reference holds the invariant result to the numerics contract too.
-  MlaProblem one = requests_of(all, {0});
-  DecodeResult got{alone,
-                   ops::run_mla_problem(testing::test_device(), one, {-1, 0, 0, true, true, false, 256}).result.lse};
-  EXPECT_TRUE(compare_with_reference(got, reference::mla_decode(one), DType::bf16, mla::kLatentDim, true).pass);
+  const std::size_t row = std::size_t(all.rows()) * mla::kLatentDim;
+  const auto target_out = [&](const std::vector<int>& picks, int split_tokens) {
+    const auto at = std::size_t(std::find(picks.begin(), picks.end(), 0) - picks.begin());
+    const auto out = run(picks, split_tokens).out;
+    return std::vector<float>(out.begin() + std::ptrdiff_t(at * row), out.begin() + std::ptrdiff_t((at + 1) * row));
+  };
+  // Alone, held to the reference too; then among neighbours, bit for bit.
+  const DecodeResult alone = run({0}, 256);
+  EXPECT_TRUE(
+      compare_with_reference(alone, reference::mla_decode(requests_of(all, {0})), DType::bf16, mla::kLatentDim, true)
+          .pass);
+  EXPECT_EQ(target_out(eight, 256), alone.out);
+  EXPECT_EQ(target_out(sixty_four, 256), alone.out);
   // Self-check: the planner's own splits follow the batch, and the bits move.
   EXPECT_NE(target_out({0}, 0), target_out(sixty_four, 0));
 }
