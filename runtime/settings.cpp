@@ -22,6 +22,9 @@ constexpr std::array kVariables{
                     "engines"},
     SettingVariable{"ZEMLA_CL_BUILD_OPTIONS", "compiler options",
                     "appended to OpenCL C source builds (a tuning knob for a vendor's driver)"},
+    SettingVariable{"ZEMLA_CL_CACHE_DIR", "a directory",
+                    "keeps the OpenCL driver's built programs there, so later processes skip the build "
+                    "(made if missing; zemla writes only zemla-cl-*.bin files in it)"},
     SettingVariable{"ZEMLA_LOG_LEVEL", "error | warn | info | debug", "what zemla logs to stderr (default warn)"},
     SettingVariable{"ZEMLA_REQUIRE_HW", "1", "hardware validation tests fail instead of skipping without an Intel GPU"},
 };
@@ -85,9 +88,10 @@ Settings Settings::from_environment() {
     s.emulated_dpas_sub_group = *v == "sg8" ? 8 : 16;
   }
   if (const auto v = read("ZEMLA_CL_BUILD_OPTIONS")) s.cl_build_options = *v;
+  if (const auto v = read("ZEMLA_CL_CACHE_DIR")) s.cl_cache_dir = *v;
   if (const auto v = read("ZEMLA_LOG_LEVEL")) {
     const auto level = parse_log_level(*v);
-    if (!level) refuse("ZEMLA_LOG_LEVEL", *v, kVariables[5].values);
+    if (!level) refuse("ZEMLA_LOG_LEVEL", *v, kVariables[6].values);
     s.log_level = *level;
   }
   if (const auto v = read("ZEMLA_REQUIRE_HW")) {

@@ -22,6 +22,7 @@ struct Settings {
   std::optional<Variant> variant;           // ZEMLA_VARIANT; unset: the device's best variant
   int emulated_dpas_sub_group = 16;         // ZEMLA_XMX_EMULATION: sg16 or sg8
   std::string cl_build_options;             // ZEMLA_CL_BUILD_OPTIONS, appended to OpenCL C source builds
+  std::string cl_cache_dir;                 // ZEMLA_CL_CACHE_DIR: built OpenCL programs kept there; unset: none
   log::Level log_level = log::Level::warn;  // ZEMLA_LOG_LEVEL
   bool require_hardware = false;            // ZEMLA_REQUIRE_HW=1: hardware tests fail instead of skipping
 

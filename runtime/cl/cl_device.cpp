@@ -9,6 +9,7 @@
 
 #include "runtime/binary_choice.hpp"
 #include "runtime/cl/cl_handle.hpp"
+#include "runtime/cl/cl_program_store.hpp"
 #include "runtime/log.hpp"
 #include "runtime/program_cache.hpp"
 #include "runtime/recording.hpp"
@@ -115,6 +116,30 @@ DeviceInfo describe(const Located& at, int index) {
     }
   }
   return info;
+}
+
+// The build log of `program` on its one device; empty when there is none.
+std::string program_build_log(cl_program program) {
+  cl_device_id device = nullptr;
+  if (clGetProgramInfo(program, CL_PROGRAM_DEVICES, sizeof device, &device, nullptr) != CL_SUCCESS) return {};
+  std::size_t size = 0;
+  clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
+  std::string log(size, '\0');
+  clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, size, log.data(), nullptr);
+  return log;
+}
+
+// The driver's binary of a built program on its one device, for the
+// program store; empty when the driver gives none.
+std::vector<unsigned char> program_binary(cl_program program) {
+  std::size_t size = 0;
+  if (clGetProgramInfo(program, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, nullptr) != CL_SUCCESS || size == 0) {
+    return {};
+  }
+  std::vector<unsigned char> bytes(size);
+  unsigned char* data = bytes.data();
+  if (clGetProgramInfo(program, CL_PROGRAM_BINARIES, sizeof data, &data, nullptr) != CL_SUCCESS) return {};
+  return bytes;
 }
 
 class ClBuffer final : public Buffer {
@@ -310,6 +335,22 @@ class ClDevice final : public Device {
     if (auto* cached = programs_.find(key)) return *cached;
     const BinaryChoice choice = choose_binary(info_, key, settings().emulated_dpas_sub_group);
     const auto& bin = *choice.binary;
+    // SPIR-V carries its macros already; source gets the same -D options ocloc got.
+    std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
+    // A tuning knob for source builds on a vendor's driver (say
+    // -cl-nv-verbose, -cl-nv-maxrregcount=64, -DSCORE_TOKENS=4): appended
+    // last so it can override the embedded defaults.
+    if (const std::string& extra = settings().cl_build_options;
+        !extra.empty() && bin.format != kernels::BinaryFormat::spirv) {
+      options += " " + extra;
+      log::warn("OpenCL build options extended by ZEMLA_CL_BUILD_OPTIONS: " + options);
+    }
+    const std::string stored_as = store_key(key, bin, options);
+    if (auto stored = from_store(stored_as)) {
+      log::info("OpenCL " + info_.name + ": " + key.name() + " from the program cache (" +
+                store_.file_for(stored_as).string() + "), built from " + choice.reason);
+      return programs_.insert(key, &bin, std::move(*stored));
+    }
     log::info("OpenCL " + info_.name + ": " + key.name() + " from " + choice.reason);
     cl_int err = CL_SUCCESS;
     ProgramHandle program;
@@ -323,26 +364,44 @@ class ClDevice final : public Device {
       program = ProgramHandle(clCreateProgramWithSource(context_.get(), 1, &src, &len, &err));
       check(err, "clCreateProgramWithSource", key.program);
     }
-    // SPIR-V carries its macros already; source gets the same -D options ocloc got.
-    std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
-    // A tuning knob for source builds on a vendor's driver (say
-    // -cl-nv-verbose, -cl-nv-maxrregcount=64, -DSCORE_TOKENS=4): appended
-    // last so it can override the embedded defaults.
-    if (const std::string& extra = settings().cl_build_options;
-        !extra.empty() && bin.format != kernels::BinaryFormat::spirv) {
-      options += " " + extra;
-      log::warn("OpenCL build options extended by ZEMLA_CL_BUILD_OPTIONS: " + options);
-    }
     err = clBuildProgram(program.get(), 1, &device_, options.c_str(), nullptr, nullptr);
-    std::size_t size = 0;
-    clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, 0, nullptr, &size);
-    std::string build_log(size, '\0');
-    clGetProgramBuildInfo(program.get(), device_, CL_PROGRAM_BUILD_LOG, size, build_log.data(), nullptr);
+    const std::string build_log = program_build_log(program.get());
     check(err, "clBuildProgram", key.name() + " (" + choice.reason + ") build log:\n" + build_log);
     if (build_log.find_first_not_of(" \n\r\t\0", 0) != std::string::npos) {
       log::info(key.name() + " build log:\n" + build_log);
     }
+    if (store_.enabled()) store_.save(stored_as, program_binary(program.get()));
     return programs_.insert(key, &bin, std::move(program));
+  }
+
+  // Everything a built program depends on, for the on-disk store: the
+  // embedded binary (by its sha256), the options it was built with, and the
+  // device and driver that built it.
+  std::string store_key(const ProgramKey& key, const kernels::KernelBinary& bin, const std::string& options) const {
+    return "program=" + key.name() + "\ntarget=" + std::string(bin.target) + "\nsha256=" + std::string(bin.sha256) +
+           "\noptions=" + options + "\ndevice=" + info_.name + "\nvendor=" + info_.vendor +
+           "\ndriver=" + info_.driver_version + "\nplatform=" + info_.platform;
+  }
+
+  // The stored program for `stored_as`, built for this device, or an empty
+  // handle when there is none or the driver no longer takes it.
+  std::optional<ProgramHandle> from_store(const std::string& stored_as) {
+    const auto bytes = store_.load(stored_as);
+    if (!bytes) return std::nullopt;
+    const unsigned char* data = bytes->data();
+    const std::size_t size = bytes->size();
+    cl_int status = CL_SUCCESS;
+    cl_int err = CL_SUCCESS;
+    ProgramHandle program(clCreateProgramWithBinary(context_.get(), 1, &device_, &size, &data, &status, &err));
+    if (err == CL_SUCCESS && status == CL_SUCCESS) {
+      err = clBuildProgram(program.get(), 1, &device_, "", nullptr, nullptr);
+    }
+    if (err != CL_SUCCESS || status != CL_SUCCESS) {
+      log::info("OpenCL program cache: " + store_.file_for(stored_as).string() + " refused by the driver (" +
+                std::string(result_name(err != CL_SUCCESS ? err : status)) + "); rebuilding");
+      return std::nullopt;
+    }
+    return program;
   }
 
   cl_device_id device_;
@@ -350,6 +409,7 @@ class ClDevice final : public Device {
   ContextHandle context_;
   QueueHandle queue_;
   ClPrograms programs_;
+  ProgramStore store_{settings().cl_cache_dir};
 };
 
 }  // namespace
