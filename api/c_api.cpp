@@ -169,6 +169,23 @@ const char* zemla_status_string(zemla_status s) {
 
 const char* zemla_last_error(void) { return last_error.c_str(); }
 
+zemla_status zemla_set_log_callback(zemla_log_callback callback, void* user, zemla_log_level level) {
+  // Read as its integer: a level from C outside the enum is refused, not undefined.
+  const int value = static_cast<int>(level);
+  return guarded([&] {
+    zemla::require(callback == nullptr || (value >= ZEMLA_LOG_ERROR && value <= ZEMLA_LOG_DEBUG),
+                   "zemla_set_log_callback",
+                   "level=" + std::to_string(value) + " is not a zemla_log_level (0 error .. 3 debug)");
+    if (callback == nullptr) return zemla::set_log_sink({}, zemla::LogLevel::warn);
+    zemla::set_log_sink(
+        [callback, user](zemla::LogLevel l, std::string_view m) {
+          const std::string text(m);  // NUL-terminated for C
+          callback(static_cast<zemla_log_level>(l), text.c_str(), user);
+        },
+        static_cast<zemla::LogLevel>(value));
+  });
+}
+
 zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime** out) {
   ZEMLA_NOT_NULL("zemla_runtime_create", out);
   *out = nullptr;

@@ -2,9 +2,16 @@
 
 #include "api/impl.hpp"
 #include "runtime/binary_choice.hpp"
+#include "runtime/log.hpp"
 #include "runtime/select.hpp"
 
 namespace zemla {
+
+void set_log_sink(LogSink sink, LogLevel level) {
+  if (!sink) return log::set_sink({}, log::Level::warn);
+  log::set_sink([sink = std::move(sink)](log::Level l, std::string_view m) { sink(static_cast<LogLevel>(l), m); },
+                static_cast<log::Level>(level));
+}
 
 Runtime::Runtime(const DeviceSelection& selection)
     : impl_(std::make_unique<Impl>(rt::open_device(rt::selection(selection.backend, selection.index)))) {}

@@ -50,6 +50,19 @@ ZEMLA_C_API const char* zemla_status_string(zemla_status status);
 /* The last failure's message on this thread ("" if none). Valid until the next call. */
 ZEMLA_C_API const char* zemla_last_error(void);
 
+/* zemla's log messages go to stderr under ZEMLA_LOG_LEVEL until a callback is set. With `callback`
+ * non-NULL every message up to `level` goes to callback(level, message, user) instead, process-wide, from
+ * whichever thread logs, one call at a time (message is valid during the call only); NULL restores stderr.
+ * The callback must not call zemla_set_log_callback. */
+typedef enum zemla_log_level {
+  ZEMLA_LOG_ERROR = 0,
+  ZEMLA_LOG_WARN = 1,
+  ZEMLA_LOG_INFO = 2,
+  ZEMLA_LOG_DEBUG = 3
+} zemla_log_level;
+typedef void (*zemla_log_callback)(zemla_log_level level, const char* message, void* user);
+ZEMLA_C_API zemla_status zemla_set_log_callback(zemla_log_callback callback, void* user, zemla_log_level level);
+
 /* backend: "auto", "level_zero" or "opencl" (NULL = auto); device: index or -1. */
 ZEMLA_C_API zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime** out);
 ZEMLA_C_API void zemla_runtime_destroy(zemla_runtime* runtime);

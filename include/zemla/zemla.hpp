@@ -29,10 +29,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "zemla/error.hpp"
@@ -40,6 +42,16 @@
 #include "zemla/types.hpp"
 
 namespace zemla {
+
+// zemla's log messages (which binary a device loaded, why a backend was
+// skipped, a program cache miss): to stderr under ZEMLA_LOG_LEVEL until a
+// program sets a sink. set_log_sink sends every message up to `level` to
+// `sink` instead, process-wide, from whichever thread logs, one call at a
+// time; it must not call set_log_sink itself. An empty sink restores stderr.
+// A sink that throws loses that message; the call that logged goes on.
+enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
+using LogSink = std::function<void(LogLevel level, std::string_view message)>;
+ZEMLA_API void set_log_sink(LogSink sink, LogLevel level = LogLevel::info);
 
 struct DeviceSelection {
   std::string backend = "auto";  // auto | level_zero | opencl

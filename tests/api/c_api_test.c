@@ -15,11 +15,25 @@
 
 enum { HEADS = 2, ROW = 576, LATENT = 512, ROPE = 64, STEPS = 40 };
 
+/* What the log callback heard: messages about the mla_decode program, and
+ * any above the level it was set at. */
+struct heard {
+  int mla_decode;
+  int above_info;
+};
+static void on_log(zemla_log_level level, const char* message, void* user) {
+  struct heard* h = (struct heard*)user;
+  if (strstr(message, "mla_decode") != NULL) ++h->mla_decode;
+  if (level > ZEMLA_LOG_INFO) ++h->above_info;
+}
+
 int main(void) {
   if (strcmp(zemla_version(), ZEMLA_EXPECTED_VERSION) != 0) {
     printf("FAIL: zemla_version() is '%s', the build's is '%s'\n", zemla_version(), ZEMLA_EXPECTED_VERSION);
     return 1;
   }
+  struct heard heard = {0, 0};
+  OK(zemla_set_log_callback(on_log, &heard, ZEMLA_LOG_INFO));
   zemla_runtime* rt = NULL;
   OK(zemla_runtime_create("opencl", 0, &rt));
   char name[128];
@@ -97,6 +111,13 @@ int main(void) {
     }
   }
   printf("40 steps checked, worst err / tolerance %.3f\n", worst);
+  /* The callback heard which mla_decode program the runtime built, and nothing above its level. */
+  CHECK(heard.mla_decode >= 1, "the log callback heard no mla_decode message");
+  CHECK(heard.above_info == 0, "the log callback got %d messages above INFO", heard.above_info);
+  zemla_status bad_level = zemla_set_log_callback(on_log, &heard, (zemla_log_level)9);
+  CHECK(bad_level == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "level=9"), "log level 9: %s",
+        zemla_last_error());
+  OK(zemla_set_log_callback(NULL, NULL, ZEMLA_LOG_WARN)); /* back to stderr */
 
   /* The op-level call on tensors the test owns, as a server with its own pool: the same 40 rows in a cache
    * whose page table lists its pages in reverse, the last step's queries. The output is the last step's,

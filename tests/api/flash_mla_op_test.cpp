@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "harness/compare.hpp"
@@ -187,6 +189,53 @@ TEST(KvAppendOp, WritesTheServersCacheAtItsSlots) {
   EXPECT_EQ(got, cache);
   a.rows = &cache_t;
   EXPECT_THROW(kv_append(rt, a), Error) << "rows aliasing the cache";
+}
+
+// What a server sees of zemla's log through set_log_sink (issue 22, item
+// 15): the program a runtime built, at info; nothing above the sink's
+// level; nothing once the sink is reset; and a sink that throws costs the
+// message, not the decode.
+TEST(LogSink, AServerSeesWhatEachRuntimeBuiltUpToItsLevel) {
+  struct Seen {
+    int info_about_mla_decode = 0;
+    int above_warn = 0;
+  };
+  const auto decode_on_a_new_runtime = [] {
+    Runtime rt({"opencl", 0});
+    RandomMlaSpec spec;
+    spec.heads = 16;
+    spec.page_size = 32;
+    spec.seqlens = {40, 2};
+    const MlaProblem p = make_random_problem(spec);
+    ServerBuffers b(rt, p, 1, flash_mla_get_workspace_size(rt, p.seqlens, p.rows(), 1));
+    flash_mla_decode(rt, b.args);
+    const auto cmp = compare_with_reference(b.read(p), reference::mla_decode(p), p.dtype, 512, true);
+    EXPECT_TRUE(cmp.pass) << cmp.failure;
+  };
+  const auto counting = [](Seen& seen) {
+    return [&seen](LogLevel level, std::string_view message) {
+      seen.info_about_mla_decode += level == LogLevel::info && message.find("mla_decode") != std::string_view::npos;
+      seen.above_warn += level > LogLevel::warn;
+    };
+  };
+  Seen at_info, at_warn;
+  set_log_sink(counting(at_info), LogLevel::info);
+  decode_on_a_new_runtime();
+  EXPECT_GE(at_info.info_about_mla_decode, 1) << "the sink never heard which mla_decode program was built";
+
+  set_log_sink(counting(at_warn), LogLevel::warn);
+  decode_on_a_new_runtime();
+  EXPECT_EQ(at_warn.above_warn, 0) << "a warn sink was handed info messages";
+
+  set_log_sink([](LogLevel, std::string_view) { throw std::runtime_error("the server's logger failed"); },
+               LogLevel::debug);
+  decode_on_a_new_runtime();  // still decodes, and right
+
+  const Seen before_reset = at_info;
+  set_log_sink(counting(at_info), LogLevel::info);
+  set_log_sink({});
+  decode_on_a_new_runtime();
+  EXPECT_EQ(at_info.info_about_mla_decode, before_reset.info_about_mla_decode) << "a reset sink was still called";
 }
 
 }  // namespace
