@@ -27,7 +27,8 @@ Comparison compare_with_reference(const DecodeResult& got, const DecodeResult& r
         fail("row " + std::to_string(r) + " column " + std::to_string(i) + " is " + std::to_string(g));
       }
       row_max_ref = std::max(row_max_ref, std::fabs(e));
-      row_err = std::max(row_err, std::fabs(g - e));
+      // std::max drops a NaN difference; a non-finite output is an infinite error.
+      row_err = std::max(row_err, std::isfinite(g) ? std::fabs(g - e) : INFINITY);
       dot += g * e;
       norm_got += g * g;
       norm_ref += e * e;

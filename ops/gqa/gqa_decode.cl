@@ -151,9 +151,11 @@ __kernel void gqa_decode_split(ZEMLA_KERNEL_PARAMS(GQA_DECODE_SPLIT_ARGS)) {
   for (int h = 0; h < GQA_MAX_GROUP; ++h) {
     if (h < group) {
       const int head = head0 + h;
-      // An empty split (length 0, all masked, or invalid pages) yields zeros, LSE -inf.
-      const float inv_l = l[h] > 0.0f ? 1.0f / l[h] : 0.0f;
-      const float lse_h = l[h] > 0.0f ? (m_run[h] + log2(l[h])) * LN2 : -INFINITY;
+      // An empty split (length 0, all masked, or invalid pages) yields zeros,
+      // LSE -inf; l is 0 only then. A NaN input makes l NaN, which is passed
+      // on rather than turned into an empty request's zeros.
+      const float inv_l = l[h] != 0.0f ? 1.0f / l[h] : 0.0f;
+      const float lse_h = l[h] != 0.0f ? (m_run[h] + log2(l[h])) * LN2 : -INFINITY;
 #pragma unroll
       for (int k = 0; k < GQA_COLS; ++k) {
         const int c = lid + k * GQA_WG;

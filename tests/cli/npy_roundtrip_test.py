@@ -244,7 +244,20 @@ def main():
     def fortran(d):
         np.save(d / "q_nope.npy", np.asfortranarray(np.load(d / "q_nope.npy")))
 
+    def nan_bf16_bits(d):  # uint16 files are bf16 bits, taken as they are: a NaN pattern among them
+        kv = np.load(d / "kv_cache.npy").astype(np.float32)
+        bits = (kv.view(np.uint32) >> 16).astype(np.uint16)
+        bits[2, 3, 4] = 0x7FC0
+        np.save(d / "kv_cache.npy", bits)
+
+    def inf_f16(d):  # float16 files run in fp16 bit for bit: an infinity among them
+        q = np.load(d / "q_rope.npy").astype(np.float16)
+        q[0, 1, 2] = np.inf
+        np.save(d / "q_rope.npy", q)
+
     bad("page_out_of_range", page_out_of_range, "page_table.npy: element [0, 1] = 999")
+    bad("nan_bf16_bits", nan_bf16_bits, "kv_cache.npy: element [2, 3, 4] is not finite")
+    bad("inf_f16", inf_f16, "q_rope.npy: element [0, 1, 2] is not finite")
     bad("not_bf16", not_bf16, "q_nope.npy: element [1, 2, 3]")
     bad("truncated", truncated, "kv_cache.npy")
     bad("heads_mismatch", heads_mismatch, "q_rope.npy: has shape (4, 5, 64)")

@@ -115,6 +115,44 @@ TEST(GqaDecodeNumericsSelfCheck, IgnoringTheWindowOrTheCapWouldBeCaught) {
   EXPECT_FALSE(compare_with_reference(outcome.result, reference::gqa_decode(no_cap), DType::bf16, 128, true).pass);
 }
 
+// Non-finite inputs (issue 22, item 2), as for MLA: a NaN query row, or
+// a NaN or infinity in a request's V or K, makes that request's output
+// non-finite and its LSE never -inf (an empty request's signature), one
+// split or several; the other request is untouched.
+TEST(GqaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
+  enum Where { query, k_cache, v_cache };
+  for (const Where where : {query, k_cache, v_cache}) {
+    for (const float value : {NAN, INFINITY}) {
+      SCOPED_TRACE(std::to_string(int(where)) + " " + std::to_string(value));
+      RandomGqaSpec spec;
+      spec.q_heads = 4;
+      spec.kv_heads = 2;
+      spec.head_dim = 64;
+      spec.seqlens = {300, 70};
+      auto p = make_random_gqa_problem(spec);
+      const auto ref = reference::gqa_decode(p);
+      const std::size_t row = std::size_t(p.page_table[0]) * p.page_size + 5;  // request 0, token 5
+      const std::uint16_t bits = from_float(p.dtype, value);
+      if (where == query) p.q[0 * p.head_dim + 9] = bits;                         // request 0, head 0
+      if (where == k_cache) p.k_cache[row * p.kv_heads * p.head_dim + 9] = bits;  // kv head 0
+      if (where == v_cache) p.v_cache[row * p.kv_heads * p.head_dim + 9] = bits;
+      for (int splits : {1, 5}) {
+        SCOPED_TRACE("splits " + std::to_string(splits));
+        const auto outcome = ops::run_gqa_problem(testing::test_device(), p, {splits, 0, 0, true});
+        const std::size_t per_request = std::size_t(p.q_heads) * p.head_dim;
+        int non_finite = 0;
+        for (std::size_t i = 0; i < per_request; ++i) non_finite += !std::isfinite(outcome.result.out[i]);
+        EXPECT_GT(non_finite, 0) << "request 0's output is all finite";
+        EXPECT_NE(outcome.result.lse[0], -INFINITY) << "request 0, head 0 reads as an empty request";
+        for (std::size_t i = per_request; i < 2 * per_request; ++i) {
+          ASSERT_TRUE(std::isfinite(outcome.result.out[i])) << i;
+          EXPECT_NEAR(outcome.result.out[i], ref.out[i], 0.05) << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(GqaDecodeChecks, BadArgumentsAreRefusedNamingTheValue) {
   RandomGqaSpec spec;
   spec.seqlens = {10};

@@ -258,33 +258,64 @@ TEST(MlaDecodeFp8Specials, ZerosAndSubnormalsDecodeExactly) {
   }
 }
 
-// A NaN in a request's cache has a defined result: that request's output
-// is NaN (the softmax and the sum both carry it); the others are untouched.
-TEST(MlaDecodeFp8Specials, ANaNCodeMakesItsRequestNaNAndNoOther) {
-  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
-    SCOPED_TRACE(std::string(kv_format_name(kv)));
-    RandomMlaSpec spec;
-    spec.seqlens = {40, 9};
-    spec.heads = 16;
-    spec.page_size = 16;
-    spec.kv_format = kv;
-    MlaProblem p = make_random_problem(spec);
-    const auto ref = reference::mla_decode(p);  // before the NaN: request 1's answer
-    const std::size_t slot = (std::size_t(p.page_table[0]) * p.page_size + 5) * mla::kRowDim + 3;
-    p.kv_fp8[slot] = 0x7f;  // NaN in both formats
-    // One split per request, and seven: the combine stage passes it on too.
-    for (int splits : {1, 7}) {
-      ops::RunOptions options;
-      options.num_kv_splits = splits;
-      const auto outcome = ops::run_mla_problem(testing::test_device(), p, options);
-      bool request0_nan = false;
-      for (int i = 0; i < p.heads * mla::kLatentDim; ++i)
-        request0_nan = request0_nan || std::isnan(outcome.result.out[i]);
-      EXPECT_TRUE(request0_nan);
-      const std::size_t per_request = std::size_t(p.heads) * mla::kLatentDim;
-      for (std::size_t i = per_request; i < 2 * per_request; ++i) {
-        ASSERT_FALSE(std::isnan(outcome.result.out[i])) << i;
-        EXPECT_NEAR(outcome.result.out[i], ref.out[i], 0.05) << i;
+// Non-finite inputs have a defined result (issue 22, item 2): a NaN or an
+// infinity in a request's cache or queries makes that request's output
+// non-finite, through the softmax, the sum and the combine stage, and so
+// can never pass for an empty request (exact zeros, LSE -inf); the other
+// requests are untouched. For 16-bit caches and queries, and FP8 codes.
+struct Poison {
+  const char* name;
+  KvFormat kv;
+  enum Where { cache_latent, cache_rope, query } where;
+  float value;  // for FP8, any non-finite value means the format's NaN code
+};
+
+TEST(MlaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
+  const Poison poisons[] = {
+      {"bf16_cache_latent_nan", KvFormat::same, Poison::cache_latent, NAN},
+      {"bf16_cache_latent_inf", KvFormat::same, Poison::cache_latent, INFINITY},
+      {"bf16_cache_rope_nan", KvFormat::same, Poison::cache_rope, NAN},
+      {"bf16_query_nan", KvFormat::same, Poison::query, NAN},
+      {"bf16_query_inf", KvFormat::same, Poison::query, INFINITY},
+      {"fp8_e4m3_nan_code", KvFormat::fp8_e4m3, Poison::cache_latent, NAN},
+      {"fp8_e5m2_nan_code", KvFormat::fp8_e5m2, Poison::cache_rope, NAN},
+  };
+  for (const DType dtype : {DType::bf16, DType::f16}) {
+    for (const Poison& poison : poisons) {
+      if (dtype == DType::f16 && is_fp8(poison.kv)) continue;
+      SCOPED_TRACE(std::string(dtype_name(dtype)) + " " + poison.name);
+      RandomMlaSpec spec;
+      spec.dtype = dtype;
+      spec.seqlens = {40, 9};
+      spec.heads = 16;
+      spec.page_size = 16;
+      spec.kv_format = poison.kv;
+      MlaProblem p = make_random_problem(spec);
+      const auto ref = reference::mla_decode(p);  // before the poison: request 1's answer
+      const int column = poison.where == Poison::cache_rope ? mla::kLatentDim + 5 : 3;
+      const std::size_t slot = (std::size_t(p.page_table[0]) * p.page_size + 5) * mla::kRowDim + column;
+      if (poison.where == Poison::query) {
+        p.q_nope[7 * mla::kLatentDim + 11] = from_float(dtype, poison.value);  // request 0, head 7
+      } else if (is_fp8(poison.kv)) {
+        p.kv_fp8[slot] = 0x7f;  // NaN in both formats
+      } else {
+        p.kv_cache[slot] = from_float(dtype, poison.value);
+      }
+      // One split per request, and seven: the combine stage passes it on too.
+      for (int splits : {1, 7}) {
+        SCOPED_TRACE("splits " + std::to_string(splits));
+        ops::RunOptions options;
+        options.num_kv_splits = splits;
+        const auto outcome = ops::run_mla_problem(testing::test_device(), p, options);
+        const std::size_t per_request = std::size_t(p.heads) * mla::kLatentDim;
+        int non_finite = 0;
+        for (std::size_t i = 0; i < per_request; ++i) non_finite += !std::isfinite(outcome.result.out[i]);
+        EXPECT_GT(non_finite, 0) << "request 0's output is all finite";
+        EXPECT_NE(outcome.result.lse[7], -INFINITY) << "request 0, head 7 reads as an empty request";
+        for (std::size_t i = per_request; i < 2 * per_request; ++i) {
+          ASSERT_TRUE(std::isfinite(outcome.result.out[i])) << i;
+          EXPECT_NEAR(outcome.result.out[i], ref.out[i], 0.05) << i;
+        }
       }
     }
   }
