@@ -16,26 +16,11 @@ namespace {
 constexpr const char* kDecodeCall = "flash_mla_decode";
 
 // A required tensor's buffer, refused when missing, empty, or made by
-// another runtime (its memory belongs to another device or context).
+// another runtime.
 template <typename T>
 auto* own_buffer(Runtime& runtime, T* t, const char* call, const char* name, bool required = true) {
   require(t != nullptr || !required, call, [&] { return std::string(name) + " is required"; });
-  if (t == nullptr) return buffer_of(t, call, name);
-  auto* buffer = buffer_of(t, call, name);
-  require(t->impl()->device == runtime.impl().device.get(), call,
-          [&] { return std::string(name) + " was allocated by another zemla::Runtime"; });
-  return buffer;
-}
-
-// The outputs may not share memory with each other or with the inputs the
-// call reads while it writes them.
-void require_distinct(const char* call, std::initializer_list<std::pair<const char*, const rt::Buffer*>> buffers) {
-  for (auto a = buffers.begin(); a != buffers.end(); ++a) {
-    for (auto b = a + 1; b != buffers.end(); ++b) {
-      require(a->second == nullptr || a->second != b->second, call,
-              [&] { return std::string(a->first) + " and " + b->first + " are the same tensor"; });
-    }
-  }
+  return buffer_of(*runtime.impl().device, t, call, name);
 }
 
 }  // namespace

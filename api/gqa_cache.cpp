@@ -60,7 +60,7 @@ struct GqaCache::Impl {
     a.kv_cache = &(k ? k_layers : v_layers).at(layer, call);
     a.num_pages = steps.pool.num_pages();
     a.page_size = steps.pool.page_size();
-    a.rows = buffer_of(&rows, call, k ? "k_rows" : "v_rows");
+    a.rows = buffer_of(device, &rows, call, k ? "k_rows" : "v_rows");
     a.slots = &slots;
     a.num_rows = count;
     a.row_values = static_cast<int>(row);
@@ -70,8 +70,12 @@ struct GqaCache::Impl {
   // kv_append of `count` K rows and V rows at the slots in `slots`.
   void append(int layer, const Tensor& k_rows, const Tensor& v_rows, int count, const rt::Buffer& slots,
               const char* call) {
-    appender.run(append_args(true, layer, k_rows, count, slots, call));
-    appender.run(append_args(false, layer, v_rows, count, slots, call));
+    // Both checked before either runs: a refused V leaves K unwritten too.
+    const auto k = append_args(true, layer, k_rows, count, slots, call);
+    const auto v = append_args(false, layer, v_rows, count, slots, call);
+    appender.validate(v);
+    appender.run(k);
+    appender.run(v);
   }
 
   ops::GqaDecodeArgs decode_args(int layer, int batch, int q_heads, int max_pages, const Tensor& q, Tensor& out,
@@ -88,12 +92,13 @@ struct GqaCache::Impl {
     a.page_size = steps.pool.page_size();
     a.max_pages = max_pages;
     a.set_contiguous_strides();
-    a.q = buffer_of(&q, call, "q");
+    a.q = buffer_of(device, &q, call, "q");
     a.k_cache = &k_layers.at(layer, call);
     a.v_cache = &v_layers.at(layer, call);
     a.page_table = &steps.page_table.current();
-    a.out = buffer_of(&out, call, "out");
-    a.lse = buffer_of(lse, call, "lse");
+    a.out = buffer_of(device, &out, call, "out");
+    a.lse = buffer_of(device, lse, call, "lse");
+    require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"q", a.q}});
     return a;
   }
 

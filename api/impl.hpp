@@ -1,6 +1,7 @@
 #pragma once
 // The private halves of the public API's classes.
 
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <utility>
@@ -31,8 +32,15 @@ struct Tensor::Impl {
 };
 
 // The buffer behind an optional tensor argument; nullptr for nullptr. An
-// output tensor gives a writable buffer, an input a read-only one.
-const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name);
-rt::Buffer* buffer_of(Tensor* t, const char* call, const char* name);
+// output tensor gives a writable buffer, an input a read-only one. Refused
+// when the tensor is empty or was made by another Runtime than the one of
+// `device` (its memory belongs to another device or context).
+const rt::Buffer* buffer_of(const rt::Device& device, const Tensor* t, const char* call, const char* name);
+rt::Buffer* buffer_of(const rt::Device& device, Tensor* t, const char* call, const char* name);
+
+// A call's outputs may not share memory with each other or with the inputs
+// it reads while it writes them: two equal buffers among `buffers` (nullptr
+// ones aside) are refused, naming both.
+void require_distinct(const char* call, std::initializer_list<std::pair<const char*, const rt::Buffer*>> buffers);
 
 }  // namespace zemla

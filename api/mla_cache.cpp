@@ -191,7 +191,7 @@ ops::KvAppendArgs append_args(MlaCache::Impl& c, int layer, const rt::Buffer* ro
 // kv_append of `count` rows at the slots the last reserve() uploaded.
 void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, const rt::Buffer& slots,
                  const char* call) {
-  c.appender.run(append_args(c, layer, buffer_of(&rows, call, "rows"), count, slots, call));
+  c.appender.run(append_args(c, layer, buffer_of(c.device, &rows, call, "rows"), count, slots, call));
 }
 
 ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int heads, int q_len, int max_pages,
@@ -202,8 +202,8 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
   a.heads = heads * q_len;  // the kernels' query rows
   a.q_len = q_len;
   a.sm_scale = sm_scale;
-  a.q_nope = buffer_of(&q_nope, call, "q_nope");
-  a.q_rope = buffer_of(&q_rope, call, "q_rope");
+  a.q_nope = buffer_of(c.device, &q_nope, call, "q_nope");
+  a.q_rope = buffer_of(c.device, &q_rope, call, "q_rope");
   a.kv_cache = &c.layers.at(layer, call);
   a.kv_format = c.kv_format;
   a.kv_scale = c.kv_scales[std::size_t(layer)];
@@ -211,8 +211,9 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
   a.page_size = c.steps.pool.page_size();
   a.page_table = &c.steps.page_table.current();
   a.max_pages = max_pages;
-  a.out = buffer_of(&out, call, "out");
-  a.lse = buffer_of(lse, call, "lse");
+  a.out = buffer_of(c.device, &out, call, "out");
+  a.lse = buffer_of(c.device, lse, call, "lse");
+  require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"q_nope", a.q_nope}, {"q_rope", a.q_rope}});
   a.set_contiguous_strides();
   return a;
 }
@@ -239,11 +240,12 @@ std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const
   // write: the fused kernel finds it through the page table. An FP8 cache
   // has no fused kernel (its rows are quantized by kv_append first), nor has
   // a step of several tokens per request.
+  const rt::Buffer* rows_buffer = buffer_of(c.device, rows, call, "rows");
+  require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"rows", rows_buffer}});
   if (rows && (is_fp8(c.kv_format) || q_len > 1)) {
-    c.appender.run(append_args(c, layer, buffer_of(rows, call, "rows"), step.summary.batch * q_len,
-                               c.steps.slots.current(), call));
+    c.appender.run(append_args(c, layer, rows_buffer, step.summary.batch * q_len, c.steps.slots.current(), call));
   } else if (rows) {
-    a.new_rows = buffer_of(rows, call, "rows");
+    a.new_rows = rows_buffer;
   }
   // The pool built this table, so the full page check would only cost time.
   const auto t = c.decoder.run(a, step.plan, c.steps.workspace.current(), timed);
@@ -276,12 +278,13 @@ RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float 
   // for an FP8 cache or several tokens per request kv_append writes them first.
   auto args = decode_args(c, layer, cap.max_batch, cap.heads, cap.q_len, c.fixed->table_width, *t.q_nope, *t.q_rope,
                           *t.out, t.lse, sm_scale, kCall);
+  const rt::Buffer* rows = buffer_of(c.device, t.rows, kCall, "rows");
+  require_distinct(kCall, {{"out", args.out}, {"lse", args.lse}, {"rows", rows}});
   if (is_fp8(c.kv_format) || cap.q_len > 1) {
     c.appender.record(*recorder, *cap.counts, Impl::kAppendSlot,
-                      append_args(c, layer, buffer_of(t.rows, kCall, "rows"), cap.max_batch * cap.q_len,
-                                  c.steps.slots.current(), kCall));
+                      append_args(c, layer, rows, cap.max_batch * cap.q_len, c.steps.slots.current(), kCall));
   } else {
-    args.new_rows = buffer_of(t.rows, kCall, "rows");
+    args.new_rows = rows;
   }
   c.decoder.record(*recorder, *c.fixed->counts, args, c.fixed->decode, c.steps.workspace.current());
   c.recorded[std::size_t(layer)] = true;

@@ -50,14 +50,25 @@ void Tensor::download(void* host, std::size_t bytes, std::size_t offset) const {
   impl_->device->read(*impl_->buffer, host, bytes, offset);
 }
 
-rt::Buffer* buffer_of(Tensor* t, const char* call, const char* name) {
+rt::Buffer* buffer_of(const rt::Device& device, Tensor* t, const char* call, const char* name) {
   if (t == nullptr) return nullptr;
   require(t->impl() != nullptr, call, [&] { return std::string(name) + " is an empty tensor"; });
+  require(t->impl()->device == &device, call,
+          [&] { return std::string(name) + " was allocated by another zemla::Runtime"; });
   return t->impl()->buffer.get();
 }
 
-const rt::Buffer* buffer_of(const Tensor* t, const char* call, const char* name) {
-  return buffer_of(const_cast<Tensor*>(t), call, name);  // the const result keeps it read-only
+const rt::Buffer* buffer_of(const rt::Device& device, const Tensor* t, const char* call, const char* name) {
+  return buffer_of(device, const_cast<Tensor*>(t), call, name);  // the const result keeps it read-only
+}
+
+void require_distinct(const char* call, std::initializer_list<std::pair<const char*, const rt::Buffer*>> buffers) {
+  for (auto a = buffers.begin(); a != buffers.end(); ++a) {
+    for (auto b = a + 1; b != buffers.end(); ++b) {
+      require(a->second == nullptr || a->second != b->second, call,
+              [&] { return std::string(a->first) + " and " + b->first + " are the same tensor"; });
+    }
+  }
 }
 
 }  // namespace zemla

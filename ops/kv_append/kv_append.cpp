@@ -26,9 +26,11 @@ KvAppender::KvAppender(rt::Device& device, DType dtype, KvFormat kv_format)
       kv_format_(kv_format),
       kernel_(&device.kernel({"kv_append", rt::Variant::any, append_build(dtype, kv_format)}, "kv_append")) {}
 
-bool KvAppender::bind(const KvAppendArgs& in) {
+// The arguments with their defaults filled in, checked; nullopt when there
+// is nothing to copy. Runs on every append: messages are built only when a
+// check fails.
+std::optional<KvAppendArgs> KvAppender::checked(const KvAppendArgs& in) const {
   KvAppendArgs a = in;
-  // Runs on every append: messages are built only when a check fails.
   require(a.row_values > 0 && a.row_values % 8 == 0, kCall,
           [&] { return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8"; });
   const std::int64_t row = a.row_values;
@@ -36,7 +38,7 @@ bool KvAppender::bind(const KvAppendArgs& in) {
   if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
   if (a.rows_stride == 0) a.rows_stride = row;
   require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
-  if (a.num_rows == 0) return false;
+  if (a.num_rows == 0) return std::nullopt;
   require(a.page_size > 0 && a.num_pages > 0, kCall, [&] {
     return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
            " must be positive";
@@ -60,21 +62,28 @@ bool KvAppender::bind(const KvAppendArgs& in) {
           kCall, "rows is null or holds fewer than num_rows rows");
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,
           "slots is null or holds fewer than num_rows int32 values");
+  return a;
+}
 
+void KvAppender::validate(const KvAppendArgs& args) const { checked(args); }
+
+bool KvAppender::bind(const KvAppendArgs& in) {
+  const auto a = checked(in);
+  if (!a) return false;
   KernelArgs k;
-  k.kv_cache = a.kv_cache;
-  k.kv_stride_page = a.kv_stride_page;
-  k.kv_stride_token = a.kv_stride_token;
-  k.page_size = a.page_size;
-  k.num_slots = std::int64_t{a.num_pages} * a.page_size;
-  k.rows = a.rows;
-  k.rows_stride = a.rows_stride;
-  k.slots = a.slots;
-  k.num_rows = a.num_rows;
-  k.row_values = a.row_values;
+  k.kv_cache = a->kv_cache;
+  k.kv_stride_page = a->kv_stride_page;
+  k.kv_stride_token = a->kv_stride_token;
+  k.page_size = a->page_size;
+  k.num_slots = std::int64_t{a->num_pages} * a->page_size;
+  k.rows = a->rows;
+  k.rows_stride = a->rows_stride;
+  k.slots = a->slots;
+  k.num_rows = a->num_rows;
+  k.row_values = a->row_values;
   // The reciprocal, as host/fp8.hpp's quantize_fp8 takes it: a multiply is
   // correctly rounded in OpenCL C, a division need not be.
-  k.inv_scale = 1.0f / a.kv_scale;
+  k.inv_scale = 1.0f / a->kv_scale;
   k.bind(*kernel_);
   return true;
 }

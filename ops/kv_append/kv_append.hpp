@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "host/dtype.hpp"
 #include "host/fp8.hpp"
@@ -36,6 +37,9 @@ class KvAppender {
   // Validates, then enqueues the copy. Slots are checked again by the kernel:
   // an out-of-range slot is skipped, never written.
   void run(const KvAppendArgs& args);
+  // run()'s checks alone, so a caller with several appends to make can
+  // refuse all of them before any runs.
+  void validate(const KvAppendArgs& args) const;
 
   // Recorded append (runtime/recording.hpp): `capacity` names the largest
   // step (num_rows = its batch); each step sets its row count with
@@ -46,6 +50,7 @@ class KvAppender {
  private:
   // Validates and sets the kernel's arguments; false when there is nothing to copy.
   bool bind(const KvAppendArgs& args);
+  std::optional<KvAppendArgs> checked(const KvAppendArgs& args) const;
   rt::Device& device_;
   KvFormat kv_format_;
   rt::Kernel* kernel_;

@@ -276,6 +276,19 @@ TEST(GqaCacheCapacity, RefusesAStepBeyondTheCapacityAndRecordingWithoutOne) {
   expect_error([&] { first.append(0, rows, rows); },
                "GqaStep::append failed: ZEMLA_ERROR_INVALID_ARGUMENT: this step is stale");
   second.append(0, rows, rows);
+  // Outputs that alias each other or the query, and tensors of another
+  // Runtime, are refused before anything runs (issue 22, item 5).
+  zemla::Runtime other({"opencl", 0});
+  auto q = runtime.allocate(kQHeads * kHeadDim * 2), out = runtime.allocate(kQHeads * kHeadDim * 2);
+  auto lse = runtime.allocate(kQHeads * 4), foreign = other.allocate(kRow * 2);
+  const zemla::GqaAttention attention{0.1f};
+  expect_error([&] { second.decode(0, q, out, &out, attention); }, "out and lse are the same tensor");
+  expect_error([&] { second.decode(0, q, q, &lse, attention); }, "out and q are the same tensor");
+  expect_error([&] { second.decode(0, foreign, out, &lse, attention); }, "q was allocated by another zemla::Runtime");
+  expect_error([&] { second.append(0, rows, foreign); }, "v_rows was allocated by another zemla::Runtime");
+  auto short_rows = runtime.allocate(16);
+  expect_error([&] { second.append(0, rows, short_rows); }, "rows is null or holds fewer than num_rows rows");
+  second.decode(0, q, out, &lse, attention);
 }
 
 }  // namespace

@@ -287,7 +287,8 @@ TEST(ServingEndToEndCapacity, RefusesAStepBeyondTheCapacityAndLeavesThePoolUncha
   auto rows = runtime.allocate(2 * kRow * 2);
   auto q_nope = runtime.allocate(2 * kHeads * kLatent * 2), q_rope = runtime.allocate(2 * kHeads * kRope * 2);
   auto out = runtime.allocate(2 * kHeads * kLatent * 2);
-  expect_error([&] { cache.record_layer(0, {&rows, &t, &t, &t, nullptr}, 0.1f); }, "q_nope holds 64 bytes");
+  auto t2 = runtime.allocate(64), t3 = runtime.allocate(64);
+  expect_error([&] { cache.record_layer(0, {&rows, &t, &t2, &t3, nullptr}, 0.1f); }, "q_nope holds 64 bytes");
   expect_error(
       [&] {
         cache.record_layer(0, {&t, &q_nope, &q_rope, &out, nullptr}, 0.1f);
@@ -331,6 +332,50 @@ TEST(ServingEndToEndCapacity, StaleStepsAndPrefillsAreRefused) {
   // A refused begin_step changes nothing, so the live step stays live.
   expect_stale([&] { cache.begin_step(one, 0); }, "heads");
   second.decode(0, q_nope, q_rope, out, nullptr, 0.1f);
+}
+
+// Outputs that alias each other or an input, and tensors of another
+// Runtime, are refused before anything runs (issue 22, item 5): lse = out
+// used to be accepted and corrupted both. A refused call changes nothing:
+// the step then runs and its request grows by one token only.
+TEST(ServingEndToEndCapacity, AliasedOrForeignTensorsAreRefused) {
+  zemla::Runtime runtime({"opencl", 0});
+  zemla::Runtime other({"opencl", 0});
+  zemla::MlaCache cache(runtime, {kFlags, 1, 16}, zemla::MlaCapacity{1, 40, kHeads});
+  cache.add_request(1);
+  auto rows = runtime.allocate(kRow * 2);
+  auto q_nope = runtime.allocate(kHeads * kLatent * 2), q_rope = runtime.allocate(kHeads * kRope * 2);
+  auto out = runtime.allocate(kHeads * kLatent * 2), lse = runtime.allocate(kHeads * 4);
+  auto foreign = other.allocate(kHeads * kLatent * 2);
+  const auto expect_refused = [](auto&& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no error; expected one naming: " << needle;
+    } catch (const zemla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  const std::vector<std::int64_t> one{1};
+  auto step = cache.begin_step(one, kHeads);
+  expect_refused([&] { step.decode(0, q_nope, q_rope, out, &out, 0.1f); }, "out and lse are the same tensor");
+  expect_refused([&] { step.decode(0, q_nope, q_rope, q_nope, &lse, 0.1f); }, "out and q_nope are the same tensor");
+  expect_refused([&] { step.append_decode(0, out, q_nope, q_rope, out, &lse, 0.1f); },
+                 "out and rows are the same tensor");
+  expect_refused([&] { step.decode(0, foreign, q_rope, out, &lse, 0.1f); },
+                 "q_nope was allocated by another zemla::Runtime");
+  expect_refused([&] { step.append(0, foreign); }, "rows was allocated by another zemla::Runtime");
+  expect_refused(
+      [&] {
+        cache.record_layer(0, {&rows, &q_nope, &q_rope, &lse, &lse}, 0.1f);
+      },
+      "out and lse are the same tensor");
+  expect_refused(
+      [&] {
+        cache.record_layer(0, {&rows, &q_nope, &foreign, &out, &lse}, 0.1f);
+      },
+      "q_rope was allocated by another zemla::Runtime");
+  step.append_decode(0, rows, q_nope, q_rope, out, &lse, 0.1f);
+  EXPECT_EQ(cache.length(1), 1);
 }
 
 // A begin_step that fails after its checks, here on the workspace
