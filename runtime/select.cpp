@@ -2,6 +2,7 @@
 
 #include <optional>
 
+#include "runtime/binary_choice.hpp"
 #include "runtime/cl/cl_device.hpp"
 #include "runtime/log.hpp"
 #include "zemla/error.hpp"
@@ -65,10 +66,24 @@ int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int req
     throw Error("open_device", kNotFound,
                 name + " has no device " + std::to_string(requested) + "; it has " + std::to_string(devices.size()));
   }
-  for (const auto& d : devices)
-    if (d.is_gpu) return d.index;
-  if (!devices.empty()) return devices.front().index;
-  throw Error("open_device", kNotFound, name + " shows no device");
+  if (devices.empty()) throw Error("open_device", kNotFound, name + " shows no device");
+  const DeviceInfo* best = &devices.front();
+  for (const auto& d : devices) {
+    if (rank_device(d) > rank_device(*best)) best = &d;
+  }
+  return best->index;
+}
+
+DeviceRank rank_device(const DeviceInfo& device) {
+  const Variant v = choose_variant(device, std::nullopt);
+  const int variant = is_matrix_variant(v) ? 3 : v == Variant::intel_sg ? 2 : 1;
+  return {device.is_gpu, variant, device.compute_units};
+}
+
+std::string rank_reason(const DeviceInfo& device) {
+  return std::string(device.is_gpu ? "GPU" : "not a GPU") + ", runs " +
+         std::string(variant_name(choose_variant(device, std::nullopt))) + ", " + std::to_string(device.compute_units) +
+         " compute units";
 }
 
 std::unique_ptr<Device> open_device(const Selection& requested) {
@@ -101,16 +116,16 @@ std::unique_ptr<Device> open_device(const Selection& requested, const Settings& 
       said_why = true;
     }
   }
-  // Best device: Level Zero GPU, then OpenCL GPU, then any OpenCL device.
-  for (auto [backend, want_gpu] :
-       {std::pair{Backend::level_zero, true}, std::pair{Backend::opencl, true}, std::pair{Backend::opencl, false}}) {
+  // Best device: a Level Zero GPU, else the best-ranked OpenCL device (a
+  // GPU first); an index given without a backend is taken in that order.
+  for (auto [backend, want_gpu] : {std::pair{Backend::level_zero, true}, std::pair{Backend::opencl, false}}) {
     for (const auto& r : reports) {
       if (r.backend != backend) continue;
+      std::vector<DeviceInfo> candidates;
       for (const auto& d : r.devices) {
-        if (want_gpu && !d.is_gpu) continue;
-        if (s.device >= 0 && d.index != s.device) continue;
-        return open_backend(backend, d.index, settings);
+        if ((!want_gpu || d.is_gpu) && (s.device < 0 || d.index == s.device)) candidates.push_back(d);
       }
+      if (!candidates.empty()) return open_backend(backend, pick_device(backend, candidates, -1), settings);
     }
   }
   std::string why;

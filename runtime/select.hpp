@@ -1,6 +1,6 @@
 #pragma once
 // Which backends exist here, what devices they see, and opening one:
-// `auto` = Level Zero GPU, then OpenCL GPU, then OpenCL CPU.
+// `auto` = a Level Zero GPU, else the best-ranked OpenCL device.
 
 #include <memory>
 #include <optional>
@@ -40,8 +40,23 @@ std::unique_ptr<Device> open_device(const Selection& requested, const Settings& 
 // and a public Runtime use.
 std::unique_ptr<Device> open_device(const Selection& requested);
 
+// How well a device serves zemla, compared member by member: a GPU before a
+// CPU runtime, then the MLA kernel variant it runs (matrix engines, then
+// Intel sub-groups, then portable), then its compute units. Two CPU
+// runtimes on one machine thus rank Intel's (intel_sg from SPIR-V) above
+// PoCL's (portable).
+struct DeviceRank {
+  bool gpu = false;
+  int variant = 0;  // 3 intel_xmx / nv_mma, 2 intel_sg, 1 portable
+  int compute_units = 0;
+  auto operator<=>(const DeviceRank&) const = default;
+};
+DeviceRank rank_device(const DeviceInfo& device);
+// The rank in words, for `zemla devices`: "GPU, runs intel_xmx, 64 compute units".
+std::string rank_reason(const DeviceInfo& device);
+
 // The device of one backend that `requested` names: that index when it is
-// >= 0, else the best one, a GPU before any other device. Throws
+// >= 0, else the best-ranked one (the first of equals). Throws
 // zemla::Error (ZEMLA_ERROR_NOT_FOUND) naming the backend when none fits.
 int pick_device(Backend backend, const std::vector<DeviceInfo>& devices, int requested);
 

@@ -29,7 +29,13 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
                        {"available", report.available},
                        {"devices", nlohmann::json::array()}};
       if (!report.reason.empty()) b["reason"] = report.reason;
-      for (const auto& d : report.devices) b["devices"].push_back(describe_device(d, settings));
+      const int best = report.devices.empty() ? -1 : rt::pick_device(report.backend, report.devices, -1);
+      for (const auto& d : report.devices) {
+        auto j = describe_device(d, settings);
+        j["rank"] = rt::rank_reason(d);
+        j["best"] = d.index == best;
+        b["devices"].push_back(std::move(j));
+      }
       out.push_back(b);
     }
     if (global.json) {
@@ -48,7 +54,9 @@ void add_devices_command(CLI::App& app, const Global& global, int& exit_code) {
                   << ", local " << (d["local_mem_bytes"].get<std::uint64_t>() >> 10) << " KiB"
                   << ", global " << mib(d["global_mem_bytes"]) << ", sub-groups " << d["sub_group_sizes"].dump()
                   << (d.contains("ip_version") ? ", IP " + d["ip_version"].get<std::string>() : "")
-                  << ", matrix engines " << (d["matrix_engines"].get<bool>() ? "yes (DPAS)" : "no") << '\n';
+                  << ", matrix engines " << (d["matrix_engines"].get<bool>() ? "yes (DPAS)" : "no") << '\n'
+                  << "      rank: " << d["rank"].get<std::string>()
+                  << (d["best"].get<bool>() ? " -- the backend's best device (-1 opens it)" : "") << '\n';
         if (d["binary"].contains("error")) {
           std::cout << "      mla_decode: " << d["binary"]["error"].get<std::string>() << '\n';
         } else {

@@ -28,6 +28,31 @@ TEST(DevicePick, WithoutAGpuTheFirstDeviceServes) {
   EXPECT_EQ(pick_device(Backend::opencl, {device(0, false), device(1, false)}, -1), 0);
 }
 
+// Issue 22, item 10: with PoCL and Intel's CPU runtime on one machine, the
+// one that runs intel_sg from SPIR-V serves, wherever it is listed.
+DeviceInfo intel_cpu_runtime(int index) {
+  DeviceInfo d = device(index, false);
+  d.sub_group_sizes = {8, 16, 32, 64};
+  d.extensions = {"cl_intel_subgroups", "cl_intel_subgroups_short", "cl_intel_required_subgroup_size"};
+  return d;
+}
+
+TEST(DevicePick, TheCpuRuntimeRunningIntelSubGroupsOutranksAPortableOne) {
+  EXPECT_EQ(pick_device(Backend::opencl, {device(0, false), intel_cpu_runtime(1)}, -1), 1);
+  EXPECT_EQ(pick_device(Backend::opencl, {intel_cpu_runtime(0), device(1, false)}, -1), 0);
+  EXPECT_EQ(rank_reason(intel_cpu_runtime(0)), "not a GPU, runs intel_sg, 0 compute units");
+  EXPECT_EQ(rank_reason(device(1, true)), "GPU, runs portable, 0 compute units");
+}
+
+TEST(DevicePick, AGpuOutranksEveryCpuRuntimeAndMoreComputeUnitsBreakATie) {
+  DeviceInfo small_gpu = device(1, true), big_gpu = device(2, true);
+  small_gpu.compute_units = 8;
+  big_gpu.compute_units = 132;
+  EXPECT_EQ(pick_device(Backend::opencl, {intel_cpu_runtime(0), small_gpu}, -1), 1);
+  EXPECT_EQ(pick_device(Backend::opencl, {intel_cpu_runtime(0), small_gpu, big_gpu}, -1), 2);
+  EXPECT_EQ(pick_device(Backend::opencl, {device(0, false), device(1, false)}, -1), 0) << "equals: the first";
+}
+
 TEST(DevicePick, AnExplicitIndexIsHonouredEvenWhenAGpuExists) {
   EXPECT_EQ(pick_device(Backend::opencl, {device(0, false), device(1, true)}, 0), 0);
 }
