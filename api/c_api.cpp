@@ -35,6 +35,12 @@ struct zemla_gqa_cache {
 struct zemla_gqa_step {
   zemla::GqaStep step;
 };
+struct zemla_mla_prefill {
+  zemla::MlaPrefill prefill;
+};
+struct zemla_gqa_prefill {
+  zemla::GqaPrefill prefill;
+};
 
 namespace {
 
@@ -382,6 +388,21 @@ zemla_status zemla_mla_cache_truncate(zemla_mla_cache* cache, int64_t id, int64_
 
 void zemla_mla_step_destroy(zemla_mla_step* step) { delete step; }
 
+zemla_status zemla_mla_prefill_begin(zemla_mla_cache* cache, int64_t request, int tokens, zemla_mla_prefill** out) {
+  ZEMLA_NOT_NULL("zemla_mla_prefill_begin", out);
+  *out = nullptr;
+  ZEMLA_NOT_NULL("zemla_mla_prefill_begin", cache);
+  return guarded([&] { *out = new zemla_mla_prefill{cache->cache.begin_prefill(request, tokens)}; });
+}
+
+void zemla_mla_prefill_destroy(zemla_mla_prefill* prefill) { delete prefill; }
+
+zemla_status zemla_mla_prefill_append(zemla_mla_prefill* prefill, int layer, const zemla_tensor* rows) {
+  ZEMLA_NOT_NULL("zemla_mla_prefill_append", prefill);
+  ZEMLA_NOT_NULL("zemla_mla_prefill_append", rows);
+  return guarded([&] { prefill->prefill.append(layer, rows->tensor); });
+}
+
 zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows) {
   ZEMLA_NOT_NULL("zemla_mla_step_append", step);
   ZEMLA_NOT_NULL("zemla_mla_step_append", rows);
@@ -510,6 +531,23 @@ zemla_status zemla_gqa_step_begin(zemla_gqa_cache* cache, const int64_t* request
 }
 
 void zemla_gqa_step_destroy(zemla_gqa_step* step) { delete step; }
+
+zemla_status zemla_gqa_prefill_begin(zemla_gqa_cache* cache, int64_t request, int tokens, zemla_gqa_prefill** out) {
+  ZEMLA_NOT_NULL("zemla_gqa_prefill_begin", out);
+  *out = nullptr;
+  ZEMLA_NOT_NULL("zemla_gqa_prefill_begin", cache);
+  return guarded([&] { *out = new zemla_gqa_prefill{cache->cache.begin_prefill(request, tokens)}; });
+}
+
+void zemla_gqa_prefill_destroy(zemla_gqa_prefill* prefill) { delete prefill; }
+
+zemla_status zemla_gqa_prefill_append(zemla_gqa_prefill* prefill, int layer, const zemla_tensor* k_rows,
+                                      const zemla_tensor* v_rows) {
+  ZEMLA_NOT_NULL("zemla_gqa_prefill_append", prefill);
+  ZEMLA_NOT_NULL("zemla_gqa_prefill_append", k_rows);
+  ZEMLA_NOT_NULL("zemla_gqa_prefill_append", v_rows);
+  return guarded([&] { prefill->prefill.append(layer, k_rows->tensor, v_rows->tensor); });
+}
 
 zemla_status zemla_gqa_step_append(zemla_gqa_step* step, int layer, const zemla_tensor* k_rows,
                                    const zemla_tensor* v_rows) {

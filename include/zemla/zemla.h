@@ -38,9 +38,11 @@ typedef struct zemla_runtime zemla_runtime;
 typedef struct zemla_tensor zemla_tensor;
 typedef struct zemla_mla_cache zemla_mla_cache;
 typedef struct zemla_mla_step zemla_mla_step;
+typedef struct zemla_mla_prefill zemla_mla_prefill;
 typedef struct zemla_mla_recorded_layer zemla_mla_recorded_layer;
 typedef struct zemla_gqa_cache zemla_gqa_cache;
 typedef struct zemla_gqa_step zemla_gqa_step;
+typedef struct zemla_gqa_prefill zemla_gqa_prefill;
 
 /* The library's version, "MAJOR.MINOR.PATCH" (the CMake project's): what a
  * program loaded, whatever header it was built with. */
@@ -161,6 +163,13 @@ ZEMLA_C_API zemla_status zemla_mla_step_begin_with(zemla_mla_cache* cache, const
  * hold none of them; ends the current step. A length outside [0, length] is ZEMLA_STATUS_INVALID_ARGUMENT. */
 ZEMLA_C_API zemla_status zemla_mla_cache_truncate(zemla_mla_cache* cache, int64_t id, int64_t new_length);
 ZEMLA_C_API void zemla_mla_step_destroy(zemla_mla_step* step);
+/* A prompt's rows computed by another backend (MLA prefill runs outside zemla): reserves `tokens` slots after
+ * request `request`'s cached tokens, then each layer's zemla_mla_prefill_append writes rows [tokens, 576] in
+ * the model's dtype there. One prefill or step at a time per cache: a later begin (of either) makes it stale. */
+ZEMLA_C_API zemla_status zemla_mla_prefill_begin(zemla_mla_cache* cache, int64_t request, int tokens,
+                                                 zemla_mla_prefill** out);
+ZEMLA_C_API void zemla_mla_prefill_destroy(zemla_mla_prefill* prefill);
+ZEMLA_C_API zemla_status zemla_mla_prefill_append(zemla_mla_prefill* prefill, int layer, const zemla_tensor* rows);
 /* rows: [count, 576] in the model's dtype (an FP8 cache quantizes them). */
 ZEMLA_C_API zemla_status zemla_mla_step_append(zemla_mla_step* step, int layer, const zemla_tensor* rows);
 /* q_nope [count, heads, 512], q_rope [count, heads, 64] -> out [count, heads, 512]; lse fp32 [count, heads] or NULL. */
@@ -198,6 +207,12 @@ ZEMLA_C_API zemla_status zemla_gqa_cache_free_pages(const zemla_gqa_cache* cache
 ZEMLA_C_API zemla_status zemla_gqa_step_begin(zemla_gqa_cache* cache, const int64_t* requests, int count, int q_heads,
                                               zemla_gqa_step** out);
 ZEMLA_C_API void zemla_gqa_step_destroy(zemla_gqa_step* step);
+/* A prompt's K and V rows, as zemla_mla_prefill_begin: k_rows, v_rows [tokens, kv_heads, head_dim]. */
+ZEMLA_C_API zemla_status zemla_gqa_prefill_begin(zemla_gqa_cache* cache, int64_t request, int tokens,
+                                                 zemla_gqa_prefill** out);
+ZEMLA_C_API void zemla_gqa_prefill_destroy(zemla_gqa_prefill* prefill);
+ZEMLA_C_API zemla_status zemla_gqa_prefill_append(zemla_gqa_prefill* prefill, int layer, const zemla_tensor* k_rows,
+                                                  const zemla_tensor* v_rows);
 /* k_rows, v_rows: [count, kv_heads, head_dim] in the cache dtype. */
 ZEMLA_C_API zemla_status zemla_gqa_step_append(zemla_gqa_step* step, int layer, const zemla_tensor* k_rows,
                                                const zemla_tensor* v_rows);

@@ -27,6 +27,40 @@ static void on_log(zemla_log_level level, const char* message, void* user) {
   if (level > ZEMLA_LOG_INFO) ++h->above_info;
 }
 
+/* Checks one decode of `len` cached rows against a plain fp64 attention over the host's copy; returns the worst
+ * error over its tolerance (per head max |err| <= 4 * 2^-8 * max |ref|). */
+static double check_step(const uint16_t* history, int len, const uint16_t* qn, const uint16_t* qr, const uint16_t* out,
+                         const float* lse, float sm_scale, const char* what) {
+  double worst = 0;
+  for (int h = 0; h < HEADS; ++h) {
+    double s[STEPS + 1], m = -INFINITY, l = 0, ref[LATENT] = {0}, scale = 0, err = 0;
+    for (int t = 0; t < len; ++t) {
+      double d = 0;
+      for (int c = 0; c < LATENT; ++c) d += from_bf16(qn[h * LATENT + c]) * from_bf16(history[t * ROW + c]);
+      for (int c = 0; c < ROPE; ++c) d += from_bf16(qr[h * ROPE + c]) * from_bf16(history[t * ROW + LATENT + c]);
+      s[t] = d * sm_scale;
+      if (s[t] > m) m = s[t];
+    }
+    for (int t = 0; t < len; ++t) {
+      const double p = exp(s[t] - m);
+      l += p;
+      for (int c = 0; c < LATENT; ++c) ref[c] += p * from_bf16(history[t * ROW + c]);
+    }
+    for (int c = 0; c < LATENT; ++c) {
+      ref[c] /= l;
+      if (fabs(ref[c]) > scale) scale = fabs(ref[c]);
+    }
+    for (int c = 0; c < LATENT; ++c) {
+      const double e = fabs(from_bf16(out[h * LATENT + c]) - ref[c]);
+      if (e > err) err = e;
+    }
+    if (err / (4 * 0x1p-8 * scale) > worst) worst = err / (4 * 0x1p-8 * scale);
+    CHECK(err <= 4 * 0x1p-8 * scale, "%s (length %d) head %d: max err %g > %g", what, len, h, err, 4 * 0x1p-8 * scale);
+    CHECK(fabs(lse[h] - (m + log(l))) < 1e-3, "%s (length %d) head %d: lse %g vs %g", what, len, h, lse[h], m + log(l));
+  }
+  return worst;
+}
+
 int main(void) {
   if (strcmp(zemla_version(), ZEMLA_EXPECTED_VERSION) != 0) {
     printf("FAIL: zemla_version() is '%s', the build's is '%s'\n", zemla_version(), ZEMLA_EXPECTED_VERSION);
@@ -82,33 +116,8 @@ int main(void) {
     OK(zemla_tensor_download(lse_t, lse, sizeof lse, 0));
     zemla_mla_step_destroy(st);
 
-    const int len = step + 1;
-    for (int h = 0; h < HEADS; ++h) {
-      double s[STEPS], m = -INFINITY, l = 0, ref[LATENT] = {0}, scale = 0, err = 0;
-      for (int t = 0; t < len; ++t) {
-        double d = 0;
-        for (int c = 0; c < LATENT; ++c) d += from_bf16(qn[h * LATENT + c]) * from_bf16(history[t * ROW + c]);
-        for (int c = 0; c < ROPE; ++c) d += from_bf16(qr[h * ROPE + c]) * from_bf16(history[t * ROW + LATENT + c]);
-        s[t] = d * sm_scale;
-        if (s[t] > m) m = s[t];
-      }
-      for (int t = 0; t < len; ++t) {
-        const double p = exp(s[t] - m);
-        l += p;
-        for (int c = 0; c < LATENT; ++c) ref[c] += p * from_bf16(history[t * ROW + c]);
-      }
-      for (int c = 0; c < LATENT; ++c) {
-        ref[c] /= l;
-        if (fabs(ref[c]) > scale) scale = fabs(ref[c]);
-      }
-      for (int c = 0; c < LATENT; ++c) {
-        const double e = fabs(from_bf16(out[h * LATENT + c]) - ref[c]);
-        if (e > err) err = e;
-      }
-      if (err / (4 * 0x1p-8 * scale) > worst) worst = err / (4 * 0x1p-8 * scale);
-      CHECK(err <= 4 * 0x1p-8 * scale, "step %d head %d: max err %g > %g", step, h, err, 4 * 0x1p-8 * scale);
-      CHECK(fabs(lse[h] - (m + log(l))) < 1e-3, "step %d head %d: lse %g vs %g", step, h, lse[h], m + log(l));
-    }
+    const double ratio = check_step(history, step + 1, qn, qr, out, lse, sm_scale, "step");
+    if (ratio > worst) worst = ratio;
   }
   printf("40 steps checked, worst err / tolerance %.3f\n", worst);
   /* The callback heard which mla_decode program the runtime built, and nothing above its level. */
@@ -118,6 +127,42 @@ int main(void) {
   CHECK(bad_level == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "level=9"), "log level 9: %s",
         zemla_last_error());
   OK(zemla_set_log_callback(NULL, NULL, ZEMLA_LOG_WARN)); /* back to stderr */
+
+  /* A prompt written through the C prefill (another backend computed it): the first 20 rows of the history
+   * into a request of a second cache, then one decode step appending row 20, checked as the steps were. */
+  {
+    zemla_mla_cache* prompts = NULL;
+    OK(zemla_mla_cache_create(rt, flags, 6, 1, 8, &prompts));
+    OK(zemla_mla_cache_add_request(prompts, 7));
+    zemla_tensor* prompt_t = NULL;
+    OK(zemla_tensor_create(rt, sizeof(uint16_t) * ROW * 20, &prompt_t));
+    OK(zemla_tensor_upload(prompt_t, history, sizeof(uint16_t) * ROW * 20, 0));
+    zemla_mla_prefill* pf = NULL;
+    OK(zemla_mla_prefill_begin(prompts, 7, 20, &pf));
+    zemla_status s = zemla_mla_prefill_append(pf, 0, rows_t); /* one row where 20 are needed */
+    CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "rows"), "short prompt rows: %s",
+          zemla_last_error());
+    OK(zemla_mla_prefill_append(pf, 0, prompt_t));
+    zemla_mla_prefill_destroy(pf);
+    int64_t prompt_len = 0;
+    OK(zemla_mla_cache_length(prompts, 7, &prompt_len));
+    CHECK(prompt_len == 20, "length after a 20-token prefill: %lld", (long long)prompt_len);
+    const int64_t seven = 7;
+    zemla_mla_step* st = NULL;
+    OK(zemla_mla_step_begin(prompts, &seven, 1, HEADS, &st));
+    OK(zemla_tensor_upload(rows_t, history + 20 * ROW, sizeof(uint16_t) * ROW, 0));
+    OK(zemla_mla_step_append_decode(st, 0, rows_t, qn_t, qr_t, out_t, lse_t, sm_scale));
+    uint16_t prompt_out[HEADS * LATENT]; /* out and lse keep the last step's, for the op-level check below */
+    float prompt_lse[HEADS];
+    OK(zemla_tensor_download(out_t, prompt_out, sizeof prompt_out, 0));
+    OK(zemla_tensor_download(lse_t, prompt_lse, sizeof prompt_lse, 0));
+    check_step(history, 21, qn, qr, prompt_out, prompt_lse, sm_scale, "after the C prefill");
+    zemla_mla_step_destroy(st);
+    CHECK(zemla_mla_prefill_begin(NULL, 7, 1, &pf) == ZEMLA_STATUS_INVALID_ARGUMENT && pf == NULL,
+          "a NULL cache is refused");
+    zemla_tensor_destroy(prompt_t);
+    zemla_mla_cache_destroy(prompts);
+  }
 
   /* The op-level call on tensors the test owns, as a server with its own pool: the same 40 rows in a cache
    * whose page table lists its pages in reverse, the last step's queries. The output is the last step's,

@@ -91,6 +91,45 @@ int main(void) {
   }
   printf("%d steps checked, worst err / tolerance %.3f\n", STEPS, worst);
 
+  /* A prompt written through the C prefill: the first STEPS - 1 rows into a request of a second cache, then a
+   * step appending the last row, with the last step's queries: its output is the last step's (checked above
+   * against the reference), within that tolerance. */
+  {
+    zemla_gqa_cache* prompts = NULL;
+    OK(zemla_gqa_cache_create(rt, flags, 6, 1, 4, 1, DIM, &prompts));
+    OK(zemla_gqa_cache_add_request(prompts, 5));
+    zemla_tensor *pk, *pv;
+    OK(zemla_tensor_create(rt, sizeof(uint16_t) * DIM * (STEPS - 1), &pk));
+    OK(zemla_tensor_create(rt, sizeof(uint16_t) * DIM * (STEPS - 1), &pv));
+    OK(zemla_tensor_upload(pk, k_hist, sizeof(uint16_t) * DIM * (STEPS - 1), 0));
+    OK(zemla_tensor_upload(pv, v_hist, sizeof(uint16_t) * DIM * (STEPS - 1), 0));
+    zemla_gqa_prefill* pf = NULL;
+    OK(zemla_gqa_prefill_begin(prompts, 5, STEPS - 1, &pf));
+    zemla_status ps = zemla_gqa_prefill_append(pf, 0, pk, v_t); /* one V row where STEPS - 1 are needed */
+    CHECK(ps == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "rows"), "short V rows: %s",
+          zemla_last_error());
+    OK(zemla_gqa_prefill_append(pf, 0, pk, pv));
+    zemla_gqa_prefill_destroy(pf);
+    const int64_t five = 5;
+    zemla_gqa_step* pst = NULL;
+    OK(zemla_gqa_step_begin(prompts, &five, 1, Q_HEADS, &pst));
+    OK(zemla_gqa_step_append(pst, 0, k_t, v_t)); /* k_t, v_t still hold the last row */
+    OK(zemla_gqa_step_decode(pst, 0, q_t, out_t, lse_t, sm_scale, kSoftcap, WINDOW));
+    uint16_t prompt_out[Q_HEADS * DIM];
+    OK(zemla_tensor_download(out_t, prompt_out, sizeof prompt_out, 0));
+    double scale = 0, diff = 0;
+    for (int i = 0; i < Q_HEADS * DIM; ++i) {
+      if (fabs(from_bf16(out[i])) > scale) scale = fabs(from_bf16(out[i]));
+      const double d = fabs(from_bf16(prompt_out[i]) - from_bf16(out[i]));
+      if (d > diff) diff = d;
+    }
+    CHECK(diff <= 4 * 0x1p-8 * scale, "after the C prefill: max diff %g from the last step's output", diff);
+    zemla_gqa_step_destroy(pst);
+    zemla_tensor_destroy(pk);
+    zemla_tensor_destroy(pv);
+    zemla_gqa_cache_destroy(prompts);
+  }
+
   /* Error paths: the status and a message naming the value. */
   zemla_gqa_step* st = NULL;
   zemla_status s = zemla_gqa_step_begin(cache, &id, 1, 9, &st);
