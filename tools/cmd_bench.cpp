@@ -16,6 +16,7 @@
 #include "harness/roofline.hpp"
 #include "runtime/select.hpp"
 #include "tools/commands.hpp"
+#include "tools/output_file.hpp"
 #include "tools/table.hpp"
 #include "zemla/error.hpp"
 
@@ -71,6 +72,26 @@ std::string gnuplot_string(const std::string& text, const char* what) {
   return quoted + "'";
 }
 
+// The JSON report: the run's settings and the cases measured so far;
+// `complete` is false while the sweep runs (and in an interrupted one's file).
+nlohmann::json report_json(const rt::Device& device, const std::string& variant, const BenchFlags& f,
+                           const std::optional<Roofline>& roof, const nlohmann::json& results, bool complete) {
+  nlohmann::json report{{"device", device.info().name},
+                        {"backend", rt::backend_name(device.info().backend)},
+                        {"variant", variant},
+                        {"dtype", f.dtype},
+                        {"page_size", f.page_size},
+                        {"iters", f.iters},
+                        {"bytes_formula", kStepCostFormula},
+                        {"complete", complete},
+                        {"cases", results}};
+  if (roof) {
+    report["roofline"] = {
+        {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
+  }
+  return report;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
@@ -99,7 +120,16 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
   cmd->add_option("--json-out", f->json_out, "Write the results as JSON");
   cmd->add_option("--plot", f->plot, "Write a PNG of achieved bandwidth vs the roof (needs gnuplot and --csv)");
   cmd->callback([f, &global, &exit_code] {
+    // Every output name is checked, and every output file made, before the
+    // sweep runs: a bad path fails in a second, not after the sweep.
+    if (!f->plot.empty()) {
+      require(!f->csv.empty(), "bench", "--plot needs --csv (the plot is drawn from it)");
+      gnuplot_string(f->csv, "--csv");
+      gnuplot_string(f->plot, "--plot");
+    }
     auto device = rt::open_device(rt::selection(f->backend, f->device));
+    OutputFile csv(f->csv, "--csv"), json_out(f->json_out, "--json-out"), plot(f->plot, "--plot");
+    csv.append("heads,batch,seqlen,splits,median_ms,gbs,tflops,bw_pct,fp32_pct,roof_pct\n");
     const auto roof = known_roofline(device->info().name);
     const bool tty = isatty(STDERR_FILENO) != 0;
     nlohmann::json results = nlohmann::json::array();
@@ -160,19 +190,21 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       }
       results.push_back(r);
       table.add(row);
+      // Each case reaches the files as it completes: an interrupted sweep
+      // keeps what it measured. Without a known roofline the percentages
+      // are blank, as in the table, not 0.
+      const auto pct = [&r](const char* key) { return r.contains(key) ? r[key].dump() : std::string(); };
+      csv.append(r["heads"].dump() + ',' + r["batch"].dump() + ',' + r["seqlen"].dump() + ',' + r["splits"].dump() +
+                 ',' + r["median_ms"].dump() + ',' + r["gbs"].dump() + ',' + r["tflops"].dump() + ',' + pct("bw_pct") +
+                 ',' + pct("fp32_pct") + ',' + pct("roof_pct") + '\n');
+      json_out.replace(report_json(*device, variant, *f, roof, results, false).dump(2) + '\n');
+      if (!tty) {
+        std::cerr << "[" << i + 1 << "/" << cases.size() << "] H" << h << " B" << b << " len " << len << ": " << med
+                  << " ms\n";
+      }
     }
     if (tty) std::cerr << '\n';
-    nlohmann::json report{{"device", device->info().name},
-                          {"backend", rt::backend_name(device->info().backend)},
-                          {"variant", variant},
-                          {"dtype", f->dtype},
-                          {"page_size", f->page_size},
-                          {"iters", f->iters},
-                          {"bytes_formula", kStepCostFormula},
-                          {"cases", results}};
-    if (roof)
-      report["roofline"] = {
-          {"bandwidth_gbs", roof->bandwidth_gbs}, {"fp32_tflops", roof->fp32_tflops}, {"source", roof->source}};
+    const nlohmann::json report = report_json(*device, variant, *f, roof, results, true);
     if (global.json) {
       std::cout << report.dump(2) << '\n';
     } else {
@@ -183,18 +215,8 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       std::cout << "bytes/flops: " << kStepCostFormula << "\n\n";
       table.print(std::cout);
     }
-    if (!f->json_out.empty()) std::ofstream(f->json_out) << report.dump(2) << '\n';
-    if (!f->csv.empty()) {
-      std::ofstream csv(f->csv);
-      csv << "heads,batch,seqlen,splits,median_ms,gbs,tflops,bw_pct,fp32_pct,roof_pct\n";
-      for (const auto& r : results) {
-        csv << r["heads"] << ',' << r["batch"] << ',' << r["seqlen"] << ',' << r["splits"] << ',' << r["median_ms"]
-            << ',' << r["gbs"] << ',' << r["tflops"] << ',' << r.value("bw_pct", 0.0) << ',' << r.value("fp32_pct", 0.0)
-            << ',' << r.value("roof_pct", 0.0) << '\n';
-      }
-    }
-    if (!f->plot.empty()) {
-      require(!f->csv.empty(), "bench", "--plot needs --csv (the plot is drawn from it)");
+    json_out.replace(report.dump(2) + '\n');
+    if (plot) {
       FILE* gp = popen("gnuplot", "w");
       require(gp != nullptr, "bench", "could not start gnuplot for --plot");
       const std::string title = "zemla mla-decode on " + device->info().name + " (" + f->dtype + ", page " +
