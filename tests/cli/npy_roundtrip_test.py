@@ -71,6 +71,54 @@ def reference(step):
     return out, lse
 
 
+def make_gqa_step(rng, batch_lens, q_heads, kv_heads, head_dim, page_size, softcap, window_left):
+    """flash_attn_with_kvcache's paged layout: k/v [pages, page_size, kv_heads, head_dim]."""
+    pages_needed = [(n + page_size - 1) // page_size for n in batch_lens]
+    num_pages = sum(pages_needed) + 1
+    table = np.zeros((len(batch_lens), max(pages_needed)), np.int64)
+    order = rng.permutation(num_pages)
+    k = 0
+    for b, n in enumerate(pages_needed):
+        table[b, :n] = order[k:k + n]
+        k += n
+    cache = (num_pages, page_size, kv_heads, head_dim)
+    return {
+        "q": bf16_exact(rng.standard_normal((len(batch_lens), q_heads, head_dim))),
+        "k_cache": bf16_exact(2 * rng.standard_normal(cache)),
+        "v_cache": bf16_exact(rng.standard_normal(cache)),
+        "page_table": table,
+        "cache_seqlens": np.asarray(batch_lens, np.int32),
+        "sm_scale": 0.125,  # a Python float: np.save writes float64
+        "softcap": np.float32(softcap),
+        "window_left": np.int32(window_left),
+    }
+
+
+def gqa_reference(step):
+    """GQA decode in float64 with flash-attn's soft cap and left window: out [B,Hq,D], lse [B,Hq]."""
+    q = step["q"].astype(np.float64)
+    k_all, v_all = step["k_cache"].astype(np.float64), step["v_cache"].astype(np.float64)
+    batch, q_heads, dim = q.shape
+    page_size, kv_heads = k_all.shape[1], k_all.shape[2]
+    cap, window = float(step["softcap"]), int(step["window_left"])
+    out, lse = np.zeros((batch, q_heads, dim)), np.full((batch, q_heads), -np.inf)
+    for b, n in enumerate(step["cache_seqlens"]):
+        pages = step["page_table"][b, : (n + page_size - 1) // page_size]
+        k = np.concatenate([k_all[p] for p in pages])[:n]
+        v = np.concatenate([v_all[p] for p in pages])[:n]
+        first = max(0, n - 1 - window) if window >= 0 else 0
+        for h in range(q_heads):
+            g = h // (q_heads // kv_heads)
+            s = k[first:, g] @ q[b, h] * float(step["sm_scale"])
+            if cap > 0:
+                s = cap * np.tanh(s / cap)
+            m = s.max()
+            p = np.exp(s - m)
+            out[b, h] = p @ v[first:, g] / p.sum()
+            lse[b, h] = m + np.log(p.sum())
+    return out, lse
+
+
 def zemla(binary, *args):
     r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=600)
     print(f"$ zemla {' '.join(args)}  -> exit {r.returncode}")
@@ -264,6 +312,39 @@ def main():
     bad("too_long", too_long, "cache_seqlens.npy: element [3] = 10000")
     bad("fortran_order", fortran, "q_nope.npy: is in Fortran order")
     bad("missing", lambda d: (d / "kv_cache.npy").unlink(), "kv_cache.npy: missing")
+
+    # 6. run gqa-decode --load/--save: NumPy's GQA step (soft cap, window, an fp64 scale) through zemla.
+    gstep = make_gqa_step(rng, [150, 9, 64], q_heads=8, kv_heads=2, head_dim=64, page_size=64, softcap=20.0,
+                          window_left=70)
+    write_step(gstep, work / "gqa_in")
+    r = zemla(binary, "run", "gqa-decode", "--load", str(work / "gqa_in"), "--save", str(work / "gqa_out"))
+    expect(r.returncode == EXIT_OK and "softcap 20" in r.stdout and "window 70" in r.stdout,
+           "a GQA step from NumPy's files runs with their soft cap and window", r)
+    out, lse = np.load(work / "gqa_out" / "out.npy"), np.load(work / "gqa_out" / "lse.npy")
+    ref_out, ref_lse = gqa_reference(gstep)
+    err = np.abs(out - ref_out).max(axis=-1)
+    expect(bool(np.all(err <= 4 * 2.0 ** -8 * np.abs(ref_out).max(axis=-1))) and
+           bool(np.all(np.abs(lse - ref_lse) < 1e-3)), "GQA out and lse match NumPy's reference")
+    no_window = dict(gstep, window_left=np.int32(-1))
+    expect(not np.allclose(out, gqa_reference(no_window)[0], atol=1e-2), "the window changed the answer (can fail)")
+    r = zemla(binary, "run", "gqa-decode", "--load", str(work / "gqa_out"))
+    expect(r.returncode == EXIT_OK and "check vs out.npy: PASS" in r.stdout, "the saved GQA step reloads and passes", r)
+    wrong = work / "gqa_wrong"
+    shutil.copytree(work / "gqa_out", wrong)
+    np.save(wrong / "out.npy", np.load(wrong / "out.npy") + np.float32(0.25))
+    r = zemla(binary, "run", "gqa-decode", "--load", str(wrong))
+    expect(r.returncode == EXIT_CHECK_FAILED and "check vs out.npy: FAIL" in r.stdout,
+           "a wrong GQA out.npy fails the check (exit 1)", r)
+    bad_gqa = work / "gqa_bad"
+    shutil.copytree(work / "gqa_in", bad_gqa)
+    t = np.load(bad_gqa / "page_table.npy")
+    t[0, 1] = 99
+    np.save(bad_gqa / "page_table.npy", t)
+    r = zemla(binary, "run", "gqa-decode", "--load", str(bad_gqa))
+    expect(r.returncode == EXIT_BAD_INPUT and "page_table.npy: element [0, 1] = 99 is not a page of k_cache.npy"
+           in r.stderr, "a GQA page outside k_cache.npy exits 2 naming it", r)
+    r = zemla(binary, "run", "gqa-decode", "--load", str(work / "gqa_in"), "--save", str(work / "gqa_in"))
+    expect(r.returncode == EXIT_BAD_INPUT and "already exists" in r.stderr, "GQA --save into --load is refused", r)
     print("PASS")
 
 

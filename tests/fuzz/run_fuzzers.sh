@@ -9,7 +9,7 @@ seconds="${FUZZ_SECONDS:-60}"
 mkdir -p "$out"
 command -v clang++ >/dev/null || { echo "run_fuzzers: clang++ is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
 host_sources=("$root"/host/{error,dtype,capability_registry,backend_config,decode_planner,fp8}.cpp "$root"/harness/npy.cpp
-              "$root"/harness/mla_npy.cpp "$root"/harness/mla_problem.cpp "$root"/ops/mla/mla_decode_checks.cpp)
+              "$root"/harness/npy_dir.cpp "$root"/harness/mla_npy.cpp "$root"/harness/mla_problem.cpp "$root"/ops/mla/mla_decode_checks.cpp)
 # target name -> its corpus dir under tests/fuzz/corpus
 targets=(backend_flags npy decode_args mla_npy_dir)
 for t in "${targets[@]}"; do
