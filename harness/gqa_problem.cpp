@@ -30,6 +30,9 @@ reference::GqaProblem make_random_gqa_problem(const RandomGqaSpec& spec) {
   p.max_pages = paging.max_pages;
   p.num_pages = paging.num_pages;
   p.page_table = std::move(paging.page_table);
+  require_host_bytes(std::int64_t{p.batch} * p.q_heads * p.head_dim * (2 + 4) +
+                         std::int64_t{p.num_pages} * p.page_size * p.kv_heads * p.head_dim * 2 * 2,
+                     call, "the step's queries, outputs and caches");
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto fill = [&](std::vector<std::uint16_t>& v, std::size_t n) {
     v.resize(n);

@@ -1,7 +1,10 @@
 #include "mla_problem.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 #include <random>
 #include <string>
@@ -13,16 +16,26 @@ namespace zemla {
 
 RandomPaging random_paging(std::span<const std::int32_t> seqlens, int page_size, int spare_pages, std::mt19937_64& rng,
                            const char* call) {
+  require(page_size > 0, call, [&] { return "page_size " + std::to_string(page_size) + " must be positive"; });
   RandomPaging r;
   std::vector<int> pages_per_request;
-  int total_pages = 0;
-  for (int len : seqlens) {
+  // In 64 bits: a length near INT32_MAX plus page_size - 1 overflows int.
+  std::int64_t total_pages = spare_pages;
+  for (const std::int32_t len : seqlens) {
     require(len >= 0, call, "seqlen " + std::to_string(len) + " is negative");
-    pages_per_request.push_back((len + page_size - 1) / page_size);
-    total_pages += pages_per_request.back();
+    const std::int64_t pages = (std::int64_t{len} + page_size - 1) / page_size;
+    pages_per_request.push_back(static_cast<int>(pages));
+    total_pages += pages;
   }
+  // Page ids are int32 in the page table.
+  require(total_pages <= INT32_MAX, call, [&] {
+    return "the requests need " + std::to_string(total_pages) + " pages of " + std::to_string(page_size) +
+           " tokens; page ids are int32";
+  });
   r.max_pages = std::max(1, *std::max_element(pages_per_request.begin(), pages_per_request.end()));
-  r.num_pages = total_pages + spare_pages;
+  r.num_pages = static_cast<int>(total_pages);
+  require_host_bytes((static_cast<std::int64_t>(seqlens.size()) * r.max_pages + total_pages) * 4, call,
+                     "the page table");
   std::vector<std::int32_t> order(r.num_pages);
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
@@ -32,6 +45,17 @@ RandomPaging random_paging(std::span<const std::int32_t> seqlens, int page_size,
     for (int i = 0; i < pages_per_request[b]; ++i) r.page_table[b * r.max_pages + i] = order[next++];
   }
   return r;
+}
+
+void require_host_bytes(std::int64_t bytes, const char* call, const std::string& what) {
+  static const std::int64_t host = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && page > 0 ? std::int64_t{pages} * page : std::int64_t{1} << 40;
+  }();
+  require(bytes >= 0 && bytes <= host, call, [&] {
+    return what + " would take " + std::to_string(bytes >> 20) + " MiB of host memory; this machine has " +
+           std::to_string(host >> 20) + " MiB (a smaller batch, length, head count or page size)";
+  });
 }
 
 MlaProblem make_random_problem(const RandomMlaSpec& spec) {
@@ -52,6 +76,12 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
   p.max_pages = paging.max_pages;
   p.num_pages = paging.num_pages;
   p.page_table = std::move(paging.page_table);
+  // Sized in 64 bits before anything is allocated: the queries (q, out at
+  // float32) and the cache (its 16-bit values, and an FP8 copy).
+  const std::int64_t rows = std::int64_t{p.batch} * p.heads * p.q_len;
+  require_host_bytes(rows * (mla::kRowDim * 2 + mla::kLatentDim * 4) +
+                         std::int64_t{p.num_pages} * p.page_size * mla::kRowDim * (is_fp8(spec.kv_format) ? 3 : 2),
+                     "make_random_problem", "the step's queries, outputs and cache");
 
   // Latent rows and queries of unit-ish scale give scores of a few units
   // after sm_scale: peaked enough that softmax errors show, not saturated.

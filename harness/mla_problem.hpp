@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "host/dtype.hpp"
@@ -77,6 +78,11 @@ struct RandomPaging {
 };
 RandomPaging random_paging(std::span<const std::int32_t> seqlens, int page_size, int spare_pages, std::mt19937_64& rng,
                            const char* call);
+
+// Refuses (ZEMLA_ERROR_INVALID_ARGUMENT, naming `what`) a host allocation of
+// `bytes`, computed in 64 bits by the caller, beyond this machine's memory:
+// a step generated from absurd flags fails with its size, not bad_alloc.
+void require_host_bytes(std::int64_t bytes, const char* call, const std::string& what);
 
 // Random, well-scaled inputs; every request's pages are drawn from one
 // shuffled pool, so page order is non-contiguous and interleaved.
