@@ -30,9 +30,13 @@ ErrorKind error_kind_of(std::string_view r) {
   if (r == kInvalidArgument) return ErrorKind::invalid_argument;
   if (r == kUnsupported) return ErrorKind::unsupported;
   if (r == kNotFound) return ErrorKind::not_found;
+  // A buffer larger than the device allocates at once is refused as an
+  // invalid size by both APIs; to the caller it is memory the device cannot
+  // give, as a failed allocation is.
   if (r == kOutOfResources || r == "ZE_RESULT_ERROR_OUT_OF_DEVICE_MEMORY" ||
-      r == "ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY" || r == "CL_OUT_OF_RESOURCES" || r == "CL_OUT_OF_HOST_MEMORY" ||
-      r == "CL_MEM_OBJECT_ALLOCATION_FAILURE") {
+      r == "ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY" || r == "ZE_RESULT_ERROR_UNSUPPORTED_SIZE" ||
+      r == "CL_OUT_OF_RESOURCES" || r == "CL_OUT_OF_HOST_MEMORY" || r == "CL_MEM_OBJECT_ALLOCATION_FAILURE" ||
+      r == "CL_INVALID_BUFFER_SIZE") {
     return ErrorKind::out_of_resources;
   }
   return ErrorKind::device;

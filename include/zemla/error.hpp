@@ -15,8 +15,10 @@ namespace zemla {
 // What a caller does about a failure, read once from its result name:
 // zemla's own ZEMLA_ERROR_* names map one to one; a driver's out-of-memory
 // results (ZE_RESULT_ERROR_OUT_OF_*_MEMORY, CL_OUT_OF_RESOURCES,
-// CL_OUT_OF_HOST_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE) are
-// out_of_resources, and every other CL_* or ZE_RESULT_* name is device.
+// CL_OUT_OF_HOST_MEMORY, CL_MEM_OBJECT_ALLOCATION_FAILURE) and a buffer
+// larger than the device allocates (CL_INVALID_BUFFER_SIZE,
+// ZE_RESULT_ERROR_UNSUPPORTED_SIZE) are out_of_resources, and every other
+// CL_* or ZE_RESULT_* name is device.
 enum class ErrorKind { invalid_argument, unsupported, not_found, out_of_resources, device };
 
 // "invalid_argument", "unsupported", "not_found", "out_of_resources", "device".

@@ -393,6 +393,8 @@ TEST(ServingEndToEndCapacity, AFailedBeginStepLeavesTheRequestsUnchanged) {
       ADD_FAILURE() << "a 2^30-head workspace was allocated";
     } catch (const zemla::Error& e) {
       EXPECT_NE(std::string(e.what()).find("clCreateBuffer"), std::string::npos) << e.what();
+      // Memory the device cannot give: ZEMLA_STATUS_OUT_OF_RESOURCES in C (issue 22, item 13).
+      EXPECT_EQ(e.kind(), zemla::ErrorKind::out_of_resources) << e.what();
     }
   }
   EXPECT_EQ(cache.length(3), 20);

@@ -130,6 +130,8 @@ TEST(ErrorKinds, EachResultNameHasOneKind) {
       {"ZE_RESULT_ERROR_OUT_OF_DEVICE_MEMORY", ErrorKind::out_of_resources},
       {"CL_MEM_OBJECT_ALLOCATION_FAILURE", ErrorKind::out_of_resources},
       {"CL_OUT_OF_RESOURCES", ErrorKind::out_of_resources},
+      {"CL_INVALID_BUFFER_SIZE", ErrorKind::out_of_resources},
+      {"ZE_RESULT_ERROR_UNSUPPORTED_SIZE", ErrorKind::out_of_resources},
       {"CL_INVALID_KERNEL_ARGS", ErrorKind::device},
       {"ZE_RESULT_ERROR_DEVICE_LOST", ErrorKind::device},
   };
