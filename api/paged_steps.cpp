@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "runtime/log.hpp"
+
 namespace zemla {
 
 ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, ModelArch arch, const char* call) {
@@ -10,6 +12,9 @@ ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, Mo
     require(d.severity != Severity::error, call,
             [&] { return "server flags rejected (" + d.code + "): " + d.message; });
   }
+  // What the rules changed (a corrected page size) reaches the log, which a
+  // server reads through set_log_sink; the cache also answers page_size().
+  for (const auto& d : v.diagnostics) log::warn(std::string(call) + ": " + d.message + " (" + d.code + ")");
   require(v.config.model_arch == arch, call, [&] {
     return arch == ModelArch::mla ? std::string("the server flags describe a non-MLA model (--model-arch)")
                                   : std::string("the server flags describe an MLA model; pass --model-arch mha");

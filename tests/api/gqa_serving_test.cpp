@@ -210,14 +210,25 @@ void expect_error(const std::function<void()>& f, const std::string& needle) {
 // 32 to 128 for a non-MLA model, and the cache then serves at 128.
 TEST(GqaCacheConfig, TakesTheCorrectedPageSizeAndRefusesBadShapes) {
   zemla::Runtime runtime({"opencl", 0});
+  // The correction is logged (issue 22, item 13: it was silent even at debug).
+  std::vector<std::string> warnings;
+  zemla::set_log_sink(
+      [&](zemla::LogLevel level, std::string_view m) {
+        if (level == zemla::LogLevel::warn) warnings.emplace_back(m);
+      },
+      zemla::LogLevel::warn);
   zemla::GqaCache corrected(runtime, {{"--model-arch", "mha", "--decode-attention-backend", "intel_xpu", "--page-size",
                                        "32", "--dtype", "float16"},
                                       1,
                                       4,
                                       1,
                                       128});
+  zemla::set_log_sink({});
   EXPECT_EQ(corrected.page_size(), 128);
   EXPECT_EQ(corrected.dtype(), zemla::DType::f16);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find("GqaCache"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find("128"), std::string::npos) << warnings[0];
 
   expect_error(
       [&] {
@@ -238,11 +249,11 @@ TEST(GqaCacheConfig, TakesTheCorrectedPageSizeAndRefusesBadShapes) {
   auto small = runtime.allocate(64), rows = runtime.allocate(2 * 64 * 2);
   expect_error([&] { step.append(1, rows, rows); }, "layer 1 is outside [0, 1)");
   expect_error([&] { step.append(0, small, rows); }, "rows is null or holds fewer than num_rows rows");
-  auto out = runtime.allocate(4 * 64 * 2);
+  auto q = runtime.allocate(4 * 64 * 2), out = runtime.allocate(4 * 64 * 2);
   expect_error([&] { step.decode(0, small, out, nullptr, {0.125f}); },
                "q holds 64 bytes; its shape and strides need 512");
-  expect_error([&] { step.decode(0, out, out, nullptr, {0.0f}); }, "sm_scale");
-  expect_error([&] { step.decode(0, out, out, nullptr, {0.125f, -1.0f}); }, "softcap");
+  expect_error([&] { step.decode(0, q, out, nullptr, {0.0f}); }, "sm_scale");
+  expect_error([&] { step.decode(0, q, out, nullptr, {0.125f, -1.0f}); }, "softcap");
 }
 
 // A fixed capacity refuses a step beyond it before the pool changes, and
