@@ -309,6 +309,17 @@ zemla_status zemla_flash_mla_get_workspace_size(zemla_runtime* runtime, int64_t 
   });
 }
 
+zemla_status zemla_flash_mla_get_workspace_size_split(zemla_runtime* runtime, int64_t max_seq_len, int num_batches,
+                                                      int num_heads, int page_size, int num_kv_splits, int split_tokens,
+                                                      size_t* out) {
+  ZEMLA_NOT_NULL("zemla_flash_mla_get_workspace_size_split", runtime);
+  ZEMLA_NOT_NULL("zemla_flash_mla_get_workspace_size_split", out);
+  return guarded([&] {
+    *out = zemla::flash_mla_get_workspace_size(runtime->runtime, max_seq_len, num_batches, num_heads, page_size,
+                                               num_kv_splits, split_tokens);
+  });
+}
+
 zemla_status zemla_flash_mla_decode(zemla_runtime* runtime, const zemla_flash_mla_decode_args* c) {
   ZEMLA_NOT_NULL("zemla_flash_mla_decode", runtime);
   ZEMLA_NOT_NULL("zemla_flash_mla_decode", c);

@@ -44,7 +44,7 @@ struct GqaCache::Impl {
           steps, capacity->max_batch, capacity->max_context_len, capacity->q_heads, "q_heads", 1, kCountSlots,
           [&] {
             return decoder.capacity(capacity->max_batch, capacity->max_context_len, capacity->q_heads, kv_heads,
-                                    head_dim);
+                                    head_dim, split_tokens());
           },
           kCacheCall);
     }
@@ -101,6 +101,10 @@ struct GqaCache::Impl {
     require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"q", a.q}});
     return a;
   }
+
+  // sglang's --enable-deterministic-inference: batch-invariant splits, so a
+  // request's bits never depend on the rest of the batch; 0 otherwise.
+  int split_tokens() const { return config.config.deterministic_inference ? kDeterministicSplitTokens : 0; }
 
   // Recorded launch counts: the decoder's two stages, then the appends.
   static constexpr std::size_t kAppendSlot = ops::SplitKvDecoder::kCountSlots;
@@ -170,7 +174,8 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
       c.steps, c.decoder, c.fixed, requests, q_heads, "q_heads", 1,
       [&](std::span<const std::int32_t> lengths) {
         return c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
-                       : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits);
+                       : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits,
+                                        num_kv_splits == -1 ? c.split_tokens() : 0);
       },
       [&](rt::LaunchCounts& counts, const DecodePlan& plan) {
         ops::GqaDecoder::set_counts(counts, plan);

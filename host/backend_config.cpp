@@ -179,9 +179,18 @@ BackendConfig parse_backend_flags(std::span<const std::string> args) {
   constexpr std::string_view kKnown =
       "--attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size, "
       "--speculative-algorithm, --speculative-num-steps, --speculative-eagle-topk, --speculative-num-draft-tokens, "
-      "--model-arch, --chunked-prefill-size, --dtype, --kv-cache-dtype";
+      "--model-arch, --chunked-prefill-size, --dtype, --kv-cache-dtype, --enable-deterministic-inference";
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string flag = args[i];
+    // sglang's one switch among these: present means on, and it takes no value.
+    if (flag == "--enable-deterministic-inference") {
+      config.deterministic_inference = true;
+      continue;
+    }
+    if (flag.rfind("--enable-deterministic-inference=", 0) == 0) {
+      throw Error("parse_backend_flags", kInvalidArgument,
+                  "--enable-deterministic-inference takes no value (it is a switch), got '" + flag + "'");
+    }
     std::string value;
     if (const auto eq = flag.find('='); eq != std::string::npos) {
       value = flag.substr(eq + 1);

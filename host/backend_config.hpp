@@ -28,6 +28,7 @@ struct BackendConfig {
   bool chunked_prefill = true;                           // --chunked-prefill-size <= 0 turns it off
   DType dtype = DType::bf16;                             // --dtype (auto: bf16, see parse_backend_flags)
   std::string kv_cache_dtype = "auto";                   // --kv-cache-dtype, sglang's spelling
+  bool deterministic_inference = false;                  // --enable-deterministic-inference (takes no value)
 };
 
 // zemla's default when no backend flag is given: the backend it implements,

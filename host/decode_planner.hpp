@@ -100,6 +100,11 @@ struct PlannerInputs {
   int split_tokens = 0;
 };
 
+// The split size caches use under sglang's --enable-deterministic-inference:
+// 256 tokens, the tile sglang's Triton decode splits by in that mode, so a
+// long request still spreads over many work-groups.
+inline constexpr int kDeterministicSplitTokens = 256;
+
 DecodePlan plan_decode(const PlannerInputs& inputs);
 
 // The most splits plan_decode gives any batch of up to `batch` requests no

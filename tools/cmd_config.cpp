@@ -6,6 +6,7 @@
 
 #include "host/backend_config.hpp"
 #include "host/capability_registry.hpp"
+#include "host/decode_planner.hpp"
 #include "tools/commands.hpp"
 
 namespace zemla::cli {
@@ -41,6 +42,8 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                                   {"dtype", dtype_name(v.config.dtype)},
                                   {"kv_cache_dtype", v.config.kv_cache_dtype},
                                   {"kv_format", kv_format_name(v.kv_format)},
+                                  {"deterministic_split_tokens",
+                                   v.config.deterministic_inference ? kDeterministicSplitTokens : 0},
                                   {"ok", v.ok()},
                                   {"exit_code", v.exit_code()},
                                   {"diagnostics", diags}}
@@ -54,6 +57,10 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                 << "dtype     " << dtype_name(v.config.dtype) << '\n'
                 << "kv cache  " << v.config.kv_cache_dtype
                 << (is_fp8(v.kv_format) ? " (FP8, one scale per layer)" : " (the model's dtype)") << '\n';
+      if (v.config.deterministic_inference) {
+        std::cout << "deterministic: splits of " << kDeterministicSplitTokens
+                  << " tokens, so a request's result does not depend on its batch\n";
+      }
       if (v.config.speculative_algorithm) {
         const auto* decode = find_backend(v.backends.decode);
         std::cout << "speculative " << *v.config.speculative_algorithm;

@@ -84,6 +84,11 @@ ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void*
 ZEMLA_C_API zemla_status zemla_flash_mla_get_workspace_size(zemla_runtime* runtime, int64_t max_seq_len,
                                                             int num_batches, int num_heads, int page_size,
                                                             int num_kv_splits, size_t* out);
+/* The same bound for batch-invariant splits of split_tokens tokens (zemla_flash_mla_decode_args::split_tokens;
+ * num_kv_splits -1); split_tokens 0 is the call above. */
+ZEMLA_C_API zemla_status zemla_flash_mla_get_workspace_size_split(zemla_runtime* runtime, int64_t max_seq_len,
+                                                                  int num_batches, int num_heads, int page_size,
+                                                                  int num_kv_splits, int split_tokens, size_t* out);
 /* Every tensor from the same runtime. Strides in elements, 0 = dense. dtype: q, out and a 16-bit cache;
  * kv_cache_dtype: "auto", "fp8_e4m3" or "fp8_e5m2" (NULL: auto). host_seq_lens: optional host copy of seq_lens
  * (batch values) from which the split plan is made without reading seq_lens back. lse may be NULL. */

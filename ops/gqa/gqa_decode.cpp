@@ -24,15 +24,16 @@ GqaDecoder::GqaDecoder(rt::Device& device, DType dtype)
           "gqa_decode_split", static_cast<std::size_t>(gqa::kWorkGroup), kCall) {}
 
 DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
-                            int num_kv_splits) const {
+                            int num_kv_splits, int split_tokens) const {
   check_gqa_heads(q_heads, kv_heads, head_dim, kCall);
-  return plan_with(seqlens, q_heads, gqa::split_geometry(q_heads, kv_heads, head_dim), num_kv_splits);
+  return plan_with(seqlens, q_heads, gqa::split_geometry(q_heads, kv_heads, head_dim), num_kv_splits, split_tokens);
 }
 
 DecodeCapacity GqaDecoder::capacity(int max_batch, std::int64_t max_context_len, int q_heads, int kv_heads,
-                                    int head_dim) const {
+                                    int head_dim, int split_tokens) const {
   check_gqa_heads(q_heads, kv_heads, head_dim, kCall);
-  return capacity_with(max_batch, max_context_len, q_heads, gqa::split_geometry(q_heads, kv_heads, head_dim));
+  return capacity_with(max_batch, max_context_len, q_heads, gqa::split_geometry(q_heads, kv_heads, head_dim),
+                       split_tokens);
 }
 
 DecodePlan GqaDecoder::plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,

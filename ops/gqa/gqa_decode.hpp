@@ -33,13 +33,15 @@ class GqaDecoder : public SplitKvOp<GqaDecoder, GqaDecodeArgs> {
  public:
   GqaDecoder(rt::Device& device, DType dtype);
 
+  // `split_tokens` > 0: batch-invariant splits (PlannerInputs::split_tokens).
   DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim,
-                  int num_kv_splits = -1) const;
+                  int num_kv_splits = -1, int split_tokens = 0) const;
   // Throws zemla::Error naming the argument and value on bad input.
   void validate(const GqaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
 
   // run() and record() come from SplitKvOp; a recording is made for:
-  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int q_heads, int kv_heads, int head_dim) const;
+  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int q_heads, int kv_heads, int head_dim,
+                          int split_tokens = 0) const;
   DecodePlan plan(std::span<const std::int32_t> seqlens, int q_heads, int kv_heads, int head_dim, int num_kv_splits,
                   const DecodeCapacity& capacity) const;
 

@@ -36,8 +36,8 @@ DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, in
   return plan_with(seqlens, heads, {}, num_kv_splits, split_tokens);
 }
 
-DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads) const {
-  return capacity_with(max_batch, max_context_len, heads, {});
+DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads, int split_tokens) const {
+  return capacity_with(max_batch, max_context_len, heads, {}, split_tokens);
 }
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,

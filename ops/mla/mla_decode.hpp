@@ -54,7 +54,7 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
   void validate(const MlaDecodeArgs& args, const DecodePlan& plan, const rt::Buffer& workspace) const;
 
   // run() and record() come from SplitKvOp; a recording is made for:
-  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int heads) const;
+  DecodeCapacity capacity(int max_batch, std::int64_t max_context_len, int heads, int split_tokens = 0) const;
   // plan() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
                   const DecodeCapacity& capacity) const;

@@ -43,14 +43,16 @@ rt::Kernel& SplitKvDecoder::split_kernel(bool alt) {
 }
 
 DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_context_len, int heads,
-                                             const SplitGeometry& geometry) const {
+                                             const SplitGeometry& geometry, int split_tokens) const {
   require(max_batch > 0 && max_context_len > 0 && max_context_len <= INT32_MAX, call_, [&] {
     return "capacity of " + std::to_string(max_batch) + " requests of " + std::to_string(max_context_len) +
            " tokens must be positive (and fit int32)";
   });
   DecodeCapacity c;
   c.max_batch = max_batch;
-  c.max_splits = max_total_splits(max_context_len, max_batch, heads, planner_.compute_units(), -1, geometry);
+  c.split_tokens = split_tokens;
+  c.max_splits =
+      max_total_splits(max_context_len, max_batch, heads, planner_.compute_units(), -1, geometry, split_tokens);
   c.largest =
       plan_in(std::vector<std::int32_t>(max_batch, static_cast<std::int32_t>(max_context_len)), heads, geometry, -1, c);
   return c;
@@ -58,7 +60,7 @@ DecodeCapacity SplitKvDecoder::capacity_with(int max_batch, std::int64_t max_con
 
 DecodePlan SplitKvDecoder::plan_in(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry,
                                    int num_kv_splits, const DecodeCapacity& capacity) const {
-  DecodePlan p = plan_with(seqlens, heads, geometry, num_kv_splits);
+  DecodePlan p = plan_with(seqlens, heads, geometry, num_kv_splits, num_kv_splits == -1 ? capacity.split_tokens : 0);
   place_in_fixed_layout(p, capacity.max_splits, capacity.max_batch);
   return p;
 }

@@ -32,6 +32,9 @@ struct DecodeCapacity {
   // recording's buffers are checked against; largest.layout.total is the
   // workspace it needs.
   DecodePlan largest;
+  // > 0: every step planned with num_kv_splits -1 splits by this many
+  // tokens (batch-invariant, PlannerInputs::split_tokens).
+  int split_tokens = 0;
 };
 
 // How a split-KV op plans on a device, which needs no kernel: the planner's
@@ -84,8 +87,8 @@ class SplitKvDecoder {
                        int num_kv_splits, int split_tokens = 0) const {
     return planner_.plan(seqlens, heads, geometry, num_kv_splits, split_tokens);
   }
-  DecodeCapacity capacity_with(int max_batch, std::int64_t max_context_len, int heads,
-                               const SplitGeometry& geometry) const;
+  DecodeCapacity capacity_with(int max_batch, std::int64_t max_context_len, int heads, const SplitGeometry& geometry,
+                               int split_tokens = 0) const;
   // plan_with() placed in the capacity's fixed layout; throws when it does not fit.
   DecodePlan plan_in(std::span<const std::int32_t> seqlens, int heads, const SplitGeometry& geometry, int num_kv_splits,
                      const DecodeCapacity& capacity) const;

@@ -212,6 +212,24 @@ int main(void) {
       if (fabs(from_bf16(out[i])) > scale) scale = fabs(from_bf16(out[i]));
     }
     CHECK(err <= 4 * 0x1p-8 * scale, "flash_mla_decode on owned tensors: max diff %g from the step's output", err);
+    /* Batch-invariant splits of 16 tokens (3 for the 40 rows), in the workspace their own bound sizes. */
+    size_t split_ws_bytes = 0;
+    OK(zemla_flash_mla_get_workspace_size_split(rt, STEPS, 1, HEADS, 16, -1, 16, &split_ws_bytes));
+    zemla_tensor* split_ws;
+    OK(zemla_tensor_create(rt, split_ws_bytes, &split_ws));
+    a.workspace = split_ws;
+    a.split_tokens = 16;
+    OK(zemla_flash_mla_decode(rt, &a));
+    OK(zemla_tensor_download(out_own, own, sizeof own, 0));
+    err = 0;
+    for (int i = 0; i < HEADS * LATENT; ++i) {
+      const double e = fabs(from_bf16(own[i]) - from_bf16(out[i]));
+      if (e > err) err = e;
+    }
+    CHECK(err <= 4 * 0x1p-8 * scale, "batch-invariant splits: max diff %g from the step's output", err);
+    a.split_tokens = 0;
+    a.workspace = ws_t;
+    zemla_tensor_destroy(split_ws);
     a.dtype = (zemla_dtype)7;
     zemla_status bad_dtype = zemla_flash_mla_decode(rt, &a);
     CHECK(bad_dtype == ZEMLA_STATUS_INVALID_ARGUMENT && strstr(zemla_last_error(), "dtype 7"), "dtype 7: %s",

@@ -403,6 +403,73 @@ TEST(ServingEndToEndCapacity, AFailedBeginStepLeavesTheRequestsUnchanged) {
   EXPECT_EQ(step.plan().seqlens, std::vector<std::int32_t>{21});
 }
 
+// sglang's --enable-deterministic-inference on the cache (issue 18): a
+// request decodes to the same bits alone and among seven neighbours, with a
+// growing cache and with a fixed capacity, because its splits depend on its
+// own length only. Without the switch the planner's splits follow the batch
+// and the bits change, so the test can fail.
+std::vector<std::uint16_t> decode_request_one(zemla::Runtime& runtime, const std::vector<std::string>& flags,
+                                              bool fixed, const std::vector<int>& neighbour_lengths) {
+  constexpr int kPool = 640, kLength = 2999;  // pages of 16 for about 8000 tokens
+  std::optional<zemla::MlaCapacity> capacity;
+  if (fixed) capacity = zemla::MlaCapacity{8, kLength + 1, kHeads};
+  zemla::MlaCache cache(runtime, {flags, 1, kPool}, capacity);
+  std::vector<std::int64_t> ids{1};
+  std::vector<int> lengths{kLength};
+  for (std::size_t i = 0; i < neighbour_lengths.size(); ++i) {
+    ids.push_back(static_cast<std::int64_t>(i) + 2);
+    lengths.push_back(neighbour_lengths[i]);
+  }
+  // Each request's rows and queries come from its own seed: request 1 sees
+  // the same inputs in every cache.
+  const auto values = [](std::int64_t id, std::size_t n, int salt) {
+    std::mt19937_64 rng(static_cast<std::uint64_t>(id) * 7919 + salt);
+    std::normal_distribution<float> normal;
+    std::vector<std::uint16_t> v(n);
+    for (auto& x : v) x = zemla::from_float(zemla::DType::bf16, normal(rng));
+    return v;
+  };
+  for (std::size_t r = 0; r < ids.size(); ++r) {
+    cache.add_request(ids[r]);
+    auto prompt = runtime.allocate(std::size_t(lengths[r]) * kRow * 2);
+    const auto rows = values(ids[r], std::size_t(lengths[r]) * kRow, 1);
+    prompt.upload(rows.data(), rows.size() * 2);
+    cache.begin_prefill(ids[r], lengths[r]).append(0, prompt);
+  }
+  std::vector<std::uint16_t> new_rows, q_nope, q_rope;
+  for (const auto id : ids) {
+    const auto row = values(id, kRow, 2), qn = values(id, kHeads * kLatent, 3), qr = values(id, kHeads * kRope, 4);
+    new_rows.insert(new_rows.end(), row.begin(), row.end());
+    q_nope.insert(q_nope.end(), qn.begin(), qn.end());
+    q_rope.insert(q_rope.end(), qr.begin(), qr.end());
+  }
+  const auto upload = [&](const std::vector<std::uint16_t>& v) {
+    auto t = runtime.allocate(v.size() * 2);
+    t.upload(v.data(), v.size() * 2);
+    return t;
+  };
+  auto rows_t = upload(new_rows), qn_t = upload(q_nope), qr_t = upload(q_rope);
+  auto out = runtime.allocate(ids.size() * kHeads * kLatent * 2);
+  auto step = cache.begin_step(ids, kHeads);
+  step.append_decode(0, rows_t, qn_t, qr_t, out, nullptr, 0.0625f);
+  std::vector<std::uint16_t> first(kHeads * kLatent);
+  out.download(first.data(), first.size() * 2);
+  return first;
+}
+
+TEST(ServingDeterministic, ARequestGivesTheSameBitsWhateverTheBatch) {
+  zemla::Runtime runtime({"opencl", 0});
+  auto deterministic = kFlags;
+  deterministic.push_back("--enable-deterministic-inference");
+  const std::vector<int> neighbours{40, 1500, 7, 900, 2200, 64, 333};
+  const auto alone = decode_request_one(runtime, deterministic, false, {});
+  EXPECT_EQ(decode_request_one(runtime, deterministic, false, neighbours), alone) << "among neighbours";
+  EXPECT_EQ(decode_request_one(runtime, deterministic, true, neighbours), alone) << "with a fixed capacity";
+  // The planner's own splits follow the batch: the same request differs.
+  EXPECT_NE(decode_request_one(runtime, kFlags, false, neighbours), decode_request_one(runtime, kFlags, false, {}))
+      << "without the switch the batch should change the bits (the test could not fail)";
+}
+
 // Distinct Runtimes may be made from different threads (the header's
 // rule). PoCL's own device discovery races when two threads enter it at
 // once, which zemla reported as "0 devices found"; zemla serialises it.

@@ -198,6 +198,17 @@ TEST(ParseBackendFlags, RejectsUnknownFlagsAndBadValuesByName) {
   EXPECT_NE(message({"--model-arch", "gqa"}).find("mla or mha"), std::string::npos);
   EXPECT_NE(message({"--page-size"}).find("expects a value"), std::string::npos);
   EXPECT_NE(message({"--bogus", "1"}).find("known flags"), std::string::npos);
+  EXPECT_NE(message({"--enable-deterministic-inference=yes"}).find("takes no value"), std::string::npos);
+}
+
+// sglang's --enable-deterministic-inference is a switch: it takes no value,
+// so the flag after it is read as a flag, not as its value.
+TEST(ParseBackendFlags, DeterministicInferenceIsASwitch) {
+  EXPECT_FALSE(parse_backend_flags(std::vector<std::string>{"--page-size", "64"}).deterministic_inference);
+  const auto c = parse_backend_flags(std::vector<std::string>{"--enable-deterministic-inference", "--page-size", "64"});
+  EXPECT_TRUE(c.deterministic_inference);
+  EXPECT_EQ(c.page_size, 64);
+  EXPECT_TRUE(validate_config(c).ok());
 }
 
 }  // namespace
