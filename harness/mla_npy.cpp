@@ -26,9 +26,38 @@ std::vector<std::int64_t> query_dims(const MlaProblem& p, std::int64_t last) {
   return {p.batch, p.q_len, p.heads, last};
 }
 
+// An FP8 cache from uint8 codes: kv_fp8 holds them, kv_cache their values
+// widened to the run dtype (exact: every FP8 value is a bf16 and an fp16
+// value), kv_scale the scale from kv_scale.npy.
+void read_fp8_cache(const NpyDir& dir, const npy::Array& kv, KvFormat format, MlaProblem& p) {
+  if (kv.elem != npy::Elem::u8) {
+    dir.fail("kv_cache.npy", "dtype " + std::string(npy::descr(kv.elem)) + "; an " +
+                                 std::string(kv_format_name(format)) + " cache is uint8 |u1 codes");
+  }
+  p.kv_format = format;
+  p.kv_fp8.assign(kv.data.begin(), kv.data.end());
+  p.kv_cache.resize(p.kv_fp8.size());
+  for (std::size_t i = 0; i < p.kv_fp8.size(); ++i) {
+    const float v = fp8_to_float(format, p.kv_fp8[i]);
+    if (!std::isfinite(v)) {
+      dir.fail("kv_cache.npy", "element " + npy_index_string(kv, i) + " = code " + str(p.kv_fp8[i]) + " is " +
+                                   (std::isnan(v) ? "a NaN" : "an infinity") + " in " +
+                                   std::string(kv_format_name(format)));
+    }
+    p.kv_cache[i] = from_float(p.dtype, v);
+  }
+  p.kv_scale = 1.0f;
+  if (dir.has("kv_scale.npy")) {
+    p.kv_scale = static_cast<float>(dir.scalar(dir.read("kv_scale.npy"), "kv_scale.npy"));
+    if (!(std::isfinite(p.kv_scale) && p.kv_scale > 0)) {
+      dir.fail("kv_scale.npy", "value " + std::to_string(p.kv_scale) + " is not a positive finite number");
+    }
+  }
+}
+
 }  // namespace
 
-MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype) {
+MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, KvFormat kv_format) {
   const NpyDir dir(path, kCall);
   const auto q_nope = dir.read("q_nope.npy");
   const auto q_rope = dir.read("q_rope.npy");
@@ -64,7 +93,14 @@ MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype) {
 
   p.q_nope = dir.to_dtype(q_nope, "q_nope.npy", p.dtype);
   p.q_rope = dir.to_dtype(q_rope, "q_rope.npy", p.dtype);
-  p.kv_cache = dir.to_dtype(kv, "kv_cache.npy", p.dtype);
+  if (is_fp8(kv_format)) {
+    read_fp8_cache(dir, kv, kv_format, p);
+  } else {
+    if (kv.elem == npy::Elem::u8) {
+      dir.fail("kv_cache.npy", "holds uint8 values, FP8 codes; name their format (--kv-dtype fp8_e4m3 or fp8_e5m2)");
+    }
+    p.kv_cache = dir.to_dtype(kv, "kv_cache.npy", p.dtype);
+  }
   p.page_table = dir.to_int32(table, "page_table.npy");
   p.seqlens = dir.to_int32(lens, "cache_seqlens.npy");
 
@@ -103,8 +139,8 @@ std::optional<DecodeResult> load_mla_expected(const fs::path& path, const MlaPro
 }
 
 void prepare_save_dir(const fs::path& dir) {
-  prepare_npy_save_dir(dir, {"q_nope.npy", "q_rope.npy", "kv_cache.npy", "page_table.npy", "cache_seqlens.npy",
-                             "sm_scale.npy", "out.npy", "lse.npy"});
+  prepare_npy_save_dir(dir, {"q_nope.npy", "q_rope.npy", "kv_cache.npy", "kv_scale.npy", "page_table.npy",
+                             "cache_seqlens.npy", "sm_scale.npy", "out.npy", "lse.npy"});
 }
 
 void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
@@ -113,8 +149,16 @@ void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
   const std::int64_t b = p.batch;
   npy::write_file(dir / "q_nope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kLatentDim), p.q_nope));
   npy::write_file(dir / "q_rope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kRopeDim), p.q_rope));
-  npy::write_file(dir / "kv_cache.npy",
-                  npy::make<std::uint16_t>(elem, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_cache));
+  if (is_fp8(p.kv_format)) {
+    // The codes, and the scale they are multiplied by; --load takes them
+    // back with the same --kv-dtype.
+    npy::write_file(dir / "kv_cache.npy",
+                    npy::make<std::uint8_t>(npy::Elem::u8, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_fp8));
+    npy::write_file(dir / "kv_scale.npy", npy::make<float>(npy::Elem::f32, {}, std::span<const float>(&p.kv_scale, 1)));
+  } else {
+    npy::write_file(dir / "kv_cache.npy",
+                    npy::make<std::uint16_t>(elem, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_cache));
+  }
   npy::write_file(dir / "page_table.npy", npy::make<std::int32_t>(npy::Elem::i32, {b, p.max_pages}, p.page_table));
   npy::write_file(dir / "cache_seqlens.npy", npy::make<std::int32_t>(npy::Elem::i32, {b}, p.seqlens));
   const float scale = p.sm_scale;

@@ -4,6 +4,8 @@
 //   q_nope.npy [B,H,512]  q_rope.npy [B,H,64]  kv_cache.npy [pages,page_size,576]
 //   page_table.npy [B,max_pages] int  cache_seqlens.npy [B] int
 //   sm_scale.npy () float32, optional (default 1/sqrt(192))
+//   an FP8 cache: kv_cache.npy [pages,page_size,576] uint8 codes and
+//   kv_scale.npy () float32, optional (default 1)
 //   out.npy [B,H,512] float32 and lse.npy [B,H] float32: outputs, and when
 //   present in a loaded directory, the expected result to check against.
 // Tensors are float32 (each value exactly representable in the run dtype),
@@ -17,8 +19,13 @@
 namespace zemla {
 
 // `dtype`: the run dtype; without one it follows kv_cache.npy (float16 ->
-// fp16, anything else -> bf16).
-MlaProblem load_mla_problem(const std::filesystem::path& dir, std::optional<DType> dtype);
+// fp16, anything else -> bf16). `kv_format` FP8: kv_cache.npy holds the
+// format's codes as uint8 (NumPy has no FP8 dtype, so the caller names the
+// format) and the optional kv_scale.npy () the cache's scale (default 1);
+// every value is the code's value times the scale, and a NaN or infinity
+// code is refused like any non-finite input.
+MlaProblem load_mla_problem(const std::filesystem::path& dir, std::optional<DType> dtype,
+                            KvFormat kv_format = KvFormat::same);
 
 // out.npy (and lse.npy if present) from `dir`, checked against the problem's
 // shape; nullopt when the directory has no out.npy.

@@ -26,12 +26,13 @@ struct ElemName {
   std::string_view descr;
   std::size_t bytes;
 };
-constexpr std::array<ElemName, 6> kElems = {{{Elem::f32, "<f4", 4},
+constexpr std::array<ElemName, 7> kElems = {{{Elem::f32, "<f4", 4},
                                              {Elem::f64, "<f8", 8},
                                              {Elem::f16, "<f2", 2},
                                              {Elem::u16, "<u2", 2},
                                              {Elem::i32, "<i4", 4},
-                                             {Elem::i64, "<i8", 8}}};
+                                             {Elem::i64, "<i8", 8},
+                                             {Elem::u8, "|u1", 1}}};
 
 [[noreturn]] void fail(const std::string& name, const std::string& what) {
   throw Error("npy", kInvalidArgument, name + ": " + what);
@@ -80,7 +81,7 @@ class HeaderReader {
     if (!known) {
       fail(name_, "dtype '" + *descr_value +
                       "' is not supported; expected little-endian float32 <f4, float64 <f8, float16 <f2, "
-                      "uint16 <u2 (bf16 bits), int32 <i4 or int64 <i8");
+                      "uint16 <u2 (bf16 bits), int32 <i4, int64 <i8 or uint8 |u1 (FP8 codes)");
     }
     out.shape = *shape;
   }

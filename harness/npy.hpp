@@ -14,8 +14,8 @@
 namespace zemla::npy {
 
 // The element types zemla reads and writes. `descr` is NumPy's spelling.
-enum class Elem { f32, f64, f16, u16, i32, i64 };
-std::string_view descr(Elem e);  // "<f4", ...
+enum class Elem { f32, f64, f16, u16, i32, i64, u8 };  // u8: FP8 codes (uint8 |u1)
+std::string_view descr(Elem e);                        // "<f4", ...
 std::size_t elem_bytes(Elem e);
 
 struct Array {

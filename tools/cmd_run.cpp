@@ -35,11 +35,8 @@ struct RunFlags {
 
 MlaProblem make_problem(const RunFlags& f) {
   const KvFormat kv = parse_kv_format(f.kv_dtype);
-  if (is_fp8(kv)) {
-    require(f.load_dir.empty(), "run", "--kv-dtype " + f.kv_dtype + " with --load: FP8 .npy files are not read yet");
-  }
   if (!f.load_dir.empty()) {
-    return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)));
+    return load_mla_problem(f.load_dir, f.dtype.empty() ? std::nullopt : std::optional(parse_dtype(f.dtype)), kv);
   }
   RandomMlaSpec spec;
   spec.dtype = parse_dtype(f.dtype.empty() ? "bf16" : f.dtype);
@@ -189,11 +186,11 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   shape_flags.push_back(
       mla->add_option("--page-size", flags->page_size, "Tokens per KV page: 16, 32, 64, 128")->capture_default_str());
   mla->add_option("--dtype", flags->dtype, "bf16 or fp16 (default bf16, or what --load's kv_cache holds)");
-  shape_flags.push_back(
-      mla->add_option("--kv-dtype", flags->kv_dtype,
-                      "The cache's storage: auto (the dtype), fp8_e4m3 or fp8_e5m2 (one scale for the "
-                      "cache, amax / the format's largest value)")
-          ->capture_default_str());
+  mla->add_option("--kv-dtype", flags->kv_dtype,
+                  "The cache's storage: auto (the dtype), fp8_e4m3 or fp8_e5m2 (one scale for the cache, amax / "
+                  "the format's largest value; with --load, kv_cache.npy holds the format's uint8 codes and "
+                  "kv_scale.npy the scale)")
+      ->capture_default_str();
   auto* load = mla->add_option("--load", flags->load_dir,
                                "Read the step from DIR: q_nope.npy, q_rope.npy, kv_cache.npy, page_table.npy, "
                                "cache_seqlens.npy, optional sm_scale.npy; an out.npy (and lse.npy) there is checked "

@@ -313,7 +313,37 @@ def main():
     bad("fortran_order", fortran, "q_nope.npy: is in Fortran order")
     bad("missing", lambda d: (d / "kv_cache.npy").unlink(), "kv_cache.npy: missing")
 
-    # 6. run gqa-decode --load/--save: NumPy's GQA step (soft cap, window, an fp64 scale) through zemla.
+    # 6. An FP8 cache from NumPy: uint8 e4m3 codes and a scale, decoded here by NumPy's own reading of the format.
+    def e4m3_values(codes):
+        c = codes.astype(np.int64)
+        sign = np.where(c & 0x80, -1.0, 1.0)
+        exp, man = (c >> 3) & 0xF, c & 0x7
+        mag = np.where(exp == 0, man / 8.0 * 2.0 ** -6, (1 + man / 8.0) * 2.0 ** (exp - 7))
+        return sign * mag
+
+    f8 = make_step(rng, [70, 5, 33], heads=4, page_size=32)
+    codes = rng.integers(0, 256, size=f8["kv_cache"].shape, dtype=np.uint8)
+    codes[(codes & 0x7F) == 0x7F] = 0x38  # e4m3's NaN codes -> 1.0
+    f8["kv_cache"], f8["kv_scale"] = codes, np.float32(0.05)
+    write_step(f8, work / "fp8_in")
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "fp8_in"), "--kv-dtype", "fp8_e4m3", "--save",
+              str(work / "fp8_out"))
+    expect(r.returncode == EXIT_OK and "cache fp8_e4m3" in r.stdout, "an e4m3 cache of uint8 codes runs", r)
+    expect(np.array_equal(np.load(work / "fp8_out" / "kv_cache.npy"), codes) and
+           float(np.load(work / "fp8_out" / "kv_scale.npy")) == np.float32(0.05), "--save keeps the codes and scale")
+    check_against_numpy(dict(f8, kv_cache=e4m3_values(codes) * np.float32(0.05)), work / "fp8_out", 2.0 ** -8)
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "fp8_in"))
+    expect(r.returncode == EXIT_BAD_INPUT and "name their format" in r.stderr, "codes without --kv-dtype exit 2", r)
+    nan = work / "fp8_nan"
+    shutil.copytree(work / "fp8_in", nan)
+    bad_codes = codes.copy()
+    bad_codes[1, 2, 3] = 0xFF
+    np.save(nan / "kv_cache.npy", bad_codes)
+    r = zemla(binary, "run", "mla-decode", "--load", str(nan), "--kv-dtype", "fp8_e4m3")
+    expect(r.returncode == EXIT_BAD_INPUT and "element [1, 2, 3] = code 255 is a NaN" in r.stderr,
+           "a NaN code exits 2 naming it", r)
+
+    # 7. run gqa-decode --load/--save: NumPy's GQA step (soft cap, window, an fp64 scale) through zemla.
     gstep = make_gqa_step(rng, [150, 9, 64], q_heads=8, kv_heads=2, head_dim=64, page_size=64, softcap=20.0,
                           window_left=70)
     write_step(gstep, work / "gqa_in")

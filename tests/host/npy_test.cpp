@@ -66,6 +66,11 @@ TEST(Npy, ReadsNumpySpellings) {
   EXPECT_EQ(a.shape, std::vector<std::int64_t>{3});
   const auto empty = parse(file_with_header("{'descr': '<f2', 'fortran_order': False, 'shape': (0, 4), }", 0), "e");
   EXPECT_EQ(empty.elements(), 0);
+  // uint8, as np.save writes it ('|u1': no byte order): FP8 codes.
+  const auto codes = parse(file_with_header("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", 6, 1), "c");
+  EXPECT_EQ(codes.elem, Elem::u8);
+  EXPECT_EQ(codes.data.size(), 6u);
+  EXPECT_EQ(serialize(codes), serialize(parse(serialize(codes), "again")));
 }
 
 TEST(Npy, RejectsMalformedFilesNamingThem) {
