@@ -57,13 +57,7 @@ reference::GqaProblem load_gqa_problem(const fs::path& path, std::optional<DType
   p.seqlens = dir.to_int32(lens, "cache_seqlens.npy");
   dir.check_paging(p.seqlens, p.page_table, p.max_pages, p.page_size, p.num_pages, "k_cache.npy");
 
-  p.sm_scale = 1.0f / std::sqrt(static_cast<float>(p.head_dim));
-  if (dir.has("sm_scale.npy")) {
-    p.sm_scale = static_cast<float>(dir.scalar(dir.read("sm_scale.npy"), "sm_scale.npy"));
-    if (!(std::isfinite(p.sm_scale) && p.sm_scale > 0)) {
-      dir.fail("sm_scale.npy", "value " + std::to_string(p.sm_scale) + " is not a positive finite number");
-    }
-  }
+  p.sm_scale = dir.positive_scalar("sm_scale.npy", 1.0f / std::sqrt(static_cast<float>(p.head_dim)));
   if (dir.has("softcap.npy")) {
     p.softcap = static_cast<float>(dir.scalar(dir.read("softcap.npy"), "softcap.npy"));
     if (!(std::isfinite(p.softcap) && p.softcap >= 0)) {

@@ -46,13 +46,7 @@ void read_fp8_cache(const NpyDir& dir, const npy::Array& kv, KvFormat format, Ml
     }
     p.kv_cache[i] = from_float(p.dtype, v);
   }
-  p.kv_scale = 1.0f;
-  if (dir.has("kv_scale.npy")) {
-    p.kv_scale = static_cast<float>(dir.scalar(dir.read("kv_scale.npy"), "kv_scale.npy"));
-    if (!(std::isfinite(p.kv_scale) && p.kv_scale > 0)) {
-      dir.fail("kv_scale.npy", "value " + std::to_string(p.kv_scale) + " is not a positive finite number");
-    }
-  }
+  p.kv_scale = dir.positive_scalar("kv_scale.npy", 1.0f);
 }
 
 }  // namespace
@@ -106,13 +100,7 @@ MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, Kv
 
   dir.check_paging(p.seqlens, p.page_table, p.max_pages, p.page_size, p.num_pages, "kv_cache.npy");
 
-  p.sm_scale = default_sm_scale();
-  if (dir.has("sm_scale.npy")) {
-    p.sm_scale = static_cast<float>(dir.scalar(dir.read("sm_scale.npy"), "sm_scale.npy"));
-    if (!(std::isfinite(p.sm_scale) && p.sm_scale > 0)) {
-      dir.fail("sm_scale.npy", "value " + std::to_string(p.sm_scale) + " is not a positive finite number");
-    }
-  }
+  p.sm_scale = dir.positive_scalar("sm_scale.npy", default_sm_scale());
   return p;
 }
 

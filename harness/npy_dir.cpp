@@ -132,6 +132,13 @@ double NpyDir::scalar(const npy::Array& a, const std::string& file) const {
   return to_float32(a, file)[0];
 }
 
+float NpyDir::positive_scalar(const std::string& file, float fallback) const {
+  if (!has(file)) return fallback;
+  const auto v = static_cast<float>(scalar(read(file), file));
+  if (!(std::isfinite(v) && v > 0)) fail(file, "value " + std::to_string(v) + " is not a positive finite number");
+  return v;
+}
+
 void NpyDir::check_paging(const std::vector<std::int32_t>& seqlens, const std::vector<std::int32_t>& page_table,
                           int max_pages, int page_size, int num_pages, const std::string& cache_file) const {
   const std::int64_t capacity = std::int64_t{max_pages} * page_size;

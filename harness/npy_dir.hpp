@@ -38,6 +38,9 @@ class NpyDir {
   std::vector<float> to_float32(const npy::Array& a, const std::string& file) const;
   // A 0-d float32 or float64 (np.save of a Python float) value.
   double scalar(const npy::Array& a, const std::string& file) const;
+  // The 0-d `file`'s value, refused unless positive and finite; `fallback`
+  // when the directory has no such file (sm_scale.npy, kv_scale.npy).
+  float positive_scalar(const std::string& file, float fallback) const;
   // Cross-file consistency of cache_seqlens.npy and page_table.npy: each
   // length fits its page-table row, and every page a request uses is one of
   // `num_pages` in `cache_file`.

@@ -268,13 +268,6 @@ std::vector<std::uint16_t> gqa_request_one(zemla::Runtime& runtime, const std::v
     ids.push_back(static_cast<std::int64_t>(i) + 2);
     lengths.push_back(neighbour_lengths[i]);
   }
-  const auto values = [](std::int64_t id, std::size_t n, int salt) {
-    std::mt19937_64 rng(static_cast<std::uint64_t>(id) * 7919 + salt);
-    std::normal_distribution<float> normal;
-    std::vector<std::uint16_t> v(n);
-    for (auto& x : v) x = zemla::from_float(zemla::DType::bf16, normal(rng));
-    return v;
-  };
   const auto upload = [&](const std::vector<std::uint16_t>& v) {
     auto t = runtime.allocate(v.size() * 2);
     t.upload(v.data(), v.size() * 2);
@@ -283,13 +276,13 @@ std::vector<std::uint16_t> gqa_request_one(zemla::Runtime& runtime, const std::v
   for (std::size_t r = 0; r < ids.size(); ++r) {
     cache.add_request(ids[r]);
     const std::size_t n = std::size_t(lengths[r]) * kRow;
-    auto k = upload(values(ids[r], n, 1)), v = upload(values(ids[r], n, 2));
+    auto k = upload(zemla::testing::seeded_bf16(ids[r], n, 1)), v = upload(zemla::testing::seeded_bf16(ids[r], n, 2));
     cache.begin_prefill(ids[r], lengths[r]).append(0, k, v);
   }
   std::vector<std::uint16_t> k_rows, v_rows, q;
   for (const auto id : ids) {
     for (auto [dst, n, salt] : {std::tuple{&k_rows, kRow, 3}, {&v_rows, kRow, 4}, {&q, kQHeads * kHeadDim, 5}}) {
-      const auto part = values(id, std::size_t(n), salt);
+      const auto part = zemla::testing::seeded_bf16(id, std::size_t(n), salt);
       dst->insert(dst->end(), part.begin(), part.end());
     }
   }

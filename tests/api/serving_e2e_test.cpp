@@ -420,25 +420,18 @@ std::vector<std::uint16_t> decode_request_one(zemla::Runtime& runtime, const std
     ids.push_back(static_cast<std::int64_t>(i) + 2);
     lengths.push_back(neighbour_lengths[i]);
   }
-  // Each request's rows and queries come from its own seed: request 1 sees
-  // the same inputs in every cache.
-  const auto values = [](std::int64_t id, std::size_t n, int salt) {
-    std::mt19937_64 rng(static_cast<std::uint64_t>(id) * 7919 + salt);
-    std::normal_distribution<float> normal;
-    std::vector<std::uint16_t> v(n);
-    for (auto& x : v) x = zemla::from_float(zemla::DType::bf16, normal(rng));
-    return v;
-  };
   for (std::size_t r = 0; r < ids.size(); ++r) {
     cache.add_request(ids[r]);
     auto prompt = runtime.allocate(std::size_t(lengths[r]) * kRow * 2);
-    const auto rows = values(ids[r], std::size_t(lengths[r]) * kRow, 1);
+    const auto rows = zemla::testing::seeded_bf16(ids[r], std::size_t(lengths[r]) * kRow, 1);
     prompt.upload(rows.data(), rows.size() * 2);
     cache.begin_prefill(ids[r], lengths[r]).append(0, prompt);
   }
   std::vector<std::uint16_t> new_rows, q_nope, q_rope;
   for (const auto id : ids) {
-    const auto row = values(id, kRow, 2), qn = values(id, kHeads * kLatent, 3), qr = values(id, kHeads * kRope, 4);
+    const auto row = zemla::testing::seeded_bf16(id, kRow, 2),
+               qn = zemla::testing::seeded_bf16(id, kHeads * kLatent, 3),
+               qr = zemla::testing::seeded_bf16(id, kHeads * kRope, 4);
     new_rows.insert(new_rows.end(), row.begin(), row.end());
     q_nope.insert(q_nope.end(), qn.begin(), qn.end());
     q_rope.insert(q_rope.end(), qr.begin(), qr.end());

@@ -3,9 +3,23 @@
 // loop sees them: the end-to-end API tests walk their steps with this.
 
 #include <cstdint>
+#include <random>
 #include <vector>
 
+#include "dtype.hpp"
+
 namespace zemla::testing {
+
+// n bf16 values, normal(0, 1), from a seed of the request's own (id, salt):
+// the same request gets the same inputs in every cache and batch, which the
+// deterministic-inference tests rely on.
+inline std::vector<std::uint16_t> seeded_bf16(std::int64_t id, std::size_t n, int salt) {
+  std::mt19937_64 rng(static_cast<std::uint64_t>(id) * 7919 + static_cast<std::uint64_t>(salt));
+  std::normal_distribution<float> normal;
+  std::vector<std::uint16_t> v(n);
+  for (auto& x : v) x = from_float(DType::bf16, normal(rng));
+  return v;
+}
 
 struct StaggeredRequest {
   std::int64_t id;
