@@ -43,12 +43,7 @@ reference::GqaProblem load_gqa_problem(const fs::path& path, std::optional<DType
   p.page_size = static_cast<int>(k.shape[1]);
   p.kv_heads = static_cast<int>(k.shape[2]);
   dir.expect_shape(v, "v_cache.npy", k.shape, "the shape of k_cache.npy");
-  if (table.shape.size() != 2 || table.shape[0] != p.batch || table.shape[1] < 1) {
-    dir.fail("page_table.npy", "has shape " + table.shape_string() + "; expected [batch = " + str(p.batch) +
-                                   " (from q.npy), max_pages >= 1]");
-  }
-  p.max_pages = static_cast<int>(table.shape[1]);
-  dir.expect_shape(lens, "cache_seqlens.npy", {p.batch}, "[batch] from q.npy");
+  p.max_pages = dir.paging_shapes(table, lens, p.batch, "q.npy");
 
   p.q = dir.to_dtype(q, "q.npy", p.dtype);
   p.k_cache = dir.to_dtype(k, "k_cache.npy", p.dtype);

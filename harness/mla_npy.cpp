@@ -78,12 +78,7 @@ MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, Kv
   }
   p.num_pages = static_cast<int>(kv.shape[0]);
   p.page_size = static_cast<int>(kv.shape[1]);
-  if (table.shape.size() != 2 || table.shape[0] != p.batch || table.shape[1] < 1) {
-    dir.fail("page_table.npy", "has shape " + table.shape_string() + "; expected [batch = " + str(p.batch) +
-                                   " (from q_nope.npy), max_pages >= 1]");
-  }
-  p.max_pages = static_cast<int>(table.shape[1]);
-  dir.expect_shape(lens, "cache_seqlens.npy", {p.batch}, "[batch] from q_nope.npy");
+  p.max_pages = dir.paging_shapes(table, lens, p.batch, "q_nope.npy");
 
   p.q_nope = dir.to_dtype(q_nope, "q_nope.npy", p.dtype);
   p.q_rope = dir.to_dtype(q_rope, "q_rope.npy", p.dtype);

@@ -139,6 +139,16 @@ float NpyDir::positive_scalar(const std::string& file, float fallback) const {
   return v;
 }
 
+int NpyDir::paging_shapes(const npy::Array& table, const npy::Array& lens, std::int64_t batch,
+                          const std::string& batch_file) const {
+  if (table.shape.size() != 2 || table.shape[0] != batch || table.shape[1] < 1) {
+    fail("page_table.npy", "has shape " + table.shape_string() + "; expected [batch = " + str(batch) + " (from " +
+                               batch_file + "), max_pages >= 1]");
+  }
+  expect_shape(lens, "cache_seqlens.npy", {batch}, "[batch] from " + batch_file);
+  return static_cast<int>(table.shape[1]);
+}
+
 void NpyDir::check_paging(const std::vector<std::int32_t>& seqlens, const std::vector<std::int32_t>& page_table,
                           int max_pages, int page_size, int num_pages, const std::string& cache_file) const {
   const std::int64_t capacity = std::int64_t{max_pages} * page_size;

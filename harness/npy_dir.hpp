@@ -41,6 +41,11 @@ class NpyDir {
   // The 0-d `file`'s value, refused unless positive and finite; `fallback`
   // when the directory has no such file (sm_scale.npy, kv_scale.npy).
   float positive_scalar(const std::string& file, float fallback) const;
+  // The shapes of page_table.npy [batch, max_pages >= 1] and
+  // cache_seqlens.npy [batch], `batch` read from `batch_file`; returns
+  // max_pages.
+  int paging_shapes(const npy::Array& table, const npy::Array& lens, std::int64_t batch,
+                    const std::string& batch_file) const;
   // Cross-file consistency of cache_seqlens.npy and page_table.npy: each
   // length fits its page-table row, and every page a request uses is one of
   // `num_pages` in `cache_file`.
