@@ -198,6 +198,12 @@ zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime
   return guarded([&] { *out = new zemla_runtime{zemla::Runtime({backend ? backend : "auto", device})}; });
 }
 
+zemla_status zemla_runtime_create_opencl(void* context, void* device, void* queue, zemla_runtime** out) {
+  ZEMLA_NOT_NULL("zemla_runtime_create_opencl", out);
+  *out = nullptr;
+  return guarded([&] { *out = new zemla_runtime{zemla::Runtime::from_opencl({context, device, queue})}; });
+}
+
 void zemla_runtime_destroy(zemla_runtime* runtime) { delete runtime; }
 
 zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size) {
@@ -221,6 +227,13 @@ zemla_status zemla_tensor_create(zemla_runtime* runtime, size_t bytes, zemla_ten
   ZEMLA_NOT_NULL("zemla_tensor_create", out);
   *out = nullptr;
   return guarded([&] { *out = new zemla_tensor{runtime->runtime.allocate(bytes)}; });
+}
+
+zemla_status zemla_tensor_wrap(zemla_runtime* runtime, void* native_buffer, size_t bytes, zemla_tensor** out) {
+  ZEMLA_NOT_NULL("zemla_tensor_wrap", out);
+  *out = nullptr;
+  ZEMLA_NOT_NULL("zemla_tensor_wrap", runtime);
+  return guarded([&] { *out = new zemla_tensor{runtime->runtime.wrap(native_buffer, bytes)}; });
 }
 
 void zemla_tensor_destroy(zemla_tensor* tensor) { delete tensor; }

@@ -2,6 +2,7 @@
 
 #include "api/impl.hpp"
 #include "runtime/binary_choice.hpp"
+#include "runtime/cl/cl_device.hpp"
 #include "runtime/log.hpp"
 #include "runtime/select.hpp"
 
@@ -15,7 +16,19 @@ void set_log_sink(LogSink sink, LogLevel level) {
 
 Runtime::Runtime(const DeviceSelection& selection)
     : impl_(std::make_unique<Impl>(rt::open_device(rt::selection(selection.backend, selection.index)))) {}
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() = default;
+
+Runtime Runtime::from_opencl(const OpenClHandles& h) {
+  return Runtime(std::make_unique<Impl>(rt::cl::adopt(h.context, h.device, h.queue, rt::Settings::from_environment())));
+}
+
+Tensor Runtime::wrap(void* native_buffer, std::size_t bytes) {
+  Tensor t;
+  t.impl_ =
+      std::make_unique<Tensor::Impl>(Tensor::Impl{impl_->device.get(), impl_->device->wrap(native_buffer, bytes)});
+  return t;
+}
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 

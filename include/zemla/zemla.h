@@ -67,12 +67,20 @@ ZEMLA_C_API zemla_status zemla_set_log_callback(zemla_log_callback callback, voi
 
 /* backend: "auto", "level_zero" or "opencl" (NULL = auto); device: index or -1. */
 ZEMLA_C_API zemla_status zemla_runtime_create(const char* backend, int device, zemla_runtime** out);
+/* A runtime on the caller's OpenCL objects (cl_context, cl_device_id, cl_command_queue): zemla retains them and
+ * releases only its references, and enqueues everything on that queue, which must be in-order; see
+ * Runtime::from_opencl in zemla.hpp for the ordering rule. */
+ZEMLA_C_API zemla_status zemla_runtime_create_opencl(void* context, void* device, void* queue, zemla_runtime** out);
 ZEMLA_C_API void zemla_runtime_destroy(zemla_runtime* runtime);
 /* The device's name, NUL-terminated, truncated to `size` bytes. */
 ZEMLA_C_API zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size);
 ZEMLA_C_API zemla_status zemla_runtime_synchronize(zemla_runtime* runtime);
 
 ZEMLA_C_API zemla_status zemla_tensor_create(zemla_runtime* runtime, size_t bytes, zemla_tensor** out);
+/* The caller's device memory (a cl_mem of the runtime's context) as a tensor of `bytes`, without a copy; the
+ * memory stays the caller's: destroying the tensor releases only zemla's reference. */
+ZEMLA_C_API zemla_status zemla_tensor_wrap(zemla_runtime* runtime, void* native_buffer, size_t bytes,
+                                           zemla_tensor** out);
 ZEMLA_C_API void zemla_tensor_destroy(zemla_tensor* tensor);
 ZEMLA_C_API zemla_status zemla_tensor_upload(zemla_tensor* tensor, const void* host, size_t bytes, size_t offset);
 ZEMLA_C_API zemla_status zemla_tensor_download(const zemla_tensor* tensor, void* host, size_t bytes, size_t offset);

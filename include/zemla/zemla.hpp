@@ -68,9 +68,30 @@ struct DeviceDescription {
 
 class Tensor;
 
+// A caller's OpenCL objects, for a Runtime that shares them: cl_context,
+// cl_device_id and cl_command_queue, as void* so this header needs no
+// OpenCL header.
+struct OpenClHandles {
+  void* context = nullptr;
+  void* device = nullptr;
+  void* queue = nullptr;
+};
+
 class ZEMLA_API Runtime {
  public:
   explicit Runtime(const DeviceSelection& selection = {});
+  // A Runtime on the caller's OpenCL context, device and command queue, so
+  // a server that also runs other OpenCL work (or SYCL / oneDNN over
+  // OpenCL) shares one context with zemla. Ownership: zemla retains each
+  // handle and releases only its own reference, so the caller's objects
+  // live on after the Runtime. Ordering: every copy and launch zemla makes
+  // is enqueued on that queue, which must be in-order (an out-of-order one
+  // is refused), so work the caller enqueued before a zemla call runs
+  // before it and work enqueued after runs after; the caller waits for
+  // results as for its own (clFinish, or a blocking read on the queue).
+  // Destroying the Runtime finishes the queue. Timing needs a queue made
+  // with CL_QUEUE_PROFILING_ENABLE.
+  static Runtime from_opencl(const OpenClHandles& handles);
   ~Runtime();
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
@@ -78,6 +99,12 @@ class ZEMLA_API Runtime {
   DeviceDescription device() const;
   // Device memory; contents undefined until written.
   Tensor allocate(std::size_t bytes);
+  // The caller's own device memory as a Tensor of `bytes`, without a copy:
+  // on OpenCL a cl_mem of this Runtime's context (the Tensor holds one
+  // reference and releases only that; the memory stays the caller's).
+  // Refused when it is smaller than `bytes`, of another context, or on a
+  // backend that cannot wrap yet (Level Zero).
+  Tensor wrap(void* native_buffer, std::size_t bytes);
   // Waits for every enqueued operation.
   void synchronize();
 
@@ -85,6 +112,7 @@ class ZEMLA_API Runtime {
   Impl& impl() const { return *impl_; }
 
  private:
+  explicit Runtime(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -150,6 +150,11 @@ class ClBuffer final : public Buffer {
     mem_ = MemHandle(clCreateBuffer(context, CL_MEM_READ_WRITE, bytes == 0 ? 16 : bytes, nullptr, &err));
     check(err, "clCreateBuffer", std::to_string(bytes) + " bytes");
   }
+  // The caller's cl_mem: one more reference, which the handle releases.
+  ClBuffer(cl_mem caller_mem, std::size_t bytes) : Buffer(bytes) {
+    check(clRetainMemObject(caller_mem), "clRetainMemObject");
+    mem_ = MemHandle(caller_mem);
+  }
   cl_mem mem() const { return mem_.get(); }
 
  private:
@@ -281,6 +286,28 @@ class ClDevice final : public Device {
     const cl_queue_properties props[] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};
     queue_ = QueueHandle(clCreateCommandQueueWithProperties(context_.get(), device_, props, &err));
     check(err, "clCreateCommandQueueWithProperties", info_.name);
+  }
+  // The caller's context and queue (cl::adopt): one more reference to each.
+  ClDevice(cl_context context, cl_device_id device, cl_command_queue queue, DeviceInfo info, Settings settings)
+      : Device(std::move(settings)), device_(device), info_(std::move(info)) {
+    check(clRetainContext(context), "clRetainContext");
+    context_ = ContextHandle(context);
+    check(clRetainCommandQueue(queue), "clRetainCommandQueue");
+    queue_ = QueueHandle(queue);
+  }
+
+  std::unique_ptr<Buffer> wrap(void* native, std::size_t bytes) override {
+    const auto mem = static_cast<cl_mem>(native);
+    require(mem != nullptr, "Device::wrap", "the cl_mem is null");
+    cl_context owner = nullptr;
+    std::size_t size = 0;
+    check(clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof owner, &owner, nullptr), "clGetMemObjectInfo");
+    check(clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof size, &size, nullptr), "clGetMemObjectInfo");
+    require(owner == context_.get(), "Device::wrap", "the cl_mem belongs to another cl_context than the runtime's");
+    require(bytes <= size, "Device::wrap", [&] {
+      return "the cl_mem holds " + std::to_string(size) + " bytes; " + std::to_string(bytes) + " were named";
+    });
+    return std::make_unique<ClBuffer>(mem, bytes);
   }
   ~ClDevice() override {
     if (queue_.get() != nullptr) clFinish(queue_.get());
@@ -420,6 +447,37 @@ std::vector<DeviceInfo> enumerate() {
   const auto all = locate_all();
   for (std::size_t i = 0; i < all.size(); ++i) out.push_back(describe(all[i], static_cast<int>(i)));
   return out;
+}
+
+std::unique_ptr<Device> adopt(void* context_ptr, void* device_ptr, void* queue_ptr, const Settings& settings) {
+  constexpr const char* kCall = "Runtime::from_opencl";
+  const auto context = static_cast<cl_context>(context_ptr);
+  const auto device = static_cast<cl_device_id>(device_ptr);
+  const auto queue = static_cast<cl_command_queue>(queue_ptr);
+  require(context && device && queue, kCall, "the context, device and queue must all be given");
+  cl_context queue_context = nullptr;
+  cl_device_id queue_device = nullptr;
+  cl_command_queue_properties props = 0;
+  check(clGetCommandQueueInfo(queue, CL_QUEUE_CONTEXT, sizeof queue_context, &queue_context, nullptr),
+        "clGetCommandQueueInfo");
+  check(clGetCommandQueueInfo(queue, CL_QUEUE_DEVICE, sizeof queue_device, &queue_device, nullptr),
+        "clGetCommandQueueInfo");
+  check(clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof props, &props, nullptr), "clGetCommandQueueInfo");
+  require(queue_context == context && queue_device == device, kCall,
+          "the queue belongs to another context or device than the ones given");
+  // zemla's launches depend on one another in enqueue order (Device's rule).
+  require((props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) == 0, kCall,
+          "the queue runs out of order; zemla needs an in-order queue");
+  cl_platform_id platform = nullptr;
+  check(clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof platform, &platform, nullptr), "clGetDeviceInfo");
+  const std::lock_guard lock(discovery_mutex());
+  int index = -1;
+  const auto all = locate_all();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].device == device) index = static_cast<int>(i);
+  }
+  DeviceInfo info = describe({platform, device}, index);
+  return std::make_unique<ClDevice>(context, device, queue, std::move(info), settings);
 }
 
 std::unique_ptr<Device> open(int index, const Settings& settings) {

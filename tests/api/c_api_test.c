@@ -5,6 +5,8 @@
  * rotate through append then decode, the fused append_decode, and a replay
  * of the recorded layer; each reads the rows the others wrote. Then error paths:
  * status codes, their names, and messages that name the bad value. */
+#define CL_TARGET_OPENCL_VERSION 300
+#include <CL/cl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -357,6 +359,36 @@ int main(void) {
   zemla_tensor_destroy(lse_t);
   zemla_mla_cache_destroy(cache);
   zemla_runtime_destroy(rt);
+
+  /* A runtime on the caller's OpenCL objects: a tensor wrapping the caller's cl_mem is written through zemla and
+   * read by the caller on its own queue; both outlive the runtime. */
+  {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_int err = clGetPlatformIDs(1, &platform, NULL);
+    err |= clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, NULL);
+    cl_context context = clCreateContext(NULL, 1, &device, NULL, NULL, &err);
+    cl_command_queue queue = clCreateCommandQueueWithProperties(context, device, NULL, &err);
+    cl_mem mem = clCreateBuffer(context, CL_MEM_READ_WRITE, 64, NULL, &err);
+    CHECK(err == CL_SUCCESS, "the test's own OpenCL objects: %d", err);
+    zemla_runtime* shared = NULL;
+    OK(zemla_runtime_create_opencl(context, device, queue, &shared));
+    zemla_tensor* wrapped = NULL;
+    zemla_status s = zemla_tensor_wrap(shared, mem, 65, &wrapped);
+    CHECK(s == ZEMLA_STATUS_INVALID_ARGUMENT && wrapped == NULL && strstr(zemla_last_error(), "holds 64 bytes"),
+          "wrapping 65 of 64 bytes: %s", zemla_last_error());
+    OK(zemla_tensor_wrap(shared, mem, 64, &wrapped));
+    const char text[64] = "written through zemla";
+    OK(zemla_tensor_upload(wrapped, text, sizeof text, 0));
+    zemla_tensor_destroy(wrapped);
+    zemla_runtime_destroy(shared);
+    char back[64] = {0};
+    err = clEnqueueReadBuffer(queue, mem, CL_TRUE, 0, sizeof back, back, 0, NULL, NULL);
+    CHECK(err == CL_SUCCESS && strcmp(back, text) == 0, "the caller's buffer after the runtime: %d '%s'", err, back);
+    clReleaseMemObject(mem);
+    clReleaseCommandQueue(queue);
+    clReleaseContext(context);
+  }
   if (failures == 0) printf("PASS\n");
   return failures == 0 ? 0 : 1;
 }
