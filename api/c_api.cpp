@@ -12,6 +12,7 @@
 #include "host/dtype.hpp"
 #include "zemla/zemla.h"
 #include "zemla/zemla.hpp"
+#include "zemla_kernels/manifest.hpp"
 
 struct zemla_runtime {
   zemla::Runtime runtime;
@@ -152,6 +153,8 @@ void set_storage(const CArgs& c, Args& a) {
 extern "C" {
 
 const char* zemla_version(void) { return ZEMLA_VERSION; }
+
+const char* zemla_kernels_build_id(void) { return zemla::kernels::build_id().data(); }
 
 const char* zemla_status_string(zemla_status s) {
   switch (s) {

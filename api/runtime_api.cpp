@@ -5,6 +5,7 @@
 #include "runtime/cl/cl_device.hpp"
 #include "runtime/log.hpp"
 #include "runtime/select.hpp"
+#include "zemla_kernels/manifest.hpp"
 
 namespace zemla {
 
@@ -16,6 +17,9 @@ void set_log_sink(LogSink sink, LogLevel level) {
 
 Runtime::Runtime(const DeviceSelection& selection)
     : impl_(std::make_unique<Impl>(rt::open_device(rt::selection(selection.backend, selection.index)))) {}
+std::string version() { return ZEMLA_VERSION; }
+std::string kernels_build_id() { return std::string(kernels::build_id()); }
+
 Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() = default;
 

@@ -8,6 +8,7 @@
 #include "runtime/settings.hpp"
 #include "tools/commands.hpp"
 #include "zemla/error.hpp"
+#include "zemla_kernels/manifest.hpp"
 
 namespace {
 
@@ -52,7 +53,8 @@ int main(int argc, char** argv) {
     about += "\n  " + std::string(v.name) + " (" + std::string(v.values) + "): " + std::string(v.meaning);
   }
   CLI::App app{about};
-  app.set_version_flag("--version", "zemla " ZEMLA_VERSION, "The version of zemla, then exit");
+  app.set_version_flag("--version", "zemla " ZEMLA_VERSION " (kernels " + std::string(zemla::kernels::build_id()) + ")",
+                       "The version of zemla and its kernels' build identity, then exit");
   zemla::cli::Global global;
   app.add_flag("--json", global.json, "Machine-readable JSON output (before or after the subcommand)");
   // Subcommands made from here on hand flags they do not know to their

@@ -47,6 +47,9 @@ typedef struct zemla_gqa_prefill zemla_gqa_prefill;
 /* The library's version, "MAJOR.MINOR.PATCH" (the CMake project's): what a
  * program loaded, whatever header it was built with. */
 ZEMLA_C_API const char* zemla_version(void);
+/* The embedded kernels' build identity, 16 hex digits: equal in two libraries exactly when they carry the same
+ * kernel binaries (a digest of every artifact's sha256; `zemla kernels` lists them). */
+ZEMLA_C_API const char* zemla_kernels_build_id(void);
 
 ZEMLA_C_API const char* zemla_status_string(zemla_status status);
 /* The last failure's message on this thread ("" if none). Valid until the next call. */

@@ -68,6 +68,12 @@ struct DeviceDescription {
 
 class Tensor;
 
+// The library's version ("MAJOR.MINOR.PATCH") and its embedded kernels'
+// build identity (zemla.h's zemla_kernels_build_id): what a program loaded,
+// whatever header it was built with.
+ZEMLA_API std::string version();
+ZEMLA_API std::string kernels_build_id();
+
 // A caller's OpenCL objects, for a Runtime that shares them: cl_context,
 // cl_device_id and cl_command_queue, as void* so this header needs no
 // OpenCL header.

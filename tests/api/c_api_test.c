@@ -70,6 +70,8 @@ int main(void) {
   }
   struct heard heard = {0, 0};
   OK(zemla_set_log_callback(on_log, &heard, ZEMLA_LOG_INFO));
+  const char* kernels_id = zemla_kernels_build_id();
+  CHECK(strlen(kernels_id) == 16 && strspn(kernels_id, "0123456789abcdef") == 16, "kernels build id '%s'", kernels_id);
   zemla_runtime* rt = NULL;
   OK(zemla_runtime_create("opencl", 0, &rt));
   char name[128];

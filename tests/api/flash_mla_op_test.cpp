@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -15,7 +16,9 @@
 #include "harness/compare.hpp"
 #include "harness/mla_problem.hpp"
 #include "harness/reference.hpp"
+#include "zemla/zemla.h"
 #include "zemla/zemla.hpp"
+#include "zemla_kernels/manifest.hpp"
 
 namespace zemla {
 namespace {
@@ -189,6 +192,22 @@ TEST(KvAppendOp, WritesTheServersCacheAtItsSlots) {
   EXPECT_EQ(got, cache);
   a.rows = &cache_t;
   EXPECT_THROW(kv_append(rt, a), Error) << "rows aliasing the cache";
+}
+
+// The version queries (issue 22, item 11): the C++ and C answers agree, and
+// the kernels' identity is a digest over every embedded artifact, computed
+// here independently (FNV-1a 64 over the sha256 texts in manifest order).
+TEST(Version, TheKernelsIdentityCoversEveryEmbeddedBinary) {
+  EXPECT_EQ(version(), zemla_version());
+  EXPECT_EQ(kernels_build_id(), zemla_kernels_build_id());
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (const auto& k : kernels::embedded_kernels()) {
+    ASSERT_EQ(k.sha256.size(), 64u) << k.program;
+    for (const char c : k.sha256) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  }
+  char expected[17];
+  std::snprintf(expected, sizeof expected, "%016llx", static_cast<unsigned long long>(h));
+  EXPECT_EQ(kernels_build_id(), expected);
 }
 
 // What a server sees of zemla's log through set_log_sink (issue 22, item

@@ -32,6 +32,12 @@ struct KernelBinary {
 
 std::span<const KernelBinary> embedded_kernels();
 
+// The embedded kernels' build identity: 16 hex digits of a 64-bit FNV-1a
+// digest over every artifact's sha256, in manifest order. Two libraries
+// with the same identity carry the same kernels bit for bit; any change to
+// a kernel source, option or compiler output changes it.
+std::string_view build_id();
+
 // "12.60.7" from an IP version, as ocloc and Level Zero spell it.
 std::string ip_version_string(std::uint32_t ip);
 
