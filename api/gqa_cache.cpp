@@ -44,7 +44,7 @@ struct GqaCache::Impl {
           steps, capacity->max_batch, capacity->max_context_len, capacity->q_heads, "q_heads", 1, kCountSlots,
           [&] {
             return decoder.capacity(capacity->max_batch, capacity->max_context_len, capacity->q_heads, kv_heads,
-                                    head_dim, split_tokens());
+                                    head_dim, step_split_tokens(config));
           },
           kCacheCall);
     }
@@ -101,10 +101,6 @@ struct GqaCache::Impl {
     require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"q", a.q}});
     return a;
   }
-
-  // sglang's --enable-deterministic-inference: batch-invariant splits, so a
-  // request's bits never depend on the rest of the batch; 0 otherwise.
-  int split_tokens() const { return config.config.deterministic_inference ? kDeterministicSplitTokens : 0; }
 
   // Recorded launch counts: the decoder's two stages, then the appends.
   static constexpr std::size_t kAppendSlot = ops::SplitKvDecoder::kCountSlots;
@@ -175,7 +171,7 @@ GqaStep GqaCache::begin_step(std::span<const std::int64_t> requests, int q_heads
       [&](std::span<const std::int32_t> lengths) {
         return c.fixed ? c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits, c.fixed->decode)
                        : c.decoder.plan(lengths, q_heads, c.kv_heads, c.head_dim, num_kv_splits,
-                                        num_kv_splits == -1 ? c.split_tokens() : 0);
+                                        step_split_tokens(c.config, num_kv_splits));
       },
       [&](rt::LaunchCounts& counts, const DecodePlan& plan) {
         ops::GqaDecoder::set_counts(counts, plan);

@@ -39,7 +39,7 @@ struct MlaCache::Impl {
     require_q_len(c.q_len, kCacheCall);
     fixed = fix_steps(
         steps, c.max_batch, c.max_context_len, c.heads, "heads", c.q_len, kCountSlots,
-        [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads * c.q_len, split_tokens()); },
+        [&] { return decoder.capacity(c.max_batch, c.max_context_len, c.heads * c.q_len, step_split_tokens(config)); },
         kCacheCall);
   }
 
@@ -48,12 +48,8 @@ struct MlaCache::Impl {
   // `rows`: q_len x heads query rows per request.
   DecodePlan plan_step(std::span<const std::int32_t> lengths, int rows, int num_kv_splits) const {
     return fixed ? decoder.plan(lengths, rows, num_kv_splits, fixed->decode)
-                 : decoder.plan(lengths, rows, num_kv_splits, num_kv_splits == -1 ? split_tokens() : 0);
+                 : decoder.plan(lengths, rows, num_kv_splits, step_split_tokens(config, num_kv_splits));
   }
-
-  // sglang's --enable-deterministic-inference: batch-invariant splits, so a
-  // request's bits never depend on the rest of the batch; 0 otherwise.
-  int split_tokens() const { return config.config.deterministic_inference ? kDeterministicSplitTokens : 0; }
 
   // Recorded launch counts: the decoder's two stages, then the append an
   // FP8 cache or a multi-token step records apart (otherwise the split

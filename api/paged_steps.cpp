@@ -24,6 +24,10 @@ ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, Mo
   return v;
 }
 
+int step_split_tokens(const ValidatedConfig& config, int num_kv_splits) {
+  return config.config.deterministic_inference && num_kv_splits == -1 ? kDeterministicSplitTokens : 0;
+}
+
 void FixedSteps::check_step(std::size_t requests, int step_heads, const char* heads_name, int step_q_len,
                             const char* call) const {
   require(step_q_len == q_len, call, [&] {

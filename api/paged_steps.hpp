@@ -27,6 +27,13 @@ namespace zemla {
 // model architecture or a decode backend other than intel_xpu throws.
 ValidatedConfig validated_server_flags(const std::vector<std::string>& flags, ModelArch arch, const char* call);
 
+// The split size a cache's step plans with: under sglang's
+// --enable-deterministic-inference, batch-invariant splits of
+// kDeterministicSplitTokens whenever the step leaves the split count to the
+// planner (num_kv_splits -1); 0 otherwise. `num_kv_splits` -1 also gives
+// what a fixed capacity is sized for.
+int step_split_tokens(const ValidatedConfig& config, int num_kv_splits = -1);
+
 template <typename Int>
 Int require_positive(Int v, const char* call, const std::string& name) {
   require(v > 0, call, [&] { return name + " " + std::to_string(v) + " must be positive"; });
