@@ -195,9 +195,18 @@ void append_rows(MlaCache::Impl& c, int layer, const Tensor& rows, int count, co
   c.appender.run(append_args(c, layer, buffer_of(c.device, &rows, call, "rows"), count, slots, call));
 }
 
-ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int heads, int q_len, int max_pages,
-                               const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse, float sm_scale,
-                               const char* call) {
+// One layer's launches: the decode's arguments and, when the step brings new
+// rows the decode cannot append itself (an FP8 cache, whose rows kv_append
+// quantizes, or several tokens per request), the rows a kv_append must
+// write first. Without `rows`, the decode alone.
+struct LayerLaunch {
+  ops::MlaDecodeArgs decode;
+  const rt::Buffer* append_rows = nullptr;
+};
+
+LayerLaunch layer_launch(MlaCache::Impl& c, int layer, int batch, int heads, int q_len, int max_pages,
+                         const Tensor* rows, const Tensor& q_nope, const Tensor& q_rope, Tensor& out, Tensor* lse,
+                         float sm_scale, const char* call) {
   ops::MlaDecodeArgs a;
   a.batch = batch;
   a.heads = heads * q_len;  // the kernels' query rows
@@ -214,9 +223,15 @@ ops::MlaDecodeArgs decode_args(MlaCache::Impl& c, int layer, int batch, int head
   a.max_pages = max_pages;
   a.out = buffer_of(c.device, &out, call, "out");
   a.lse = buffer_of(c.device, lse, call, "lse");
-  require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"q_nope", a.q_nope}, {"q_rope", a.q_rope}});
+  const rt::Buffer* new_rows = buffer_of(c.device, rows, call, "rows");
+  require_distinct(call,
+                   {{"out", a.out}, {"lse", a.lse}, {"q_nope", a.q_nope}, {"q_rope", a.q_rope}, {"rows", new_rows}});
   a.set_contiguous_strides();
-  return a;
+  // The pool put each request's new token last, at the slot append() would
+  // write: the fused kernel finds it through the page table.
+  const bool fused = !is_fp8(c.kv_format) && q_len == 1;
+  if (fused) a.new_rows = new_rows;
+  return {a, fused ? nullptr : new_rows};
 }
 
 }  // namespace
@@ -235,21 +250,13 @@ std::optional<DecodeStepTiming> run_decode(MlaStep::Impl& step, int layer, const
   MlaCache::Impl& c = *step.cache;
   c.steps.require_current_step(step.generation, call);
   const int q_len = step.summary.q_len;
-  auto a = decode_args(c, layer, step.summary.batch, step.summary.heads, q_len, step.max_pages, q_nope, q_rope, out,
-                       lse, sm_scale, call);
-  // The pool put each request's new token last, at the slot append() would
-  // write: the fused kernel finds it through the page table. An FP8 cache
-  // has no fused kernel (its rows are quantized by kv_append first), nor has
-  // a step of several tokens per request.
-  const rt::Buffer* rows_buffer = buffer_of(c.device, rows, call, "rows");
-  require_distinct(call, {{"out", a.out}, {"lse", a.lse}, {"rows", rows_buffer}});
-  if (rows && (is_fp8(c.kv_format) || q_len > 1)) {
-    c.appender.run(append_args(c, layer, rows_buffer, step.summary.batch * q_len, c.steps.slots.current(), call));
-  } else if (rows) {
-    a.new_rows = rows_buffer;
+  const auto l = layer_launch(c, layer, step.summary.batch, step.summary.heads, q_len, step.max_pages, rows, q_nope,
+                              q_rope, out, lse, sm_scale, call);
+  if (l.append_rows) {
+    c.appender.run(append_args(c, layer, l.append_rows, step.summary.batch * q_len, c.steps.slots.current(), call));
   }
   // The pool built this table, so the full page check would only cost time.
-  const auto t = c.decoder.run(a, step.plan, c.steps.workspace.current(), timed);
+  const auto t = c.decoder.run(l.decode, step.plan, c.steps.workspace.current(), timed);
   if (!t) return std::nullopt;
   return DecodeStepTiming{t->split_ms, t->combine_ms};
 }
@@ -277,17 +284,13 @@ RecordedLayer MlaCache::record_layer(int layer, const MlaLayerTensors& t, float 
   auto recorder = c.device.record();
   // Recorded as append_decode: the decode appends the new rows itself, or
   // for an FP8 cache or several tokens per request kv_append writes them first.
-  auto args = decode_args(c, layer, cap.max_batch, cap.heads, cap.q_len, c.fixed->table_width, *t.q_nope, *t.q_rope,
-                          *t.out, t.lse, sm_scale, kCall);
-  const rt::Buffer* rows = buffer_of(c.device, t.rows, kCall, "rows");
-  require_distinct(kCall, {{"out", args.out}, {"lse", args.lse}, {"rows", rows}});
-  if (is_fp8(c.kv_format) || cap.q_len > 1) {
+  const auto l = layer_launch(c, layer, cap.max_batch, cap.heads, cap.q_len, c.fixed->table_width, t.rows, *t.q_nope,
+                              *t.q_rope, *t.out, t.lse, sm_scale, kCall);
+  if (l.append_rows) {
     c.appender.record(*recorder, *cap.counts, Impl::kAppendSlot,
-                      append_args(c, layer, rows, cap.max_batch * cap.q_len, c.steps.slots.current(), kCall));
-  } else {
-    args.new_rows = rows;
+                      append_args(c, layer, l.append_rows, cap.max_batch * cap.q_len, c.steps.slots.current(), kCall));
   }
-  c.decoder.record(*recorder, *c.fixed->counts, args, c.fixed->decode, c.steps.workspace.current());
+  c.decoder.record(*recorder, *c.fixed->counts, l.decode, c.fixed->decode, c.steps.workspace.current());
   c.recorded[std::size_t(layer)] = true;
   return RecordedLayer(std::make_unique<RecordedLayer::Impl>(RecordedLayer::Impl{&c, layer, recorder->close()}));
 }
