@@ -207,6 +207,15 @@ zemla_status zemla_runtime_create_opencl(void* context, void* device, void* queu
   return guarded([&] { *out = new zemla_runtime{zemla::Runtime::from_opencl({context, device, queue})}; });
 }
 
+zemla_status zemla_runtime_create_level_zero(void* driver, void* context, void* device, void* command_list,
+                                             zemla_runtime** out) {
+  ZEMLA_NOT_NULL("zemla_runtime_create_level_zero", out);
+  *out = nullptr;
+  return guarded([&] {
+    *out = new zemla_runtime{zemla::Runtime::from_level_zero({driver, context, device, command_list})};
+  });
+}
+
 void zemla_runtime_destroy(zemla_runtime* runtime) { delete runtime; }
 
 zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size) {

@@ -6,6 +6,9 @@
 #include "runtime/log.hpp"
 #include "runtime/select.hpp"
 #include "zemla_kernels/manifest.hpp"
+#if ZEMLA_HAVE_LEVEL_ZERO
+#include "runtime/ze/ze_device.hpp"
+#endif
 
 namespace zemla {
 
@@ -25,6 +28,16 @@ Runtime::~Runtime() = default;
 
 Runtime Runtime::from_opencl(const OpenClHandles& h) {
   return Runtime(std::make_unique<Impl>(rt::cl::adopt(h.context, h.device, h.queue, rt::Settings::from_environment())));
+}
+
+Runtime Runtime::from_level_zero(const LevelZeroHandles& h) {
+#if ZEMLA_HAVE_LEVEL_ZERO
+  return Runtime(std::make_unique<Impl>(
+      rt::ze::adopt({h.driver, h.context, h.device, h.command_list}, rt::Settings::from_environment())));
+#else
+  (void)h;
+  throw Error("Runtime::from_level_zero", kUnsupported, "this zemla was built without the Level Zero backend");
+#endif
 }
 
 Tensor Runtime::wrap(void* native_buffer, std::size_t bytes) {

@@ -35,11 +35,6 @@ bool ProgramKey::matches(const kernels::KernelBinary& b) const {
   return b.program == program && b.variant == variant_name(variant) && b.dtype == dtype;
 }
 
-std::unique_ptr<Buffer> Device::wrap(void*, std::size_t) {
-  throw Error("Device::wrap", kUnsupported,
-              std::string(backend_name(info().backend)) + " does not wrap a caller's memory yet; use OpenCL");
-}
-
 void check_copy_range(const Buffer& b, std::size_t bytes, std::size_t offset, const char* what) {
   if (offset > b.bytes() || b.bytes() - offset < bytes) {
     throw Error(std::string("Device::") + what, kInvalidArgument,

@@ -116,9 +116,10 @@ class Device {
   virtual std::unique_ptr<Buffer> allocate(std::size_t bytes) = 0;
   // The caller's own device memory as a Buffer of `bytes`, without a copy:
   // on OpenCL a cl_mem of this device's context, whose reference the Buffer
-  // holds (retained, released when it goes; the memory is the caller's).
-  // Refused when the backend cannot, or the memory is smaller or foreign.
-  virtual std::unique_ptr<Buffer> wrap(void* native, std::size_t bytes);
+  // holds (retained, released when it goes; the memory is the caller's); on
+  // Level Zero a USM pointer of this device's context, never freed.
+  // Refused when the memory is smaller than `bytes` or foreign.
+  virtual std::unique_ptr<Buffer> wrap(void* native, std::size_t bytes) = 0;
   virtual void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset = 0) = 0;
   virtual void read(const Buffer& src, void* dst, std::size_t bytes, std::size_t offset = 0) = 0;
   // The kernel `name` of a program built from the embedded binary that suits

@@ -74,14 +74,20 @@ ZEMLA_C_API zemla_status zemla_runtime_create(const char* backend, int device, z
  * releases only its references, and enqueues everything on that queue, which must be in-order; see
  * Runtime::from_opencl in zemla.hpp for the ordering rule. */
 ZEMLA_C_API zemla_status zemla_runtime_create_opencl(void* context, void* device, void* queue, zemla_runtime** out);
+/* A runtime on the caller's Level Zero objects (ze_driver_handle_t, ze_context_handle_t, ze_device_handle_t and an
+ * optional immediate ze_command_list_handle_t of that context and device, else NULL): zemla destroys none of them,
+ * and appends everything to that list when given; see Runtime::from_level_zero in zemla.hpp for the ordering rule. */
+ZEMLA_C_API zemla_status zemla_runtime_create_level_zero(void* driver, void* context, void* device, void* command_list,
+                                                         zemla_runtime** out);
 ZEMLA_C_API void zemla_runtime_destroy(zemla_runtime* runtime);
 /* The device's name, NUL-terminated, truncated to `size` bytes. */
 ZEMLA_C_API zemla_status zemla_runtime_device_name(const zemla_runtime* runtime, char* name, size_t size);
 ZEMLA_C_API zemla_status zemla_runtime_synchronize(zemla_runtime* runtime);
 
 ZEMLA_C_API zemla_status zemla_tensor_create(zemla_runtime* runtime, size_t bytes, zemla_tensor** out);
-/* The caller's device memory (a cl_mem of the runtime's context) as a tensor of `bytes`, without a copy; the
- * memory stays the caller's: destroying the tensor releases only zemla's reference. */
+/* The caller's device memory (a cl_mem of the runtime's OpenCL context, or a USM pointer of its Level Zero context)
+ * as a tensor of `bytes`, without a copy; the memory stays the caller's: destroying the tensor releases only zemla's
+ * reference to a cl_mem and never frees a USM pointer. */
 ZEMLA_C_API zemla_status zemla_tensor_wrap(zemla_runtime* runtime, void* native_buffer, size_t bytes,
                                            zemla_tensor** out);
 ZEMLA_C_API void zemla_tensor_destroy(zemla_tensor* tensor);

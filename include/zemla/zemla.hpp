@@ -83,6 +83,16 @@ struct OpenClHandles {
   void* queue = nullptr;
 };
 
+// The caller's Level Zero handles: ze_driver_handle_t, ze_context_handle_t,
+// ze_device_handle_t (a root device or a tile) and, optionally, an immediate
+// ze_command_list_handle_t made on that context and device.
+struct LevelZeroHandles {
+  void* driver = nullptr;
+  void* context = nullptr;
+  void* device = nullptr;
+  void* command_list = nullptr;
+};
+
 class ZEMLA_API Runtime {
  public:
   explicit Runtime(const DeviceSelection& selection = {});
@@ -98,6 +108,25 @@ class ZEMLA_API Runtime {
   // Destroying the Runtime finishes the queue. Timing needs a queue made
   // with CL_QUEUE_PROFILING_ENABLE.
   static Runtime from_opencl(const OpenClHandles& handles);
+  // A Runtime on the caller's Level Zero driver, context and device, the
+  // handles a SYCL, oneDNN or PyTorch-XPU program gets from its queue.
+  // Ownership: Level Zero counts no references, so zemla destroys none of
+  // these handles and frees no memory it did not allocate; they must
+  // outlive the Runtime and every Tensor it made. zemla's own allocations,
+  // modules and events live in the caller's context and go with the Runtime.
+  // Ordering with the caller's immediate command list: every copy and
+  // launch is appended to it, each followed by a barrier, so the caller's
+  // commands before a zemla call run before it and those after run after;
+  // the caller waits for results as for its own work. A recorded step
+  // (MlaCache's graph replay) runs on a queue of zemla's: it waits on the
+  // host for the caller's list before it starts and for itself before the
+  // call returns. Without a list, zemla appends to an immediate list of its
+  // own on the caller's context: the caller makes its own writes visible
+  // before a zemla call (a host wait on its queue) and waits for zemla's
+  // results with synchronize(). The list must be an immediate list of that
+  // context and device (Level Zero 1.4 cannot check it; a regular list never
+  // runs what zemla appends, and synchronize() would then wait forever).
+  static Runtime from_level_zero(const LevelZeroHandles& handles);
   ~Runtime();
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;
@@ -107,9 +136,11 @@ class ZEMLA_API Runtime {
   Tensor allocate(std::size_t bytes);
   // The caller's own device memory as a Tensor of `bytes`, without a copy:
   // on OpenCL a cl_mem of this Runtime's context (the Tensor holds one
-  // reference and releases only that; the memory stays the caller's).
-  // Refused when it is smaller than `bytes`, of another context, or on a
-  // backend that cannot wrap yet (Level Zero).
+  // reference and releases only that; the memory stays the caller's); on
+  // Level Zero a USM pointer (device, shared or host) of this Runtime's
+  // context, never freed by zemla, which must outlive the Tensor. Refused
+  // when the memory from the pointer is smaller than `bytes`, or belongs to
+  // another context or device (where the driver describes its allocations).
   Tensor wrap(void* native_buffer, std::size_t bytes);
   // Waits for every enqueued operation.
   void synchronize();

@@ -1,6 +1,10 @@
 #include "runtime/ze/ze_device.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <utility>
@@ -67,7 +71,8 @@ const Availability& init_once() {
 struct Located {
   ze_driver_handle_t driver;
   ze_device_handle_t device;
-  int tile;  // -1 for a root device
+  int tile;                 // -1 for a root device
+  ze_device_handle_t root;  // the device itself, or the tile's root device
 };
 
 std::vector<Located> locate_all() {
@@ -83,15 +88,44 @@ std::vector<Located> locate_all() {
     std::vector<ze_device_handle_t> roots(n);
     check(zeDeviceGet(driver, &n, roots.data()), "zeDeviceGet");
     for (auto root : roots) {
-      all.push_back({driver, root, -1});
+      all.push_back({driver, root, -1, root});
       std::uint32_t subs = 0;
       if (zeDeviceGetSubDevices(root, &subs, nullptr) != ZE_RESULT_SUCCESS || subs == 0) continue;
       std::vector<ze_device_handle_t> tiles(subs);
       check(zeDeviceGetSubDevices(root, &subs, tiles.data()), "zeDeviceGetSubDevices");
-      for (std::uint32_t t = 0; t < subs; ++t) all.push_back({driver, tiles[t], static_cast<int>(t)});
+      for (std::uint32_t t = 0; t < subs; ++t) all.push_back({driver, tiles[t], static_cast<int>(t), root});
     }
   }
   return all;
+}
+
+using Uuid = std::array<std::uint8_t, 16>;
+static_assert(ZE_MAX_DRIVER_UUID_SIZE == 16 && ZE_MAX_DEVICE_UUID_SIZE == 16);
+
+Uuid uuid_of(ze_driver_handle_t driver) {
+  ze_driver_properties_t props{};
+  props.stype = ZE_STRUCTURE_TYPE_DRIVER_PROPERTIES;
+  check(zeDriverGetProperties(driver, &props), "zeDriverGetProperties");
+  Uuid u{};
+  std::copy(std::begin(props.uuid.id), std::end(props.uuid.id), u.begin());
+  return u;
+}
+
+Uuid uuid_of(ze_device_handle_t device) {
+  ze_device_properties_t props{};
+  props.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES;
+  check(zeDeviceGetProperties(device, &props), "zeDeviceGetProperties");
+  Uuid u{};
+  std::copy(std::begin(props.uuid.id), std::end(props.uuid.id), u.begin());
+  return u;
+}
+
+// The root device of a device the drivers list, or null for one they do not.
+ze_device_handle_t root_of(ze_device_handle_t device) {
+  for (const auto& at : locate_all()) {
+    if (at.device == device) return at.root;
+  }
+  return nullptr;
 }
 
 DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_out = nullptr) {
@@ -158,20 +192,23 @@ DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_
 class ZeBuffer final : public Buffer {
  public:
   ZeBuffer(ze_context_handle_t context, ze_device_handle_t device, std::size_t bytes)
-      : Buffer(bytes), context_(context) {
+      : Buffer(bytes), context_(context), owned_(true) {
     ze_device_mem_alloc_desc_t desc{};
     desc.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC;
     check(zeMemAllocDevice(context, &desc, bytes == 0 ? 64 : bytes, 64, device, &ptr_), "zeMemAllocDevice",
           std::to_string(bytes) + " bytes");
   }
+  // The caller's USM pointer (Device::wrap): used, never freed.
+  ZeBuffer(void* borrowed, std::size_t bytes) : Buffer(bytes), context_(nullptr), ptr_(borrowed), owned_(false) {}
   ~ZeBuffer() override {
-    if (ptr_ != nullptr) zeMemFree(context_, ptr_);
+    if (owned_ && ptr_ != nullptr) zeMemFree(context_, ptr_);
   }
   void* ptr() const { return ptr_; }
 
  private:
   ze_context_handle_t context_;
   void* ptr_ = nullptr;
+  bool owned_;
 };
 
 class ZeKernel final : public Kernel {
@@ -253,22 +290,34 @@ class ZeRecording final : public Recording {
 
 class ZeDevice final : public Device {
  public:
+  // A device on a context and immediate command list of its own.
   ZeDevice(const Located& at, int index, Settings settings)
-      : Device(std::move(settings)), device_(at.device), info_(describe(at, index, &props_)) {
-    ze_context_desc_t context_desc{};
-    context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
-    ze_context_handle_t context = nullptr;
-    check(zeContextCreate(at.driver, &context_desc, &context), "zeContextCreate");
-    context_ = ContextHandle(context);
-
-    ze_command_queue_desc_t queue_desc{};
-    queue_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
+      : ZeDevice(at, index, std::move(settings), nullptr, nullptr) {}
+  // On the caller's context, and on its immediate command list when `list`
+  // is given (ze::adopt): those handles are used, never destroyed.
+  ZeDevice(const Located& at, int index, Settings settings, ze_context_handle_t context, ze_command_list_handle_t list)
+      : Device(std::move(settings)),
+        device_(at.device),
+        root_(at.root),
+        info_(describe(at, index, &props_)),
+        callers_list_(list != nullptr) {
+    if (context == nullptr) {
+      ze_context_desc_t context_desc{};
+      context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
+      check(zeContextCreate(at.driver, &context_desc, &context), "zeContextCreate");
+      owned_context_ = ContextHandle(context);
+    }
+    context_ = context;
     ordinal_ = compute_ordinal();
-    queue_desc.ordinal = ordinal_;
-    queue_desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
-    ze_command_list_handle_t list = nullptr;
-    check(zeCommandListCreateImmediate(context, device_, &queue_desc, &list), "zeCommandListCreateImmediate");
-    list_ = CommandListHandle(list);
+    if (list == nullptr) {
+      ze_command_queue_desc_t queue_desc{};
+      queue_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
+      queue_desc.ordinal = ordinal_;
+      queue_desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
+      check(zeCommandListCreateImmediate(context, device_, &queue_desc, &list), "zeCommandListCreateImmediate");
+      owned_list_ = CommandListHandle(list);
+    }
+    list_ = list;
 
     // One pool for the finish() fence, one for kernel timestamps; made once.
     ze_event_pool_desc_t fence_pool{};
@@ -288,7 +337,7 @@ class ZeDevice final : public Device {
   }
 
   ~ZeDevice() override {
-    if (list_.get() != nullptr) {
+    if (list_ != nullptr) {
       try {
         finish();
       } catch (const Error& e) {
@@ -302,7 +351,47 @@ class ZeDevice final : public Device {
   const DeviceInfo& info() const override { return info_; }
 
   std::unique_ptr<Buffer> allocate(std::size_t bytes) override {
-    return std::make_unique<ZeBuffer>(context_.get(), device_, bytes);
+    return std::make_unique<ZeBuffer>(context_, device_, bytes);
+  }
+
+  // A USM pointer of this context that the device can reach, with `bytes`
+  // from it inside its allocation. A driver that leaves the queried fields as
+  // they were (the loader's null driver does) cannot vouch for the pointer:
+  // it is taken with a warning rather than refused.
+  std::unique_ptr<Buffer> wrap(void* native, std::size_t bytes) override {
+    constexpr const char* kCall = "Runtime::wrap";
+    require(native != nullptr, kCall, "the Level Zero USM pointer is null");
+    const auto unchecked = [&] {
+      log::warn("Level Zero " + info_.name + ": the driver does not describe USM allocations; the wrapped " +
+                "pointer's context, device and size are unchecked");
+      return std::make_unique<ZeBuffer>(native, bytes);
+    };
+    ze_memory_allocation_properties_t props{};
+    props.stype = ZE_STRUCTURE_TYPE_MEMORY_ALLOCATION_PROPERTIES;
+    props.type = ZE_MEMORY_TYPE_FORCE_UINT32;  // "not answered"
+    ze_device_handle_t owner = nullptr;
+    check(zeMemGetAllocProperties(context_, native, &props, &owner), "zeMemGetAllocProperties");
+    if (props.type == ZE_MEMORY_TYPE_FORCE_UINT32) return unchecked();
+    require(props.type != ZE_MEMORY_TYPE_UNKNOWN, kCall,
+            "the pointer is not a USM allocation of the runtime's Level Zero context");
+    // Host allocations are reachable from every device of the context; a
+    // device or shared one from its device, its root device and its tiles.
+    const bool reachable = props.type == ZE_MEMORY_TYPE_HOST || owner == device_ || owner == root_ ||
+                           (owner != nullptr && root_of(owner) == device_);
+    require(reachable, kCall, "the USM allocation belongs to another device than the runtime's");
+    void* base = nullptr;
+    std::size_t size = 0;
+    check(zeMemGetAddressRange(context_, native, &base, &size), "zeMemGetAddressRange");
+    if (base == nullptr && size == 0) return unchecked();
+    const auto at = reinterpret_cast<std::uintptr_t>(native);
+    const auto from = reinterpret_cast<std::uintptr_t>(base);
+    const std::size_t offset = at >= from ? at - from : size + 1;
+    require(offset <= size && size - offset >= bytes, kCall, [&] {
+      return "the USM allocation holds " + std::to_string(size) + " bytes, " +
+             std::to_string(offset <= size ? size - offset : 0) + " of them from the pointer; " +
+             std::to_string(bytes) + " were named";
+    });
+    return std::make_unique<ZeBuffer>(native, bytes);
   }
 
   void write(Buffer& dst, const void* src, std::size_t bytes, std::size_t offset) override {
@@ -310,8 +399,7 @@ class ZeDevice final : public Device {
     if (bytes == 0) return;
     settle_replays();
     auto* p = static_cast<char*>(static_cast<ZeBuffer&>(dst).ptr()) + offset;
-    check(zeCommandListAppendMemoryCopy(list_.get(), p, src, bytes, nullptr, 0, nullptr),
-          "zeCommandListAppendMemoryCopy");
+    check(zeCommandListAppendMemoryCopy(list_, p, src, bytes, nullptr, 0, nullptr), "zeCommandListAppendMemoryCopy");
     finish();  // the host source may go away once we return
   }
 
@@ -320,8 +408,7 @@ class ZeDevice final : public Device {
     if (bytes == 0) return;
     settle_replays();
     const auto* p = static_cast<const char*>(static_cast<const ZeBuffer&>(src).ptr()) + offset;
-    check(zeCommandListAppendMemoryCopy(list_.get(), dst, p, bytes, nullptr, 0, nullptr),
-          "zeCommandListAppendMemoryCopy");
+    check(zeCommandListAppendMemoryCopy(list_, dst, p, bytes, nullptr, 0, nullptr), "zeCommandListAppendMemoryCopy");
     finish();
   }
 
@@ -351,18 +438,18 @@ class ZeDevice final : public Device {
       event = std::make_unique<ZeEvent>(*this, slot);
       signal = timed_[slot].get();
     }
-    check(zeCommandListAppendLaunchKernel(list_.get(), k.get(), &count, signal, 0, nullptr),
+    check(zeCommandListAppendLaunchKernel(list_, k.get(), &count, signal, 0, nullptr),
           "zeCommandListAppendLaunchKernel", std::string(kernel.name()));
     // Commands of one list may overlap unless a barrier separates them; the
     // Device contract (and stage 2 reading stage 1) needs them in order.
-    check(zeCommandListAppendBarrier(list_.get(), nullptr, 0, nullptr), "zeCommandListAppendBarrier");
+    check(zeCommandListAppendBarrier(list_, nullptr, 0, nullptr), "zeCommandListAppendBarrier");
     launched_ = true;
     return event;
   }
 
   void finish() override {
     settle_replays();
-    check(zeCommandListAppendBarrier(list_.get(), fence_.get(), 0, nullptr), "zeCommandListAppendBarrier");
+    check(zeCommandListAppendBarrier(list_, fence_.get(), 0, nullptr), "zeCommandListAppendBarrier");
     check(zeEventHostSynchronize(fence_.get(), UINT64_MAX), "zeEventHostSynchronize");
     check(zeEventHostReset(fence_.get()), "zeEventHostReset");
     launched_ = false;
@@ -373,19 +460,23 @@ class ZeDevice final : public Device {
   // Recorded lists run on their own queue, next to the immediate list; the
   // two are ordered by waiting on the host only when work crosses from one
   // to the other, so back-to-back replays (a step's layers) never wait.
+  // On the caller's list that is not enough: the caller's own commands on it
+  // come before and after ours unseen, so a replay waits for the list before
+  // it starts, and for itself before it returns.
   void execute(ze_command_list_handle_t list) {
-    if (launched_) finish();
+    if (launched_ || callers_list_) finish();
     if (queue_.get() == nullptr) {
       ze_command_queue_desc_t desc{};
       desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
       desc.ordinal = ordinal_;
       desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
       ze_command_queue_handle_t q = nullptr;
-      check(zeCommandQueueCreate(context_.get(), device_, &desc, &q), "zeCommandQueueCreate");
+      check(zeCommandQueueCreate(context_, device_, &desc, &q), "zeCommandQueueCreate");
       queue_ = CommandQueueHandle(q);
     }
     check(zeCommandQueueExecuteCommandLists(queue_.get(), 1, &list, nullptr), "zeCommandQueueExecuteCommandLists");
     replayed_ = true;
+    if (callers_list_) settle_replays();
   }
 
   ze_command_list_handle_t new_command_list() {
@@ -393,7 +484,7 @@ class ZeDevice final : public Device {
     desc.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC;
     desc.commandQueueGroupOrdinal = ordinal_;
     ze_command_list_handle_t list = nullptr;
-    check(zeCommandListCreate(context_.get(), device_, &desc, &list), "zeCommandListCreate");
+    check(zeCommandListCreate(context_, device_, &desc, &list), "zeCommandListCreate");
     return list;
   }
 
@@ -439,8 +530,7 @@ class ZeDevice final : public Device {
 
   EventPoolHandle make_pool(const ze_event_pool_desc_t& desc) {
     ze_event_pool_handle_t pool = nullptr;
-    check(zeEventPoolCreate(context_.get(), &desc, 1, const_cast<ze_device_handle_t*>(&device_), &pool),
-          "zeEventPoolCreate");
+    check(zeEventPoolCreate(context_, &desc, 1, const_cast<ze_device_handle_t*>(&device_), &pool), "zeEventPoolCreate");
     return EventPoolHandle(pool);
   }
 
@@ -484,7 +574,7 @@ class ZeDevice final : public Device {
     desc.pBuildFlags = "";
     ze_module_handle_t module = nullptr;
     ze_module_build_log_handle_t log_handle = nullptr;
-    const ze_result_t r = zeModuleCreate(context_.get(), device_, &desc, &module, &log_handle);
+    const ze_result_t r = zeModuleCreate(context_, device_, &desc, &module, &log_handle);
     BuildLogHandle build_log(log_handle);
     if (r == ZE_RESULT_SUCCESS) return ModuleHandle(module);
     if (!throw_on_failure) return {};
@@ -501,11 +591,15 @@ class ZeDevice final : public Device {
   }
 
   ze_device_handle_t device_;
+  ze_device_handle_t root_;         // device_, or its root device when device_ is a tile
   ze_device_properties_t props_{};  // before info_: describe() fills both
   DeviceInfo info_;
-  ContextHandle context_;
-  std::uint32_t ordinal_ = 0;  // the compute queue group
-  CommandListHandle list_;
+  bool callers_list_;            // list_ is the caller's (adopted) immediate list
+  ContextHandle owned_context_;  // empty when the context is the caller's
+  ze_context_handle_t context_ = nullptr;
+  std::uint32_t ordinal_ = 0;     // the compute queue group
+  CommandListHandle owned_list_;  // empty when the list is the caller's
+  ze_command_list_handle_t list_ = nullptr;
   EventPoolHandle fence_pool_;
   EventHandle fence_;
   EventPoolHandle timed_pool_;
@@ -569,6 +663,38 @@ std::vector<DeviceInfo> enumerate() {
   const auto all = locate_all();
   for (std::size_t i = 0; i < all.size(); ++i) out.push_back(describe(all[i], static_cast<int>(i)));
   return out;
+}
+
+std::unique_ptr<Device> adopt(const Adopted& handles, const Settings& settings) {
+  constexpr const char* kCall = "Runtime::from_level_zero";
+  require(handles.driver != nullptr && handles.context != nullptr && handles.device != nullptr, kCall,
+          "the driver, context and device must all be given (the command list is optional)");
+  const auto driver = static_cast<ze_driver_handle_t>(handles.driver);
+  const auto device = static_cast<ze_device_handle_t>(handles.device);
+  const auto context = static_cast<ze_context_handle_t>(handles.context);
+  // Found by handle; or, where each query hands out new handles (the
+  // loader's null driver does), by the driver's and the device's UUIDs.
+  const auto all = locate_all();
+  int index = -1;
+  for (std::size_t i = 0; i < all.size() && index < 0; ++i) {
+    if (all[i].driver == driver && all[i].device == device) index = static_cast<int>(i);
+  }
+  for (std::size_t i = 0; i < all.size() && index < 0; ++i) {
+    if (uuid_of(all[i].driver) == uuid_of(driver) && uuid_of(all[i].device) == uuid_of(device)) {
+      index = static_cast<int>(i);
+    }
+  }
+  require(index >= 0, kCall, [&] {
+    return "the device is none of the driver's devices or tiles (" + std::to_string(all.size()) +
+           " Level Zero device(s) found" + (init_once().available ? "" : ", " + init_once().reason) + ")";
+  });
+  Located at = all[std::size_t(index)];
+  if (at.tile < 0) at.root = device;  // the caller's handles from here on
+  at.driver = driver;
+  at.device = device;
+  check(zeContextGetStatus(context), "zeContextGetStatus", "the caller's context");
+  return std::make_unique<ZeDevice>(at, index, settings, context,
+                                    static_cast<ze_command_list_handle_t>(handles.command_list));
 }
 
 std::unique_ptr<Device> open(int index, const Settings& settings) {

@@ -26,4 +26,17 @@ std::vector<DeviceInfo> enumerate();
 
 std::unique_ptr<Device> open(int index, const Settings& settings);
 
+// The caller's handles (ze_driver_handle_t, ze_context_handle_t,
+// ze_device_handle_t and, optionally, an immediate ze_command_list_handle_t
+// of that context and device), used and never destroyed. With the caller's
+// list, every copy and launch is appended to it, each followed by a barrier;
+// without one, zemla makes its own immediate list on the caller's context.
+struct Adopted {
+  void* driver = nullptr;
+  void* context = nullptr;
+  void* device = nullptr;
+  void* command_list = nullptr;
+};
+std::unique_ptr<Device> adopt(const Adopted& handles, const Settings& settings);
+
 }  // namespace zemla::rt::ze

@@ -2,7 +2,8 @@
 // driver, with the validation layer checking every parameter. The null driver
 // computes nothing, so this pins the sequence (discovery, allocation, module
 // from SPIR-V, kernels, arguments, launches, timestamps, copies, teardown),
-// not numbers. ctest sets the environment; see tests/CMakeLists.txt.
+// not numbers; the tracing layer (ze_watch.hpp) witnesses what needs order.
+// ctest sets the environment; see tests/CMakeLists.txt.
 
 #include <gtest/gtest.h>
 
@@ -12,8 +13,10 @@
 #include "harness/mla_problem.hpp"
 #include "harness/mla_runner.hpp"
 #include "host/decode_planner.hpp"
+#include "level_zero/ze_watch.hpp"
 #include "ops/kv_append/kv_append.hpp"
 #include "ops/mla/mla_shape.hpp"
+#include "runtime/recording.hpp"
 #include "runtime/select.hpp"
 #include "runtime/ze/ze_device.hpp"
 #include "zemla/error.hpp"
@@ -132,6 +135,35 @@ TEST_F(LevelZeroNullDriver, RecordsAndReplaysALayerWithIndirectLaunches) {
   std::vector<std::uint16_t> host(batch * heads * mla::kLatentDim);
   device->read(*out, host.data(), host.size() * 2);
   device->finish();
+}
+
+// A recorded launch replays on zemla's own queue. On the server's list it
+// must wait for that list first (the server's earlier commands) and for
+// itself before returning (the server's later ones); on zemla's own list
+// back-to-back replays never wait.
+TEST_F(LevelZeroNullDriver, ReplaysOnAServersListWaitBeforeAndAfter) {
+  testing::start_watching();
+  testing::ServerLevelZero server;
+  const auto replay_sequence = [&](std::unique_ptr<rt::Device> device) {
+    ops::KvAppender appender(*device);
+    auto cache = device->allocate(4 * 16 * 576 * 2), rows = device->allocate(576 * 2), slots = device->allocate(4);
+    rt::LaunchCounts counts(*device, 1);
+    ops::KvAppender::set_count(counts, 0, 1);
+    counts.upload();
+    auto recorder = device->record();
+    appender.record(*recorder, counts, 0, {cache.get(), 4, 16, 0, 0, rows.get(), 0, slots.get(), 1});
+    auto recording = recorder->close();
+    testing::watch().sequence.clear();
+    recording->replay();
+    recording->replay();
+    return testing::watch().sequence;
+  };
+  const auto adopted = replay_sequence(rt::ze::adopt({server.driver, server.context, server.device, server.list}, {}));
+  const std::vector<std::string> wait_around{"event wait", "execute", "queue wait",
+                                             "event wait", "execute", "queue wait"};
+  EXPECT_EQ(adopted, wait_around);
+  const auto own = replay_sequence(rt::ze::adopt({server.driver, server.context, server.device, nullptr}, {}));
+  EXPECT_EQ(own, (std::vector<std::string>{"execute", "execute"}));
 }
 
 TEST_F(LevelZeroNullDriver, ReportsErrorsWithTheLevelZeroResultName) {
