@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -127,7 +129,7 @@ INSTANTIATE_TEST_SUITE_P(Calls, FlashMlaDecodeOp,
 TEST(FlashMlaWorkspace, TheBoundCoversEveryBatchUpToIt) {
   Runtime rt({"opencl", 0});
   std::mt19937 rng(3);
-  for (int trial = 0; trial < 200; ++trial) {
+  for (int trial = 0; trial < 3000; ++trial) {
     const int batch = 1 + int(rng() % 64), heads = 16 << (rng() % 4), max_len = 1 + int(rng() % 70000);
     const int splits = std::vector<int>{1, -1, 4, 32}[rng() % 4];
     std::vector<std::int32_t> lens(std::size_t(1 + rng() % batch));
@@ -137,6 +139,62 @@ TEST(FlashMlaWorkspace, TheBoundCoversEveryBatchUpToIt) {
         << "batch " << lens.size() << " of max " << max_len << ", heads " << heads << ", splits " << splits;
   }
 }
+
+// What the kernels write stays inside the size reported for the call's
+// lengths (itself inside the bound for its shape): 3000 random calls over
+// heads, query tokens, page sizes, split counts and batch-invariant splits,
+// in three cases that ctest runs side by side, each call with a guard of
+// known bytes after the reported size that must come back untouched. Every
+// tenth call is also checked against the reference, so a write that strays
+// inside the workspace shows as a wrong result.
+class FlashMlaWorkspaceWrites : public ::testing::TestWithParam<int> {};
+
+TEST_P(FlashMlaWorkspaceWrites, KernelsWriteOnlyInsideTheReportedSize) {
+  Runtime rt({"opencl", 0});
+  std::mt19937 rng(11 + GetParam());
+  constexpr std::size_t kGuard = 4096;
+  const std::vector<std::uint8_t> guard(kGuard, 0xa5);
+  const auto pick = [&](std::initializer_list<int> v) { return *(v.begin() + rng() % v.size()); };
+  for (int trial = 1000 * GetParam(); trial < 1000 * (GetParam() + 1); ++trial) {
+    RandomMlaSpec spec;
+    spec.heads = pick({16, 16, 16, 24, 32, 128});
+    spec.q_len = spec.heads <= 32 ? pick({1, 1, 2, 3}) : 1;
+    spec.page_size = pick({16, 32, 64, 128});
+    spec.seed = std::uint64_t(trial) + 1;
+    spec.spare_pages = 1;
+    const int batch = 1 + int(rng() % 6);
+    for (int b = 0; b < batch; ++b) {
+      const int len = int(rng() % 97);
+      spec.seqlens.push_back(std::max(len, spec.q_len));
+    }
+    if (spec.q_len == 1 && rng() % 4 == 0) spec.seqlens[0] = 0;  // an empty request
+    const int splits = pick({1, -1, 2, 5, 13, 32});
+    const int split_tokens = splits == -1 && rng() % 3 == 0 ? pick({16, 64}) : 0;
+    const MlaProblem p = make_random_problem(spec);
+    const std::int32_t max_len = std::max(1, *std::max_element(p.seqlens.begin(), p.seqlens.end()));
+    const std::size_t exact = flash_mla_get_workspace_size(rt, p.seqlens, p.rows(), splits, split_tokens);
+    const std::size_t bound =
+        flash_mla_get_workspace_size(rt, max_len, p.batch, p.rows(), p.page_size, splits, split_tokens);
+    const std::string what = "trial " + std::to_string(trial) + ": batch " + std::to_string(p.batch) + ", rows " +
+                             std::to_string(p.rows()) + ", max length " + std::to_string(max_len) + ", splits " +
+                             std::to_string(splits) + ", split tokens " + std::to_string(split_tokens);
+    ASSERT_LE(exact, bound) << what;
+    ServerBuffers b(rt, p, splits, exact + kGuard);
+    b.workspace.upload(guard.data(), kGuard, exact);
+    b.args.split_tokens = split_tokens;
+    b.args.host_seq_lens = p.seqlens;
+    flash_mla_decode(rt, b.args);
+    std::vector<std::uint8_t> after(kGuard);
+    b.workspace.download(after.data(), kGuard, exact);
+    ASSERT_EQ(after, guard) << what << ": the decode wrote past the " << exact << " bytes reported";
+    if (trial % 10 == 0) {
+      const auto cmp = compare_with_reference(b.read(p), reference::mla_decode(p), p.dtype, 512, true);
+      ASSERT_TRUE(cmp.pass) << what << ": " << cmp.failure;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Thousand, FlashMlaWorkspaceWrites, ::testing::Values(0, 1, 2));
 
 TEST(FlashMlaDecodeOpChecks, RefusesWhatWouldCorruptOrOverflow) {
   Runtime rt({"opencl", 0});
