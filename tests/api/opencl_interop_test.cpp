@@ -5,8 +5,6 @@
 // Runtime and its tensors are gone; an out-of-order queue, a buffer of
 // another context and one smaller than named are refused.
 
-#define CL_TARGET_OPENCL_VERSION 300
-#include <CL/cl.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -16,51 +14,13 @@
 #include "harness/compare.hpp"
 #include "harness/mla_problem.hpp"
 #include "harness/reference.hpp"
+#include "server_opencl.hpp"
 #include "zemla/zemla.hpp"
 
 namespace zemla {
 namespace {
 
-// The server's own OpenCL objects: the first device of the first platform
-// (the suite runs on PoCL), a context and an in-order queue.
-struct ServerOpenCl {
-  cl_platform_id platform = nullptr;
-  cl_device_id device = nullptr;
-  cl_context context = nullptr;
-  cl_command_queue queue = nullptr;
-
-  explicit ServerOpenCl(cl_command_queue_properties props = 0) {
-    EXPECT_EQ(clGetPlatformIDs(1, &platform, nullptr), CL_SUCCESS);
-    EXPECT_EQ(clGetDeviceIDs(platform, CL_DEVICE_TYPE_ALL, 1, &device, nullptr), CL_SUCCESS);
-    cl_int err = CL_SUCCESS;
-    context = clCreateContext(nullptr, 1, &device, nullptr, nullptr, &err);
-    EXPECT_EQ(err, CL_SUCCESS);
-    const cl_queue_properties list[] = {CL_QUEUE_PROPERTIES, props, 0};
-    queue = clCreateCommandQueueWithProperties(context, device, list, &err);
-    if (err != CL_SUCCESS) queue = nullptr;  // a runtime may refuse the properties asked
-    EXPECT_TRUE(queue != nullptr || props != 0);
-  }
-  ~ServerOpenCl() {
-    if (queue != nullptr) clReleaseCommandQueue(queue);
-    clReleaseContext(context);
-  }
-  ServerOpenCl(const ServerOpenCl&) = delete;
-  ServerOpenCl& operator=(const ServerOpenCl&) = delete;
-
-  template <typename T>
-  cl_mem buffer(const std::vector<T>& v) {
-    cl_int err = CL_SUCCESS;
-    cl_mem m =
-        clCreateBuffer(context, CL_MEM_READ_WRITE, std::max<std::size_t>(v.size() * sizeof(T), 4), nullptr, &err);
-    EXPECT_EQ(err, CL_SUCCESS);
-    if (!v.empty()) {
-      EXPECT_EQ(clEnqueueWriteBuffer(queue, m, CL_TRUE, 0, v.size() * sizeof(T), v.data(), 0, nullptr, nullptr),
-                CL_SUCCESS);
-    }
-    return m;
-  }
-  cl_mem buffer(std::size_t bytes) { return buffer(std::vector<unsigned char>(bytes)); }
-};
+using testing::ServerOpenCl;
 
 TEST(OpenClInterop, DecodesOnTheServersBuffersAndLeavesThemItsOwn) {
   ServerOpenCl server;
