@@ -226,6 +226,24 @@ TEST(FlashMlaDecodeOpChecks, RefusesWhatWouldCorruptOrOverflow) {
   EXPECT_NE(message([](ServerBuffers& b) { b.args.page_size = 48; }, need).find("page_size 48"), std::string::npos);
   EXPECT_NE(message([](ServerBuffers& b) { b.args.kv_cache_dtype = "fp8"; }, need).find("'fp8' is not supported"),
             std::string::npos);
+  // A page table wider than its buffer; a cache of FP8 bytes called 16-bit.
+  EXPECT_NE(message([&](ServerBuffers& b) { b.args.max_pages = p.max_pages + 1; }, need)
+                .find("page_table holds " + std::to_string(p.page_table.size() * 4) + " bytes"),
+            std::string::npos);
+  RandomMlaSpec fp8_spec = spec;
+  fp8_spec.kv_format = KvFormat::fp8_e4m3;
+  const MlaProblem fp8 = make_random_problem(fp8_spec);
+  ServerBuffers as_bf16(rt, fp8, -1, need);
+  as_bf16.args.kv_cache_dtype = "auto";
+  as_bf16.args.kv_scale = 1.0f;
+  try {
+    flash_mla_decode(rt, as_bf16.args);
+    ADD_FAILURE() << "a cache of FP8 bytes was read as bf16";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kv_cache holds " + std::to_string(fp8.kv_fp8.size()) + " bytes"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // kv_append over the server's own cache: the rows land at their slots.
