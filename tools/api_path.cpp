@@ -42,7 +42,61 @@ Tensor upload(Runtime& runtime, const std::vector<T>& v) {
   return t;
 }
 
+// out and lse read back and widened, with what the runtime says of its device.
+ApiRun read_back(Runtime& runtime, const MlaProblem& p, const Tensor& out, const Tensor& lse) {
+  const std::size_t outputs = static_cast<std::size_t>(p.batch) * p.rows();
+  ApiRun run;
+  std::vector<std::uint16_t> out_bits(outputs * mla::kLatentDim);
+  out.download(out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
+  run.result.out.resize(out_bits.size());
+  std::transform(out_bits.begin(), out_bits.end(), run.result.out.begin(),
+                 [&](std::uint16_t b) { return to_float(p.dtype, b); });
+  run.result.lse.resize(outputs);
+  lse.download(run.result.lse.data(), outputs * sizeof(float));
+  run.device = runtime.device();
+  return run;
+}
+
 }  // namespace
+
+ApiRun run_through_op(const MlaProblem& p, const std::string& backend, int device, int num_kv_splits) {
+  Runtime runtime({backend, device});
+  const Tensor q_nope = upload(runtime, p.q_nope);
+  const Tensor q_rope = upload(runtime, p.q_rope);
+  const Tensor kv = is_fp8(p.kv_format) ? upload(runtime, p.kv_fp8) : upload(runtime, p.kv_cache);
+  const Tensor seq_lens = upload(runtime, p.seqlens);
+  const Tensor page_table = upload(runtime, p.page_table);
+  const std::size_t outputs = static_cast<std::size_t>(p.batch) * p.rows();
+  Tensor out = runtime.allocate(outputs * mla::kLatentDim * sizeof(std::uint16_t));
+  Tensor lse = runtime.allocate(outputs * sizeof(float));
+  const std::size_t workspace_bytes = flash_mla_get_workspace_size(runtime, p.seqlens, p.rows(), num_kv_splits);
+  Tensor workspace = runtime.allocate(workspace_bytes);
+
+  FlashMlaDecodeArgs a;
+  a.q_nope = &q_nope;
+  a.q_rope = &q_rope;
+  a.kv_cache = &kv;
+  a.seq_lens = &seq_lens;
+  a.page_table = &page_table;
+  a.workspace = &workspace;
+  a.out = &out;
+  a.lse = &lse;
+  a.batch = p.batch;
+  a.heads = p.heads;
+  a.q_len = p.q_len;
+  a.num_pages = p.num_pages;
+  a.page_size = p.page_size;
+  a.max_pages = p.max_pages;
+  a.sm_scale = p.sm_scale;
+  a.num_kv_splits = num_kv_splits;
+  a.dtype = p.dtype;
+  a.kv_cache_dtype = is_fp8(p.kv_format) ? std::string(kv_format_name(p.kv_format)) : "auto";
+  a.kv_scale = p.kv_scale;
+  flash_mla_decode(runtime, a);
+  ApiRun run = read_back(runtime, p, out, lse);
+  run.workspace_bytes = workspace_bytes;
+  return run;
+}
 
 ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int device, int num_kv_splits) {
   for (int r = 0; r < p.batch; ++r) {
@@ -92,16 +146,9 @@ ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int devi
   MlaStep step = cache.begin_step(ids, p.heads, num_kv_splits, p.q_len);
   step.append_decode(0, rows, q_nope, q_rope, out, &lse, p.sm_scale);
 
-  ApiRun run;
-  std::vector<std::uint16_t> out_bits(outputs * mla::kLatentDim);
-  out.download(out_bits.data(), out_bits.size() * sizeof(std::uint16_t));
-  run.result.out.resize(out_bits.size());
-  std::transform(out_bits.begin(), out_bits.end(), run.result.out.begin(),
-                 [&](std::uint16_t b) { return to_float(p.dtype, b); });
-  run.result.lse.resize(outputs);
-  lse.download(run.result.lse.data(), outputs * sizeof(float));
-  run.device = runtime.device();
+  ApiRun run = read_back(runtime, p, out, lse);
   run.plan = step.plan();
+  run.workspace_bytes = step.plan().workspace_bytes;
   return run;
 }
 

@@ -1,5 +1,6 @@
 // `zemla run mla-decode`: one decode step on a chosen device, optionally
-// checked against the host reference and timed on the device clock.
+// checked against the host reference and timed on the device clock; by the
+// decoder directly, or through the public API (--path).
 
 #include <algorithm>
 #include <iostream>
@@ -29,7 +30,8 @@ struct RunFlags {
   std::string load_dir;
   std::string save_dir;
   bool append = false;            // fused kv_append of each request's last token
-  bool api = false;               // through the public API (tools/api_path.hpp)
+  std::string path = "auto";      // decoder, op or cache (tools/api_path.hpp); auto: op with --load
+  bool api = false;               // --api: --path cache
   std::string kv_dtype = "auto";  // the cache's storage: auto (the dtype), fp8_e4m3, fp8_e5m2
 };
 
@@ -73,12 +75,31 @@ bool check_and_save(const RunFlags& f, const MlaProblem& problem, const DecodeRe
   return ok;
 }
 
-// The step through the public API: the same problem, checks and --save, with
-// the report of what the API shows (no timing: `zemla bench` times).
-void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
+std::string kv_dtype_name(const MlaProblem& p) {
+  return std::string(is_fp8(p.kv_format) ? kv_format_name(p.kv_format) : dtype_name(p.dtype));
+}
+
+// Which path runs the step. --load exercises what an embedder calls (the op)
+// unless the run times or fuses an append, which only the decoder does.
+std::string resolve_path(const RunFlags& f) {
+  if (f.api) return "cache";
+  const std::string path =
+      f.path != "auto" ? f.path : (!f.load_dir.empty() && f.step.iters == 0 && !f.append ? "op" : "decoder");
+  require(path == "decoder" || (f.step.iters == 0 && !f.append), "run mla-decode", [&] {
+    return "--path " + path + " neither times (--iters) nor fuses an append (--append); use --path decoder";
+  });
+  return path;
+}
+
+// The step through the public API (the op call, or a cache): the same
+// problem, checks and --save, with the report of what the API shows (no
+// timing: `zemla bench` times).
+void run_api(const RunFlags& f, const std::string& path, const Global& global, const MlaProblem& problem,
              const std::optional<DecodeResult>& expected, bool expected_has_lse, int& exit_code) {
-  const ApiRun run = run_through_api(problem, f.step.backend, f.step.device, f.step.splits);
-  nlohmann::json report{{"path", "api"},
+  const bool op = path == "op";
+  const ApiRun run = op ? run_through_op(problem, f.step.backend, f.step.device, f.step.splits)
+                        : run_through_api(problem, f.step.backend, f.step.device, f.step.splits);
+  nlohmann::json report{{"path", op ? "op" : "api"},
                         {"device", run.device.name},
                         {"backend", run.device.backend},
                         {"variant", run.device.variant},
@@ -87,8 +108,12 @@ void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
                         {"batch", problem.batch},
                         {"heads", problem.heads},
                         {"q_len", problem.q_len},
-                        {"total_splits", run.plan.total_splits},
-                        {"needs_combine", run.plan.needs_combine}};
+                        {"workspace_bytes", run.workspace_bytes}};
+  report["kv_dtype"] = kv_dtype_name(problem);
+  if (run.plan) {
+    report["total_splits"] = run.plan->total_splits;
+    report["needs_combine"] = run.plan->needs_combine;
+  }
   const bool ok = check_and_save(f, problem, run.result, expected, expected_has_lse, report);
   if (global.json) {
     std::cout << report.dump(2) << '\n';
@@ -96,8 +121,14 @@ void run_api(const RunFlags& f, const Global& global, const MlaProblem& problem,
     std::cout << "mla-decode through the public API on " << run.device.name << " (" << run.device.backend << ", "
               << run.device.variant << " variant)\n"
               << "  B=" << problem.batch << " H=" << problem.heads << " page=" << problem.page_size << " "
-              << dtype_name(problem.dtype) << ": prefill, then begin_step + append_decode; " << run.plan.total_splits
-              << " splits" << (run.plan.needs_combine ? " + combine" : "") << '\n';
+              << dtype_name(problem.dtype)
+              << (is_fp8(problem.kv_format) ? ", cache " + std::string(kv_format_name(problem.kv_format)) : "");
+    if (run.plan) {
+      std::cout << ", prefill, then begin_step + append_decode; " << run.plan->total_splits << " splits"
+                << (run.plan->needs_combine ? " + combine" : "") << '\n';
+    } else {
+      std::cout << ", flash_mla_decode on the step's own tensors, workspace " << run.workspace_bytes << " bytes\n";
+    }
     if (report.contains("check")) print_check("check", report["check"]);
     if (report.contains("check_expected")) print_check("check vs out.npy", report["check_expected"]);
     if (report.contains("saved_to")) std::cout << "  saved inputs, out.npy and lse.npy to " << f.save_dir << '\n';
@@ -115,8 +146,9 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   bool expected_has_lse = false;
   const auto expected = f.load_dir.empty() ? std::nullopt : load_mla_expected(f.load_dir, problem, expected_has_lse);
 
-  if (f.api) {
-    run_api(f, global, problem, expected, expected_has_lse, exit_code);
+  const std::string path = resolve_path(f);
+  if (path != "decoder") {
+    run_api(f, path, global, problem, expected, expected_has_lse, exit_code);
     return;
   }
   auto device = f.step.open_device();
@@ -127,7 +159,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
   report["heads"] = problem.heads;
   report["q_len"] = problem.q_len;
-  report["kv_dtype"] = is_fp8(problem.kv_format) ? kv_format_name(problem.kv_format) : dtype_name(problem.dtype);
+  report["kv_dtype"] = kv_dtype_name(problem);
   if (is_fp8(problem.kv_format)) report["kv_scale"] = problem.kv_scale;
   bool ok = true;
   if (f.append) {
@@ -200,11 +232,17 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
                 "Each request's last token is the step's new row: the decode writes it into the cache itself, "
                 "as MlaStep::append_decode does (its slot is poisoned first and checked after; every request "
                 "needs a token)");
-  auto* api = mla->add_flag(
-      "--api", flags->api,
-      "Run the step through the public API, as an embedding server does: a fresh MlaCache, each request's tokens "
-      "but the last prefilled, then begin_step and append_decode of the last (every request needs a token; no "
-      "timing). Without it the decoder runs the problem's own page table directly");
+  auto* path = mla->add_option("--path", flags->path,
+                               "How the step runs. decoder: the decoder directly on the problem's own page table "
+                               "(times with --iters, fuses with --append). op: the public flash_mla_decode call on "
+                               "the step's own tensors, as sgl-kernel-xpu is called. cache: a fresh MlaCache, each "
+                               "request's tokens but the last prefilled, then begin_step and append_decode of the "
+                               "last (every request needs a token). op and cache do not time. auto: op with --load "
+                               "(unless --iters or --append), else decoder")
+                   ->check(CLI::IsMember({"auto", "decoder", "op", "cache"}))
+                   ->capture_default_str();
+  auto* api = mla->add_flag("--api", flags->api, "The same as --path cache");
+  api->excludes(path);
   api->excludes(mla->get_option("--iters"));
   api->excludes(mla->get_option("--append"));
   for (auto* opt : shape_flags) opt->excludes(load);

@@ -160,7 +160,15 @@ def main():
     report = json.loads(r.stdout)
     expect(report["heads"] == 6 and report["page_size"] == 16 and report["batch"] == 4,
            "heads, page size and batch come from the files")
+    expect(report["path"] == "op" and report["workspace_bytes"] > 0,
+           "--load runs the public flash_mla_decode call, as an embedder makes it", r)
     check_against_numpy(step, work / "out", 2.0 ** -8)
+    r = zemla(binary, "--json", "run", "mla-decode", "--path", "decoder", "--load", str(work / "in"))
+    expect(r.returncode == EXIT_OK and "total_splits" in json.loads(r.stdout),
+           "--path decoder runs the same files through the decoder directly", r)
+    r = zemla(binary, "run", "mla-decode", "--path", "op", "--load", str(work / "in"), "--iters", "3")
+    expect(r.returncode == EXIT_BAD_INPUT and "use --path decoder" in r.stderr,
+           "the op path does not time, and says which path does", r)
 
     # 2. What --save wrote reloads exactly and matches its own out.npy.
     saved_q = np.load(work / "out" / "q_nope.npy")
