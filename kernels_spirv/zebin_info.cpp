@@ -96,11 +96,33 @@ std::span<const unsigned char> kernel_isa(std::span<const unsigned char> zebin, 
   return zebin_section(zebin, ".text." + std::string(kernel));
 }
 
+namespace {
+
+// "[ 256, 1, 1 ]" -> 256.
+std::uint32_t work_group_size(std::string_view dims) {
+  std::uint64_t product = 1;
+  std::size_t i = 0;
+  int seen = 0;
+  while (i < dims.size()) {
+    if (dims[i] < '0' || dims[i] > '9') {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j < dims.size() && dims[j] >= '0' && dims[j] <= '9') ++j;
+    product *= to_u64(dims.substr(i, j - i));
+    ++seen;
+    i = j;
+  }
+  return seen == 3 ? static_cast<std::uint32_t>(product) : 0;
+}
+
+}  // namespace
+
 std::vector<ZebinKernelInfo> read_zebin_info(std::span<const unsigned char> zebin) {
   std::istringstream text(ze_info_text(zebin));
   std::vector<ZebinKernelInfo> kernels;
   enum class Block { none, kernels, execution_env, memory_buffers } block = Block::none;
-  std::string buffer_type;
   std::string line_storage;
   while (std::getline(text, line_storage)) {
     const std::string_view line = line_storage;
@@ -135,15 +157,17 @@ std::vector<ZebinKernelInfo> read_zebin_info(std::span<const unsigned char> zebi
       if (key == "grf_count") k.grf_count = static_cast<std::uint32_t>(to_u64(value));
       if (key == "slm_size") k.slm_bytes = static_cast<std::uint32_t>(to_u64(value));
       if (key == "barrier_count") k.barrier_count = static_cast<std::uint32_t>(to_u64(value));
+      if (key == "required_work_group_size") k.work_group_size = work_group_size(value);
       if (key == "has_dpas") k.has_dpas = value == "true";
       if (key == "spill_size") k.spill_bytes = to_u64(value);
       if (key == "private_size") k.private_bytes = to_u64(value);
     } else if (block == Block::memory_buffers) {
+      // Each buffer: `type` (scratch, or global for stateless private
+      // memory), `usage` (private_space, spill_fill_space, ...), `size`.
+      // Every one is per-thread memory outside the registers, whatever its
+      // type: private arrays the compiler put in global memory included.
       if (key.starts_with("- ")) key = trim(key.substr(2));
-      if (key == "type") buffer_type = std::string(value);
-      if (key == "size" && (buffer_type == "scratch" || buffer_type == "private_space")) {
-        k.scratch_bytes += to_u64(value);
-      }
+      if (key == "size") k.scratch_bytes += to_u64(value);
     }
   }
   std::erase_if(kernels, [](const ZebinKernelInfo& k) { return k.name.starts_with("Intel_Symbol_Table"); });

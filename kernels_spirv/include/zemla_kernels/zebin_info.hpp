@@ -17,6 +17,7 @@ struct ZebinKernelInfo {
   std::uint32_t grf_count = 0;
   std::uint32_t slm_bytes = 0;
   std::uint32_t barrier_count = 0;
+  std::uint32_t work_group_size = 0;  // required_work_group_size's product; 0 when the launch chooses
   bool has_dpas = false;
   std::uint64_t spill_bytes = 0;    // execution_env spill_size
   std::uint64_t private_bytes = 0;  // execution_env private_size

@@ -1,0 +1,322 @@
+#include "harness/isa_cost.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <regex>
+#include <sstream>
+
+#include "zemla/error.hpp"
+
+namespace zemla::isa {
+
+namespace {
+
+// "/* [0960]  */ (W&~f0.1) jmpi  L1096" and the like: the PC, an optional
+// predicate, the opcode with its dotted modifiers, an optional (N|M0) and
+// the operands; a send's message follows "; " in its comment.
+const std::regex& line_pattern() {
+  static const std::regex re(
+      R"(^/\* \[([0-9A-Fa-f]+)\]\s*\*/\s*(?:\([^)]*\)\s*)?([a-z][a-z0-9_.]*)\s*(?:\((\d+)\|M\d+\))?(.*)$)");
+  return re;
+}
+
+// The element bytes of an operand type suffix (":f" -> "f").
+int type_bytes(std::string_view t) {
+  if (t == "df" || t == "q" || t == "uq") return 8;
+  if (t == "f" || t == "d" || t == "ud" || t == "tf32") return 4;
+  if (t == "hf" || t == "bf" || t == "w" || t == "uw") return 2;
+  if (t == "b" || t == "ub" || t == "bf8" || t == "hf8") return 1;
+  return 4;
+}
+
+enum class TypeClass { floating, half, integer };
+TypeClass type_class(std::string_view t) {
+  if (t == "f" || t == "df" || t == "tf32") return TypeClass::floating;
+  if (t == "hf" || t == "bf") return TypeClass::half;
+  return TypeClass::integer;
+}
+
+bool starts_with_any(std::string_view s, std::initializer_list<std::string_view> prefixes) {
+  for (auto p : prefixes) {
+    if (s == p || (s.starts_with(p) && s.size() > p.size() && s[p.size()] == '.')) return true;
+  }
+  return false;
+}
+
+bool is_branch(std::string_view op) {
+  return starts_with_any(op, {"jmpi", "goto", "join", "while", "brc", "brd", "call", "calla", "ret", "if", "else",
+                              "endif", "break", "cont", "halt"});
+}
+
+}  // namespace
+
+std::vector<Instruction> parse_disassembly(std::string_view text) {
+  std::vector<Instruction> out;
+  std::istringstream in{std::string(text)};
+  std::string line;
+  static const std::regex type_re(R"(:([a-z][a-z0-9]*)\b)");
+  static const std::regex label_re(R"(\bL(\d+)\b)");
+  while (std::getline(in, line)) {
+    std::smatch m;
+    if (!std::regex_match(line, m, line_pattern())) continue;
+    Instruction ins;
+    ins.pc = static_cast<std::uint32_t>(std::stoul(m[1].str(), nullptr, 16));
+    ins.opcode = m[2].str();
+    ins.exec_size = m[3].matched ? std::stoi(m[3].str()) : 1;
+    std::string operands = m[4].str();
+    if (const auto comment = operands.find("//"); comment != std::string::npos) {
+      const std::string c = operands.substr(comment);
+      if (const auto semi = c.find("; "); semi != std::string::npos) {
+        ins.message = c.substr(semi + 2);
+        while (!ins.message.empty() && std::isspace(static_cast<unsigned char>(ins.message.back()))) {
+          ins.message.pop_back();
+        }
+      }
+      operands.resize(comment);
+    }
+    if (const auto brace = operands.find('{'); brace != std::string::npos) operands.resize(brace);
+    // The destination's type, then the first source's.
+    auto types = std::sregex_iterator(operands.begin(), operands.end(), type_re);
+    if (types != std::sregex_iterator()) ins.dst_type = (*types++)[1].str();
+    if (types != std::sregex_iterator()) ins.src_type = (*types)[1].str();
+    // A branch's earliest label: a backward goto (goto.b) names its loop
+    // head second, after the forward exit.
+    if (is_branch(ins.opcode)) {
+      for (auto it = std::sregex_iterator(operands.begin(), operands.end(), label_re); it != std::sregex_iterator();
+           ++it) {
+        const std::int64_t label = std::stoll((*it)[1].str());
+        if (ins.target < 0 || label < ins.target) ins.target = label;
+      }
+    }
+    out.push_back(std::move(ins));
+  }
+  return out;
+}
+
+std::vector<Loop> find_loops(std::span<const Instruction> code) {
+  std::vector<Loop> loops;
+  for (const auto& ins : code) {
+    if (ins.target >= 0 && static_cast<std::uint32_t>(ins.target) <= ins.pc) {
+      loops.push_back({static_cast<std::uint32_t>(ins.target), ins.pc});
+    }
+  }
+  return loops;
+}
+
+std::uint64_t message_bytes(const Instruction& send) {
+  static const std::regex re(R"(^(load|store)\.(ugm|slm)\.d(8|16|32|64)(u32)?(?:x(\d+))?(t?)\.)");
+  std::smatch m;
+  if (!std::regex_search(send.message, m, re)) return 0;
+  const std::uint64_t element = std::stoul(m[3].str()) / 8;
+  const std::uint64_t vector = m[5].matched ? std::stoul(m[5].str()) : 1;
+  const std::uint64_t lanes = m[6].str() == "t" ? 1 : static_cast<std::uint64_t>(send.exec_size);
+  return lanes * vector * element;
+}
+
+Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes) {
+  Counts c;
+  const auto alu_cycles = [&](int exec, int bytes) {
+    return std::max(1.0, static_cast<double>(exec) * bytes / engine_bytes);
+  };
+  for (const auto& ins : code) {
+    if (ins.pc < begin || ins.pc > end) continue;
+    ++c.instructions;
+    const std::string_view op = ins.opcode;
+    if (op.starts_with("send")) {
+      c.issue_cycles += 1;
+      const std::string_view msg = ins.message;
+      const std::uint64_t bytes = message_bytes(ins);
+      const bool global = msg.find(".ugm.") != std::string_view::npos;
+      if (msg.starts_with("load.") && global && msg.find("bti[255]") != std::string_view::npos) {
+        c.argument_load_bytes += bytes;
+      } else if (msg.starts_with("load.")) {
+        (global ? c.global_load_bytes : c.slm_load_bytes) += bytes;
+        ++(global ? c.global_loads : c.slm_loads);
+      } else if (msg.starts_with("store.")) {
+        (global ? c.global_store_bytes : c.slm_store_bytes) += bytes;
+        ++(global ? c.global_stores : c.slm_stores);
+      } else if (msg.find("barrier") != std::string_view::npos) {
+        ++c.barriers;
+      } else if (msg.starts_with("fence")) {
+        ++c.fences;
+      } else {
+        ++c.other;
+      }
+    } else if (op.starts_with("dpas")) {
+      c.issue_cycles += 1;
+      ++c.dpas;
+      // dpas.DxR: systolic depth D (32-bit channels, two 16-bit operands
+      // each) and repeat count R.
+      const auto dot = op.find('.');
+      const auto x = op.find('x', dot);
+      if (dot != std::string_view::npos && x != std::string_view::npos) {
+        c.dpas_shape = std::string(op.substr(dot + 1));
+        const int depth = std::stoi(std::string(op.substr(dot + 1, x - dot - 1)));
+        const int repeat = std::stoi(std::string(op.substr(x + 1)));
+        c.dpas_macs += static_cast<std::uint64_t>(depth) * 2 * repeat * ins.exec_size;
+      }
+    } else if (op.starts_with("math")) {
+      ++c.math;
+      c.math_lanes += ins.exec_size;
+      c.issue_cycles += 4 * alu_cycles(ins.exec_size, 4);
+    } else if (is_branch(op)) {
+      ++c.branches;
+      c.issue_cycles += 1;
+    } else if (op.starts_with("sync")) {
+      ++c.syncs;
+      c.issue_cycles += 1;
+    } else if (op == "nop" || op == "illegal") {
+      ++c.other;
+    } else {
+      const std::string& t = ins.dst_type;
+      c.issue_cycles += alu_cycles(ins.exec_size, type_bytes(t));
+      if (op == "mov" || op == "movi") {
+        ++c.moves;
+        // Between a floating type and another type or width: a conversion
+        // (bf16 -> f32 as a tile is widened, f32 -> bf16 as it is stored).
+        const std::string& s = ins.src_type;
+        const bool floating = type_class(t) != TypeClass::integer || type_class(s) != TypeClass::integer;
+        if (!s.empty() && floating && (type_class(s) != type_class(t) || type_bytes(s) != type_bytes(t))) {
+          ++c.conversions;
+        }
+        continue;
+      }
+      switch (type_class(t)) {
+        case TypeClass::floating:
+          ++c.float_ops;
+          c.float_lanes += ins.exec_size;
+          break;
+        case TypeClass::half:
+          ++c.half_ops;
+          c.half_lanes += ins.exec_size;
+          break;
+        case TypeClass::integer:
+          ++c.int_ops;
+          c.int_lanes += ins.exec_size;
+          break;
+      }
+    }
+  }
+  return c;
+}
+
+int KernelCost::sub_groups() const {
+  if (info.work_group_size == 0 || info.simd_size == 0) return 1;
+  return static_cast<int>(info.work_group_size / info.simd_size);
+}
+
+KernelCost account(const kernels::ZebinKernelInfo& info, std::string_view disassembly, int engine_bytes) {
+  KernelCost k;
+  k.info = info;
+  k.engine_bytes = engine_bytes;
+  const auto code = parse_disassembly(disassembly);
+  k.loops = find_loops(code);
+  // The main loop: the most global load bytes per trip, then the longest.
+  std::uint64_t best_bytes = 0;
+  int best_size = -1;
+  for (const auto& l : k.loops) {
+    const Counts c = count(code, l.begin, l.end, engine_bytes);
+    if (c.global_load_bytes > best_bytes || (c.global_load_bytes == best_bytes && c.instructions > best_size)) {
+      best_bytes = c.global_load_bytes;
+      best_size = c.instructions;
+      k.main_loop = l;
+      k.loop = c;
+      k.loop_found = true;
+    }
+  }
+  for (const auto& l : k.loops) {
+    const bool inside = l.begin >= k.main_loop.begin && l.end <= k.main_loop.end;
+    if (k.loop_found && inside && (l.begin != k.main_loop.begin || l.end != k.main_loop.end)) ++k.inner_loops;
+  }
+  const std::uint32_t end = code.empty() ? 0 : code.back().pc;
+  if (!k.loop_found) {
+    k.outside = count(code, 0, end, engine_bytes);
+    return k;
+  }
+  // Outside the main loop: before it and after it.
+  Counts before = k.main_loop.begin > 0 ? count(code, 0, k.main_loop.begin - 1, engine_bytes) : Counts{};
+  const Counts after = count(code, k.main_loop.end + 1, end, engine_bytes);
+  const auto add = [](Counts& a, const Counts& b) {
+    a.instructions += b.instructions;
+    a.global_load_bytes += b.global_load_bytes;
+    a.global_store_bytes += b.global_store_bytes;
+    a.argument_load_bytes += b.argument_load_bytes;
+    a.slm_load_bytes += b.slm_load_bytes;
+    a.slm_store_bytes += b.slm_store_bytes;
+    a.global_loads += b.global_loads;
+    a.global_stores += b.global_stores;
+    a.slm_loads += b.slm_loads;
+    a.slm_stores += b.slm_stores;
+    a.dpas += b.dpas;
+    if (!b.dpas_shape.empty()) a.dpas_shape = b.dpas_shape;
+    a.dpas_macs += b.dpas_macs;
+    a.float_ops += b.float_ops;
+    a.half_ops += b.half_ops;
+    a.int_ops += b.int_ops;
+    a.moves += b.moves;
+    a.conversions += b.conversions;
+    a.math += b.math;
+    a.float_lanes += b.float_lanes;
+    a.half_lanes += b.half_lanes;
+    a.int_lanes += b.int_lanes;
+    a.math_lanes += b.math_lanes;
+    a.barriers += b.barriers;
+    a.fences += b.fences;
+    a.branches += b.branches;
+    a.syncs += b.syncs;
+    a.other += b.other;
+    a.issue_cycles += b.issue_cycles;
+  };
+  add(before, after);
+  k.outside = before;
+  return k;
+}
+
+std::string iga_platform(std::string_view target) {
+  if (target == "pvc") return "12p72";
+  if (target == "acm-g10") return "12p71";
+  throw Error("isa::iga_platform", kUnsupported,
+              "no iga64 platform known for ocloc target '" + std::string(target) + "' (pvc, acm-g10)");
+}
+
+std::string disassemble(std::span<const unsigned char> isa, std::string_view target, const std::string& iga64) {
+  constexpr const char* kCall = "iga64";
+  // The machine code goes to a file of our own (iga64 reads a path); it is
+  // removed whatever happens.
+  std::random_device seed;
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("zemla_isa_" + std::to_string(seed()) + "_" + std::to_string(seed()) + ".bin");
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ignored;
+      std::filesystem::remove(p, ignored);
+    }
+  } remove{path};
+  {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(isa.data()), static_cast<std::streamsize>(isa.size()));
+    if (!f) throw Error(kCall, kUnsupported, "cannot write the machine code to " + path.string());
+  }
+  const std::string command =
+      "'" + iga64 + "' -d -Xprint-pc -p=" + iga_platform(target) + " '" + path.string() + "' 2>/dev/null";
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) throw Error(kCall, kUnsupported, "cannot run " + iga64);
+  std::string text;
+  std::array<char, 4096> buffer{};
+  std::size_t n = 0;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0) text.append(buffer.data(), n);
+  if (text.find("/* [") == std::string::npos) {
+    throw Error(kCall, kUnsupported,
+                "'" + iga64 + "' printed no instructions (is it installed? Debian: libigc-tools, which has iga64)");
+  }
+  return text;
+}
+
+}  // namespace zemla::isa
