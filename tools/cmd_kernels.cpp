@@ -4,7 +4,6 @@
 // harness/isa_cost.hpp) and the MLA split kernels' static projection onto
 // the Intel targets (harness/intel_projection.hpp).
 
-#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -197,12 +196,13 @@ void print_cost(const Global& global, const std::string& iga64) {
 void add_kernels_command(CLI::App& app, const Global& global, int& exit_code) {
   auto* cmd = app.add_subcommand("kernels", "List the embedded kernels: targets, formats and native ISA facts");
   auto cost = std::make_shared<bool>(false);
-  auto iga64 = std::make_shared<std::string>(std::getenv("ZEMLA_IGA64") ? std::getenv("ZEMLA_IGA64") : "iga64");
+  auto iga64 = std::make_shared<std::string>("iga64");
   cmd->add_flag("--cost", *cost,
                 "What each native kernel's main loop spends per trip (memory and local-memory bytes, DPAS, ALU, "
                 "math, barriers; from iga64's disassembly) and the MLA split kernels' static projection onto "
                 "pvc and acm-g10 (not a measurement)");
-  cmd->add_option("--iga64", *iga64, "The iga64 program for --cost (default: $ZEMLA_IGA64, else iga64 on PATH)")
+  cmd->add_option("--iga64", *iga64,
+                  "The iga64 program for --cost: a path, or a name looked up in PATH (Debian: libigc-tools)")
       ->capture_default_str();
   cmd->callback([&global, &exit_code, cost, iga64] {
     if (*cost) {
