@@ -3,14 +3,19 @@
 # ZEMLA_Q_REGS) on the H100, which cannot run intel_xmx: the change must
 # leave the variants it does run untouched. The tree is built twice, the
 # second time with xmx_tiles.clh and mla_decode_split.clh as they were before
-# the change (git revision BASE), then both run the same checked steps of
-# portable and nv_mma (median of 50 each).
+# the change (git revision BASE, or a directory holding ops/mla/ of it, for
+# a machine that has the working tree but no history), then both run the
+# same checked steps of portable and nv_mma (median of 50 each).
 #   bench/h100_q_regs_ab.sh BASE
 set -uo pipefail
 base=${1:?usage: bench/h100_q_regs_ab.sh BASE-REVISION}
 rm -rf /tmp/zemla_base && cp -r . /tmp/zemla_base
 for f in ops/mla/xmx_tiles.clh ops/mla/mla_decode_split.clh; do
-  git show "$base:$f" > "/tmp/zemla_base/$f" || exit 1
+  if [ -d "$base" ]; then
+    cp "$base/$f" "/tmp/zemla_base/$f" || exit 1
+  else
+    git show "$base:$f" > "/tmp/zemla_base/$f" || exit 1
+  fi
 done
 grep -c ZEMLA_Q_REGS /tmp/zemla_base/ops/mla/xmx_tiles.clh
 rm -rf /tmp/zb /tmp/zb_base
