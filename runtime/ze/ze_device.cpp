@@ -102,22 +102,26 @@ std::vector<Located> locate_all() {
 using Uuid = std::array<std::uint8_t, 16>;
 static_assert(ZE_MAX_DRIVER_UUID_SIZE == 16 && ZE_MAX_DEVICE_UUID_SIZE == 16);
 
+// The UUID of a driver's or a device's properties.
+template <typename Properties>
+Uuid uuid_in(const Properties& props) {
+  Uuid u{};
+  std::copy(std::begin(props.uuid.id), std::end(props.uuid.id), u.begin());
+  return u;
+}
+
 Uuid uuid_of(ze_driver_handle_t driver) {
   ze_driver_properties_t props{};
   props.stype = ZE_STRUCTURE_TYPE_DRIVER_PROPERTIES;
   check(zeDriverGetProperties(driver, &props), "zeDriverGetProperties");
-  Uuid u{};
-  std::copy(std::begin(props.uuid.id), std::end(props.uuid.id), u.begin());
-  return u;
+  return uuid_in(props);
 }
 
 Uuid uuid_of(ze_device_handle_t device) {
   ze_device_properties_t props{};
   props.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES;
   check(zeDeviceGetProperties(device, &props), "zeDeviceGetProperties");
-  Uuid u{};
-  std::copy(std::begin(props.uuid.id), std::end(props.uuid.id), u.begin());
-  return u;
+  return uuid_in(props);
 }
 
 // The root device of a device the drivers list, or null for one they do not.
