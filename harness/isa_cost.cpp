@@ -8,7 +8,6 @@
 #include <fstream>
 #include <memory>
 #include <random>
-#include <regex>
 #include <sstream>
 
 #include "zemla/error.hpp"
@@ -17,13 +16,51 @@ namespace zemla::isa {
 
 namespace {
 
-// "/* [0960]  */ (W&~f0.1) jmpi  L1096" and the like: the PC, an optional
-// predicate, the opcode with its dotted modifiers, an optional (N|M0) and
-// the operands; a send's message follows "; " in its comment.
-const std::regex& line_pattern() {
-  static const std::regex re(
-      R"(^/\* \[([0-9A-Fa-f]+)\]\s*\*/\s*(?:\([^)]*\)\s*)?([a-z][a-z0-9_.]*)\s*(?:\((\d+)\|M\d+\))?(.*)$)");
-  return re;
+// A hand-written reader, not std::regex: GCC 12's <regex> warns
+// (maybe-uninitialized) in the sanitizer build, where warnings are errors.
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+
+// Skips spaces from `i`.
+std::size_t skip_spaces(std::string_view s, std::size_t i) {
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return i;
+}
+
+// The decimal number at `i` (digits only), advancing `i`; -1 when none.
+std::int64_t read_number(std::string_view s, std::size_t& i) {
+  if (i >= s.size() || !is_digit(s[i])) return -1;
+  std::int64_t v = 0;
+  while (i < s.size() && is_digit(s[i])) v = v * 10 + (s[i++] - '0');
+  return v;
+}
+
+// The type suffixes (":f", ":bf", ...) of the operands, in order.
+std::vector<std::string> operand_types(std::string_view ops) {
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i + 1 < ops.size(); ++i) {
+    if (ops[i] != ':' || !is_lower(ops[i + 1])) continue;
+    std::size_t j = i + 1;
+    while (j < ops.size() && (is_lower(ops[j]) || is_digit(ops[j]))) ++j;
+    types.emplace_back(ops.substr(i + 1, j - i - 1));
+    i = j - 1;
+  }
+  return types;
+}
+
+// The labels ("L1096") among the operands, as numbers.
+std::vector<std::int64_t> operand_labels(std::string_view ops) {
+  std::vector<std::int64_t> labels;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const bool starts = ops[i] == 'L' && (i == 0 || !(is_lower(ops[i - 1]) || is_digit(ops[i - 1])));
+    if (!starts) continue;
+    std::size_t j = i + 1;
+    const std::int64_t v = read_number(ops, j);
+    if (v >= 0 && (j == ops.size() || !(is_lower(ops[j]) || is_digit(ops[j])))) labels.push_back(v);
+    i = j - 1;
+  }
+  return labels;
 }
 
 // The element bytes of an operand type suffix (":f" -> "f").
@@ -58,39 +95,54 @@ bool is_branch(std::string_view op) {
 
 std::vector<Instruction> parse_disassembly(std::string_view text) {
   std::vector<Instruction> out;
-  std::istringstream in{std::string(text)};
-  std::string line;
-  static const std::regex type_re(R"(:([a-z][a-z0-9]*)\b)");
-  static const std::regex label_re(R"(\bL(\d+)\b)");
-  while (std::getline(in, line)) {
-    std::smatch m;
-    if (!std::regex_match(line, m, line_pattern())) continue;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(start, end - start);
+    start = end + 1;
+    // "/* [0960]  */ (W&~f0.1) jmpi  L1096": PC, optional predicate, opcode,
+    // optional (N|M0), operands, and a send's message after "; ".
+    if (!line.starts_with("/* [")) continue;
+    const std::size_t close = line.find(']');
+    const std::size_t comment_end = line.find("*/");
+    if (close == std::string_view::npos || comment_end == std::string_view::npos) continue;
     Instruction ins;
-    ins.pc = static_cast<std::uint32_t>(std::stoul(m[1].str(), nullptr, 16));
-    ins.opcode = m[2].str();
-    ins.exec_size = m[3].matched ? std::stoi(m[3].str()) : 1;
-    std::string operands = m[4].str();
-    if (const auto comment = operands.find("//"); comment != std::string::npos) {
-      const std::string c = operands.substr(comment);
-      if (const auto semi = c.find("; "); semi != std::string::npos) {
-        ins.message = c.substr(semi + 2);
-        while (!ins.message.empty() && std::isspace(static_cast<unsigned char>(ins.message.back()))) {
-          ins.message.pop_back();
-        }
+    ins.pc = static_cast<std::uint32_t>(std::stoul(std::string(line.substr(4, close - 4)), nullptr, 16));
+    std::size_t i = skip_spaces(line, comment_end + 2);
+    if (i < line.size() && line[i] == '(') i = skip_spaces(line, line.find(')', i) + 1);  // the predicate
+    std::size_t j = i;
+    while (j < line.size() && (is_lower(line[j]) || is_digit(line[j]) || line[j] == '.' || line[j] == '_')) ++j;
+    if (j == i || !is_lower(line[i])) continue;
+    ins.opcode = std::string(line.substr(i, j - i));
+    i = skip_spaces(line, j);
+    if (i < line.size() && line[i] == '(') {
+      std::size_t k = i + 1;
+      const std::int64_t n = read_number(line, k);
+      if (n > 0 && k < line.size() && line[k] == '|') {
+        ins.exec_size = static_cast<int>(n);
+        i = line.find(')', k) + 1;
       }
-      operands.resize(comment);
     }
-    if (const auto brace = operands.find('{'); brace != std::string::npos) operands.resize(brace);
+    std::string_view operands = line.substr(std::min(i, line.size()));
+    if (const auto comment = operands.find("//"); comment != std::string_view::npos) {
+      const std::string_view c = operands.substr(comment);
+      if (const auto semi = c.find("; "); semi != std::string_view::npos) {
+        std::string_view m = c.substr(semi + 2);
+        while (!m.empty() && std::isspace(static_cast<unsigned char>(m.back()))) m.remove_suffix(1);
+        ins.message = std::string(m);
+      }
+      operands = operands.substr(0, comment);
+    }
+    if (const auto brace = operands.find('{'); brace != std::string_view::npos) operands = operands.substr(0, brace);
     // The destination's type, then the first source's.
-    auto types = std::sregex_iterator(operands.begin(), operands.end(), type_re);
-    if (types != std::sregex_iterator()) ins.dst_type = (*types++)[1].str();
-    if (types != std::sregex_iterator()) ins.src_type = (*types)[1].str();
+    const auto types = operand_types(operands);
+    if (!types.empty()) ins.dst_type = types[0];
+    if (types.size() > 1) ins.src_type = types[1];
     // A branch's earliest label: a backward goto (goto.b) names its loop
     // head second, after the forward exit.
     if (is_branch(ins.opcode)) {
-      for (auto it = std::sregex_iterator(operands.begin(), operands.end(), label_re); it != std::sregex_iterator();
-           ++it) {
-        const std::int64_t label = std::stoll((*it)[1].str());
+      for (const auto label : operand_labels(operands)) {
         if (ins.target < 0 || label < ins.target) ins.target = label;
       }
     }
@@ -110,13 +162,33 @@ std::vector<Loop> find_loops(std::span<const Instruction> code) {
 }
 
 std::uint64_t message_bytes(const Instruction& send) {
-  static const std::regex re(R"(^(load|store)\.(ugm|slm)\.d(8|16|32|64)(u32)?(?:x(\d+))?(t?)\.)");
-  std::smatch m;
-  if (!std::regex_search(send.message, m, re)) return 0;
-  const std::uint64_t element = std::stoul(m[3].str()) / 8;
-  const std::uint64_t vector = m[5].matched ? std::stoul(m[5].str()) : 1;
-  const std::uint64_t lanes = m[6].str() == "t" ? 1 : static_cast<std::uint64_t>(send.exec_size);
-  return lanes * vector * element;
+  // "load.ugm.d32x64t.a64": operation, memory, d<bits>[u32][x<vector>][t], ...
+  const std::string_view m = send.message;
+  std::size_t i = 0;
+  if (m.starts_with("load.")) {
+    i = 5;
+  } else if (m.starts_with("store.")) {
+    i = 6;
+  } else {
+    return 0;
+  }
+  const std::string_view rest = m.substr(i);
+  if (!rest.starts_with("ugm.d") && !rest.starts_with("slm.d")) return 0;
+  i += 5;
+  const std::int64_t bits = read_number(m, i);
+  if (bits != 8 && bits != 16 && bits != 32 && bits != 64) return 0;
+  if (m.substr(i).starts_with("u32")) i += 3;
+  std::int64_t vector = 1;
+  if (i < m.size() && m[i] == 'x') {
+    ++i;
+    vector = read_number(m, i);
+    if (vector <= 0) return 0;
+  }
+  const bool transposed = i < m.size() && m[i] == 't';
+  if (transposed) ++i;
+  if (i >= m.size() || m[i] != '.') return 0;
+  const std::uint64_t lanes = transposed ? 1 : static_cast<std::uint64_t>(send.exec_size);
+  return lanes * static_cast<std::uint64_t>(vector) * static_cast<std::uint64_t>(bits / 8);
 }
 
 Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes) {
