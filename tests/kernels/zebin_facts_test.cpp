@@ -46,13 +46,14 @@ TEST(ZebinFacts, NoKernelSpillsOrUsesPrivateMemory) {
                    std::string(b->target) + " " + k.name);
       EXPECT_EQ(k.spill_bytes, 0u);
       EXPECT_EQ(k.private_bytes, 0u);
-      // Known on acm-g10 (found by `zemla kernels --cost`): ocloc 22.43
-      // keeps loops of the MLA split kernels rolled there and puts the
-      // arrays they index (the KV registers, the accumulators) in private
-      // memory, 256-320 bytes per work-item in global memory. Unrolling
-      // them spills 1-8 KiB instead (128 registers of 32 bytes do not hold
-      // them). Until a kernel change fixes it, it may not grow.
-      if (b->target == "acm-g10" && b->program == "mla_decode") {
+      // Known on acm-g10 (found by `zemla kernels --cost`): the intel_sg
+      // MLA split kernels, SIMD16 on 32-byte registers, keep 288-320 bytes
+      // per work-item in private memory, which is global memory there
+      // (unrolled, they spill 4 KiB instead; SIMD8, as GQA went, is the
+      // way out). Until then it may not grow. The 8-wide intel_xmx build
+      // had the same until its loops were unrolled and its next-tile
+      // prefetch dropped (ops/mla/mla_variant.clh): it must stay at zero.
+      if (b->target == "acm-g10" && b->program == "mla_decode" && b->variant == "intel_sg") {
         EXPECT_LE(k.scratch_bytes, 320u);
       } else {
         EXPECT_EQ(k.scratch_bytes, 0u);
