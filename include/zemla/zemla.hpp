@@ -117,7 +117,8 @@ class ZEMLA_API Runtime {
   // Ordering with the caller's immediate command list: every copy and
   // launch is appended to it, each followed by a barrier, so the caller's
   // commands before a zemla call run before it and those after run after;
-  // the caller waits for results as for its own work. A recorded step
+  // the caller waits for results as for its own work; destroying the
+  // Runtime waits on the host until the list has run them. A recorded step
   // (MlaCache's graph replay) runs on a queue of zemla's: it waits on the
   // host for the caller's list before it starts and for itself before the
   // call returns. Without a list, zemla appends to an immediate list of its
