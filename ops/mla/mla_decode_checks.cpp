@@ -77,7 +77,7 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require(g.max_pages > 0, kCall, [&] { return "max_pages " + s(g.max_pages) + " must be positive"; });
 
   // Strides: outputs must not overlap; KV rows must be 16-byte aligned
-  // because the intel_sg variant block-reads them.
+  // because every variant stages them with 16-byte vector loads.
   require_stride(g.q_nope_stride_b, "q_nope_stride_b", 0);
   require_stride(g.q_nope_stride_h, "q_nope_stride_h", 0);
   require_stride(g.q_rope_stride_b, "q_rope_stride_b", 0);
