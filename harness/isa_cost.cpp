@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -191,13 +192,14 @@ std::uint64_t message_bytes(const Instruction& send) {
   return lanes * static_cast<std::uint64_t>(vector) * static_cast<std::uint64_t>(bits / 8);
 }
 
-Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes) {
+Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes,
+             bool outside) {
   Counts c;
   const auto alu_cycles = [&](int exec, int bytes) {
     return std::max(1.0, static_cast<double>(exec) * bytes / engine_bytes);
   };
   for (const auto& ins : code) {
-    if (ins.pc < begin || ins.pc > end) continue;
+    if ((ins.pc >= begin && ins.pc <= end) == outside) continue;
     ++c.instructions;
     const std::string_view op = ins.opcode;
     if (op.starts_with("send")) {
@@ -235,7 +237,6 @@ Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32
       }
     } else if (op.starts_with("math")) {
       ++c.math;
-      c.math_lanes += ins.exec_size;
       c.issue_cycles += 4 * alu_cycles(ins.exec_size, 4);
     } else if (is_branch(op)) {
       ++c.branches;
@@ -262,15 +263,12 @@ Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32
       switch (type_class(t)) {
         case TypeClass::floating:
           ++c.float_ops;
-          c.float_lanes += ins.exec_size;
           break;
         case TypeClass::half:
           ++c.half_ops;
-          c.half_lanes += ins.exec_size;
           break;
         case TypeClass::integer:
           ++c.int_ops;
-          c.int_lanes += ins.exec_size;
           break;
       }
     }
@@ -286,7 +284,6 @@ int KernelCost::sub_groups() const {
 KernelCost account(const kernels::ZebinKernelInfo& info, std::string_view disassembly, int engine_bytes) {
   KernelCost k;
   k.info = info;
-  k.engine_bytes = engine_bytes;
   const auto code = parse_disassembly(disassembly);
   k.loops = find_loops(code);
   // The main loop: the most global load bytes per trip, then the longest.
@@ -306,47 +303,9 @@ KernelCost account(const kernels::ZebinKernelInfo& info, std::string_view disass
     const bool inside = l.begin >= k.main_loop.begin && l.end <= k.main_loop.end;
     if (k.loop_found && inside && (l.begin != k.main_loop.begin || l.end != k.main_loop.end)) ++k.inner_loops;
   }
-  const std::uint32_t end = code.empty() ? 0 : code.back().pc;
-  if (!k.loop_found) {
-    k.outside = count(code, 0, end, engine_bytes);
-    return k;
-  }
-  // Outside the main loop: before it and after it.
-  Counts before = k.main_loop.begin > 0 ? count(code, 0, k.main_loop.begin - 1, engine_bytes) : Counts{};
-  const Counts after = count(code, k.main_loop.end + 1, end, engine_bytes);
-  const auto add = [](Counts& a, const Counts& b) {
-    a.instructions += b.instructions;
-    a.global_load_bytes += b.global_load_bytes;
-    a.global_store_bytes += b.global_store_bytes;
-    a.argument_load_bytes += b.argument_load_bytes;
-    a.slm_load_bytes += b.slm_load_bytes;
-    a.slm_store_bytes += b.slm_store_bytes;
-    a.global_loads += b.global_loads;
-    a.global_stores += b.global_stores;
-    a.slm_loads += b.slm_loads;
-    a.slm_stores += b.slm_stores;
-    a.dpas += b.dpas;
-    if (!b.dpas_shape.empty()) a.dpas_shape = b.dpas_shape;
-    a.dpas_macs += b.dpas_macs;
-    a.float_ops += b.float_ops;
-    a.half_ops += b.half_ops;
-    a.int_ops += b.int_ops;
-    a.moves += b.moves;
-    a.conversions += b.conversions;
-    a.math += b.math;
-    a.float_lanes += b.float_lanes;
-    a.half_lanes += b.half_lanes;
-    a.int_lanes += b.int_lanes;
-    a.math_lanes += b.math_lanes;
-    a.barriers += b.barriers;
-    a.fences += b.fences;
-    a.branches += b.branches;
-    a.syncs += b.syncs;
-    a.other += b.other;
-    a.issue_cycles += b.issue_cycles;
-  };
-  add(before, after);
-  k.outside = before;
+  // Everything else, once: the whole kernel when it has no loop.
+  k.outside = k.loop_found ? count(code, k.main_loop.begin, k.main_loop.end, engine_bytes, true)
+                           : count(code, 0, UINT32_MAX, engine_bytes);
   return k;
 }
 

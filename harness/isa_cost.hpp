@@ -57,7 +57,6 @@ struct Counts {
   // ALU instructions by destination type class (f32/f64, f16/bf16, integer);
   // moves are every mov, conversions the movs that change a floating type.
   int float_ops = 0, half_ops = 0, int_ops = 0, moves = 0, conversions = 0, math = 0;
-  std::uint64_t float_lanes = 0, half_lanes = 0, int_lanes = 0, math_lanes = 0;  // exec sizes summed
   int barriers = 0, fences = 0, branches = 0, syncs = 0, other = 0;
   // Vector-engine issue cycles on a target whose engines take `engine_bytes`
   // of operands per clock (64 on Xe-HPC, 32 on Xe-HPG): an ALU instruction
@@ -66,11 +65,13 @@ struct Counts {
   // not in the sources the README cites), every other instruction 1.
   double issue_cycles = 0;
 };
-Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes);
+// Counts the instructions with begin <= pc <= end, or, with `outside`, every
+// other one.
+Counts count(std::span<const Instruction> code, std::uint32_t begin, std::uint32_t end, int engine_bytes,
+             bool outside = false);
 
 struct KernelCost {
   kernels::ZebinKernelInfo info;
-  int engine_bytes = 0;
   bool loop_found = false;
   Loop main_loop;  // the loop with the most global load bytes per trip
   Counts loop;     // one trip of it
