@@ -183,11 +183,14 @@ TEST(IsaCost, KvAppendStoresWhatItLoadsPerRow) {
 }
 
 // One trip of an MLA split kernel's main loop by every sub-group of the
-// work-group reads one KV tile: 16 rows of 576 values, plus the page-table
-// entry and no more than a few words of bookkeeping, and writes nothing to
-// global memory. acm-g10's intel_sg kernels also move private arrays
-// through global memory in the loop (zebin_facts_test.cpp says why), so
-// only the tile's lower bound holds for them.
+// work-group reads one KV tile, 16 rows of 576 values, and writes nothing to
+// global memory. Statically the staging's loads count in full: 5 rounds of
+// one vector (16 bytes; 8 for FP8) per work-item of 256, the last half
+// masked, so 1152 vectors' worth of tile reads as 1280; a page-table entry
+// or two of bookkeeping per sub-group come on top. acm-g10's intel_sg
+// kernels also move private arrays through global memory in the loop
+// (zebin_facts_test.cpp says why), so only the tile's lower bound holds
+// for them.
 TEST(IsaCost, MlaSplitKernelsReadOneKvTilePerTrip) {
   int seen = 0;
   for (const auto& s : disassembled("mla_decode", "mla_decode_split")) {
@@ -197,10 +200,11 @@ TEST(IsaCost, MlaSplitKernelsReadOneKvTilePerTrip) {
     ASSERT_TRUE(s.cost.loop_found);
     const bool fp8 = std::string_view(s.binary->dtype).find("fp8") != std::string_view::npos;
     const std::uint64_t tile = 16 * 576 * (fp8 ? 1 : 2);
+    const std::uint64_t staged = 5 * 256 * (fp8 ? 8 : 16);
     const std::uint64_t read = s.cost.loop.global_load_bytes * static_cast<std::uint64_t>(s.cost.sub_groups());
     EXPECT_GE(read, tile);
     if (s.binary->target == "pvc" || s.binary->variant == "intel_xmx") {
-      EXPECT_LE(read, tile + 256 * s.cost.sub_groups());
+      EXPECT_LE(read, staged + 8 * s.cost.sub_groups());
       EXPECT_EQ(s.cost.loop.global_store_bytes, 0u) << "the tile loop writes nothing to global memory";
     }
     if (s.binary->variant == "intel_xmx") {
