@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "harness/mla_op_args.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla::cli {
@@ -72,7 +73,7 @@ ApiRun run_through_op(const MlaProblem& p, const std::string& backend, int devic
   const std::size_t workspace_bytes = flash_mla_get_workspace_size(runtime, p.seqlens, p.rows(), num_kv_splits);
   Tensor workspace = runtime.allocate(workspace_bytes);
 
-  FlashMlaDecodeArgs a;
+  FlashMlaDecodeArgs a = flash_mla_args(p, num_kv_splits);
   a.q_nope = &q_nope;
   a.q_rope = &q_rope;
   a.kv_cache = &kv;
@@ -81,17 +82,6 @@ ApiRun run_through_op(const MlaProblem& p, const std::string& backend, int devic
   a.workspace = &workspace;
   a.out = &out;
   a.lse = &lse;
-  a.batch = p.batch;
-  a.heads = p.heads;
-  a.q_len = p.q_len;
-  a.num_pages = p.num_pages;
-  a.page_size = p.page_size;
-  a.max_pages = p.max_pages;
-  a.sm_scale = p.sm_scale;
-  a.num_kv_splits = num_kv_splits;
-  a.dtype = p.dtype;
-  a.kv_cache_dtype = is_fp8(p.kv_format) ? std::string(kv_format_name(p.kv_format)) : "auto";
-  a.kv_scale = p.kv_scale;
   flash_mla_decode(runtime, a);
   ApiRun run = read_back(runtime, p, out, lse);
   run.workspace_bytes = workspace_bytes;

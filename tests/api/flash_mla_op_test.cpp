@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/compare.hpp"
+#include "harness/mla_op_args.hpp"
 #include "harness/mla_problem.hpp"
 #include "harness/reference.hpp"
 #include "zemla/zemla.h"
@@ -45,7 +46,8 @@ struct ServerBuffers {
         page_table(upload(rt, p.page_table)),
         out(rt.allocate(std::size_t(p.batch) * p.rows() * 512 * 2)),
         lse(rt.allocate(std::size_t(p.batch) * p.rows() * 4)),
-        workspace(rt.allocate(workspace_bytes)) {
+        workspace(rt.allocate(workspace_bytes)),
+        args(flash_mla_args(p, num_kv_splits)) {
     args.q_nope = &q_nope;
     args.q_rope = &q_rope;
     args.kv_cache = &kv;
@@ -54,17 +56,6 @@ struct ServerBuffers {
     args.workspace = &workspace;
     args.out = &out;
     args.lse = &lse;
-    args.batch = p.batch;
-    args.heads = p.heads;
-    args.q_len = p.q_len;
-    args.num_pages = p.num_pages;
-    args.page_size = p.page_size;
-    args.max_pages = p.max_pages;
-    args.sm_scale = p.sm_scale;
-    args.num_kv_splits = num_kv_splits;
-    args.dtype = p.dtype;
-    args.kv_cache_dtype = is_fp8(p.kv_format) ? std::string(kv_format_name(p.kv_format)) : "auto";
-    args.kv_scale = p.kv_scale;
   }
 
   DecodeResult read(const MlaProblem& p) const {

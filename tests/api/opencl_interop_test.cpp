@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "harness/compare.hpp"
+#include "harness/mla_op_args.hpp"
 #include "harness/mla_problem.hpp"
 #include "harness/reference.hpp"
 #include "server_opencl.hpp"
@@ -46,7 +47,7 @@ TEST(OpenClInterop, DecodesOnTheServersBuffersAndLeavesThemItsOwn) {
                                  lse_bytes};
     for (std::size_t i = 0; i < mems.size(); ++i) t.push_back(rt.wrap(mems[i], sizes[i]));
     Tensor workspace = rt.allocate(flash_mla_get_workspace_size(rt, p.seqlens, p.heads, -1));
-    FlashMlaDecodeArgs a;
+    FlashMlaDecodeArgs a = flash_mla_args(p, -1);
     a.q_nope = &t[0];
     a.q_rope = &t[1];
     a.kv_cache = &t[2];
@@ -55,13 +56,6 @@ TEST(OpenClInterop, DecodesOnTheServersBuffersAndLeavesThemItsOwn) {
     a.out = &t[5];
     a.lse = &t[6];
     a.workspace = &workspace;
-    a.batch = p.batch;
-    a.heads = p.heads;
-    a.num_pages = p.num_pages;
-    a.page_size = p.page_size;
-    a.max_pages = p.max_pages;
-    a.sm_scale = p.sm_scale;
-    a.num_kv_splits = -1;
     a.host_seq_lens = p.seqlens;
     flash_mla_decode(rt, a);
     // No synchronize: the server's blocking read on its in-order queue runs after zemla's launches.
