@@ -196,23 +196,22 @@ DeviceInfo describe(const Located& at, int index, ze_device_properties_t* props_
 class ZeBuffer final : public Buffer {
  public:
   ZeBuffer(ze_context_handle_t context, ze_device_handle_t device, std::size_t bytes)
-      : Buffer(bytes), context_(context), owned_(true) {
+      : Buffer(bytes), context_(context) {
     ze_device_mem_alloc_desc_t desc{};
     desc.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC;
     check(zeMemAllocDevice(context, &desc, bytes == 0 ? 64 : bytes, 64, device, &ptr_), "zeMemAllocDevice",
           std::to_string(bytes) + " bytes");
   }
-  // The caller's USM pointer (Device::wrap): used, never freed.
-  ZeBuffer(void* borrowed, std::size_t bytes) : Buffer(bytes), context_(nullptr), ptr_(borrowed), owned_(false) {}
+  // The caller's USM pointer (Device::wrap): used, never freed (no context).
+  ZeBuffer(void* borrowed, std::size_t bytes) : Buffer(bytes), context_(nullptr), ptr_(borrowed) {}
   ~ZeBuffer() override {
-    if (owned_ && ptr_ != nullptr) zeMemFree(context_, ptr_);
+    if (context_ != nullptr && ptr_ != nullptr) zeMemFree(context_, ptr_);
   }
   void* ptr() const { return ptr_; }
 
  private:
-  ze_context_handle_t context_;
+  ze_context_handle_t context_;  // null for a borrowed pointer
   void* ptr_ = nullptr;
-  bool owned_;
 };
 
 class ZeKernel final : public Kernel {
@@ -300,11 +299,7 @@ class ZeDevice final : public Device {
   // On the caller's context, and on its immediate command list when `list`
   // is given (ze::adopt): those handles are used, never destroyed.
   ZeDevice(const Located& at, int index, Settings settings, ze_context_handle_t context, ze_command_list_handle_t list)
-      : Device(std::move(settings)),
-        device_(at.device),
-        root_(at.root),
-        info_(describe(at, index, &props_)),
-        callers_list_(list != nullptr) {
+      : Device(std::move(settings)), device_(at.device), root_(at.root), info_(describe(at, index, &props_)) {
     if (context == nullptr) {
       ze_context_desc_t context_desc{};
       context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
@@ -468,7 +463,7 @@ class ZeDevice final : public Device {
   // come before and after ours unseen, so a replay waits for the list before
   // it starts, and for itself before it returns.
   void execute(ze_command_list_handle_t list) {
-    if (launched_ || callers_list_) finish();
+    if (launched_ || callers_list()) finish();
     if (queue_.get() == nullptr) {
       ze_command_queue_desc_t desc{};
       desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
@@ -480,7 +475,7 @@ class ZeDevice final : public Device {
     }
     check(zeCommandQueueExecuteCommandLists(queue_.get(), 1, &list, nullptr), "zeCommandQueueExecuteCommandLists");
     replayed_ = true;
-    if (callers_list_) settle_replays();
+    if (callers_list()) settle_replays();
   }
 
   ze_command_list_handle_t new_command_list() {
@@ -594,11 +589,13 @@ class ZeDevice final : public Device {
     return {};
   }
 
+  // list_ is the caller's (adopted) immediate list, not one of zemla's.
+  bool callers_list() const { return owned_list_.get() == nullptr; }
+
   ze_device_handle_t device_;
   ze_device_handle_t root_;         // device_, or its root device when device_ is a tile
   ze_device_properties_t props_{};  // before info_: describe() fills both
   DeviceInfo info_;
-  bool callers_list_;            // list_ is the caller's (adopted) immediate list
   ContextHandle owned_context_;  // empty when the context is the caller's
   ze_context_handle_t context_ = nullptr;
   std::uint32_t ordinal_ = 0;     // the compute queue group
