@@ -50,7 +50,6 @@ TileProjection project_tile(const KernelCost& k, const IntelTarget& t) {
                                            : t.slm_bytes_per_core / static_cast<int>(k.info.slm_bytes);
   p.resident = std::min({by_threads, by_slm, t.max_work_groups_per_core});
   p.resident_limit = p.resident == by_threads ? "threads" : p.resident == by_slm ? "slm" : "work-groups";
-  p.resident = std::max(p.resident, 0);
 
   // Latency: a work-group has one tile's loads in flight at a time (the
   // next tile's, while it computes the current one), so a core finishes at
