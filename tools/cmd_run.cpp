@@ -31,7 +31,6 @@ struct RunFlags {
   std::string save_dir;
   bool append = false;            // fused kv_append of each request's last token
   std::string path = "auto";      // decoder, op or cache (tools/api_path.hpp); auto: op with --load
-  bool api = false;               // --api: --path cache
   std::string kv_dtype = "auto";  // the cache's storage: auto (the dtype), fp8_e4m3, fp8_e5m2
 };
 
@@ -82,7 +81,6 @@ std::string kv_dtype_name(const MlaProblem& p) {
 // Which path runs the step. --load exercises what an embedder calls (the op)
 // unless the run times or fuses an append, which only the decoder does.
 std::string resolve_path(const RunFlags& f) {
-  if (f.api) return "cache";
   const std::string path =
       f.path != "auto" ? f.path : (!f.load_dir.empty() && f.step.iters == 0 && !f.append ? "op" : "decoder");
   require(path == "decoder" || (f.step.iters == 0 && !f.append), "run mla-decode", [&] {
@@ -96,10 +94,10 @@ std::string resolve_path(const RunFlags& f) {
 // timing: `zemla bench` times).
 void run_api(const RunFlags& f, const std::string& path, const Global& global, const MlaProblem& problem,
              const std::optional<DecodeResult>& expected, bool expected_has_lse, int& exit_code) {
-  const bool op = path == "op";
+  const bool op = path == "op";  // else "cache"
   const ApiRun run = op ? run_through_op(problem, f.step.backend, f.step.device, f.step.splits)
                         : run_through_api(problem, f.step.backend, f.step.device, f.step.splits);
-  nlohmann::json report{{"path", op ? "op" : "api"},
+  nlohmann::json report{{"path", path},
                         {"device", run.device.name},
                         {"backend", run.device.backend},
                         {"variant", run.device.variant},
@@ -241,7 +239,8 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
                                "(unless --iters or --append), else decoder")
                    ->check(CLI::IsMember({"auto", "decoder", "op", "cache"}))
                    ->capture_default_str();
-  auto* api = mla->add_flag("--api", flags->api, "The same as --path cache");
+  auto* api = mla->add_flag_callback(
+      "--api", [flags] { flags->path = "cache"; }, "The same as --path cache");
   api->excludes(path);
   api->excludes(mla->get_option("--iters"));
   api->excludes(mla->get_option("--append"));

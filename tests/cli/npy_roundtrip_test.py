@@ -217,7 +217,7 @@ def main():
     write_step(api_step, work / "api_in")
     r = zemla(binary, "--json", "run", "mla-decode", "--api", "--load", str(work / "api_in"), "--save",
               str(work / "api_out"))
-    expect(r.returncode == EXIT_OK and json.loads(r.stdout)["path"] == "api",
+    expect(r.returncode == EXIT_OK and json.loads(r.stdout)["path"] == "cache",
            "the step through the public API runs and passes its check", r)
     check_against_numpy(api_step, work / "api_out", 2.0 ** -8)
     wrong_api = work / "api_wrong"
