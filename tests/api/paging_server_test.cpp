@@ -65,8 +65,8 @@ class Ops {
  public:
   virtual ~Ops() = default;
   virtual std::size_t workspace_bound(int num_kv_splits) = 0;
-  // Wraps the server's buffers, the workspace included.
-  virtual void wrap(const ServerBuffers& b, std::size_t workspace_bytes) = 0;
+  // Wraps the server's buffers, the workspace included, each whole.
+  virtual void wrap(const ServerBuffers& b) = 0;
   virtual void append(int rows) = 0;
   virtual void decode(int batch, std::span<const std::int32_t> lens, int num_kv_splits) = 0;
 };
@@ -77,15 +77,10 @@ class CppOps final : public Ops {
   std::size_t workspace_bound(int splits) override {
     return flash_mla_get_workspace_size(rt_, kMaxPages * kPageSize, kMaxBatch, kHeads, kPageSize, splits);
   }
-  void wrap(const ServerBuffers& b, std::size_t workspace_bytes) override {
-    const auto w = [&](cl_mem m) {
-      std::size_t size = 0;
-      clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, nullptr);
-      return std::make_unique<Tensor>(rt_.wrap(m, size));
-    };
+  void wrap(const ServerBuffers& b) override {
+    const auto w = [&](cl_mem m) { return std::make_unique<Tensor>(rt_.wrap(m, ServerOpenCl::size_of(m))); };
     cache_ = w(b.cache), table_ = w(b.table), lens_ = w(b.lens), q_nope_ = w(b.q_nope), q_rope_ = w(b.q_rope);
-    rows_ = w(b.rows), slots_ = w(b.slots), out_ = w(b.out), lse_ = w(b.lse);
-    workspace_ = std::make_unique<Tensor>(rt_.wrap(b.workspace, workspace_bytes));
+    rows_ = w(b.rows), slots_ = w(b.slots), out_ = w(b.out), lse_ = w(b.lse), workspace_ = w(b.workspace);
   }
   void append(int rows) override {
     KvAppendOpArgs a;
@@ -144,13 +139,10 @@ class COps final : public Ops {
         << zemla_last_error();
     return bytes;
   }
-  void wrap(const ServerBuffers& b, std::size_t workspace_bytes) override {
+  void wrap(const ServerBuffers& b) override {
     for (cl_mem m : {b.cache, b.table, b.lens, b.q_nope, b.q_rope, b.rows, b.slots, b.out, b.lse, b.workspace}) {
-      std::size_t size = 0;
-      clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, nullptr);
       zemla_tensor* t = nullptr;
-      EXPECT_EQ(zemla_tensor_wrap(rt_, m, m == b.workspace ? workspace_bytes : size, &t), ZEMLA_STATUS_SUCCESS)
-          << zemla_last_error();
+      EXPECT_EQ(zemla_tensor_wrap(rt_, m, ServerOpenCl::size_of(m), &t), ZEMLA_STATUS_SUCCESS) << zemla_last_error();
       tensors_.push_back(t);
     }
   }
@@ -325,7 +317,7 @@ void run_hundred_steps(std::uint64_t seed) {
   std::size_t workspace = 0;
   for (const int splits : kSplitModes) workspace = std::max(workspace, ops.workspace_bound(splits));
   buffers.workspace = cl.buffer(workspace);
-  ops.wrap(buffers, workspace);
+  ops.wrap(buffers);
   PagingServer server(cl, buffers, seed);
   for (int step = 0; step < kSteps; ++step) {
     server.next_step(ops);

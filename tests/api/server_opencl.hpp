@@ -50,6 +50,12 @@ struct ServerOpenCl {
   }
   cl_mem buffer(std::size_t bytes) { return buffer(std::vector<unsigned char>(bytes)); }
 
+  static std::size_t size_of(cl_mem m) {
+    std::size_t size = 0;
+    EXPECT_EQ(clGetMemObjectInfo(m, CL_MEM_SIZE, sizeof size, &size, nullptr), CL_SUCCESS);
+    return size;
+  }
+
   // Blocking copies on the server's queue: after zemla's work enqueued before them.
   template <typename T>
   void write(cl_mem m, const T* data, std::size_t count, std::size_t offset_bytes = 0) {
