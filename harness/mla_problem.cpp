@@ -109,10 +109,21 @@ MlaProblem make_random_problem(const RandomMlaSpec& spec) {
 }
 
 void quantize_kv(MlaProblem& p, KvFormat format) {
-  require(is_fp8(format), "quantize_kv", "the target format must be fp8_e4m3 or fp8_e5m2");
+  require(is_fp8(format), "quantize_kv", "the target format must be fp8_e4m3, fp8_e5m2 or fp8_ds_mla");
+  p.kv_format = format;
+  if (format == KvFormat::fp8_ds_mla) {
+    require(p.dtype == DType::bf16, "quantize_kv", "fp8_ds_mla caches hold bf16 rows");
+    p.kv_scale = 1.0f;
+    const std::size_t rows = p.kv_cache.size() / mla::kRowDim;
+    p.kv_fp8.resize(rows * mla::kDsRowBytes);
+    for (std::size_t r = 0; r < rows; ++r) {
+      quantize_ds_mla_row(&p.kv_cache[r * mla::kRowDim], &p.kv_fp8[r * mla::kDsRowBytes]);
+      dequantize_ds_mla_row(&p.kv_fp8[r * mla::kDsRowBytes], &p.kv_cache[r * mla::kRowDim]);
+    }
+    return;
+  }
   float amax = 0.0f;
   for (const auto v : p.kv_cache) amax = std::max(amax, std::fabs(to_float(p.dtype, v)));
-  p.kv_format = format;
   p.kv_scale = amax > 0.0f ? amax / fp8_max(format) : 1.0f;
   p.kv_fp8.resize(p.kv_cache.size());
   const float inv_scale = 1.0f / p.kv_scale;

@@ -34,9 +34,11 @@ struct MlaProblem {
   std::vector<std::int32_t> page_table;  // [batch, max_pages]
   std::vector<std::int32_t> seqlens;     // [batch]
   // An FP8 cache (host/fp8.hpp): kv_fp8 holds its bytes, [num_pages,
-  // page_size, 576], and the device reads them; kv_cache holds the same
-  // values widened to `dtype` (exact), and every cached value is
-  // kv_cache * kv_scale. For a 16-bit cache, kv_scale is 1 and kv_fp8 empty.
+  // page_size, 576] (fp8_ds_mla: 656 per row), and the device reads them;
+  // kv_cache holds the values the kernels stage from them, in `dtype` (the
+  // FP8 values exactly; fp8_ds_mla's times their block scales, rounded to
+  // bf16), and every cached value is kv_cache * kv_scale. For a 16-bit
+  // cache and fp8_ds_mla, kv_scale is 1; for a 16-bit one, kv_fp8 is empty.
   KvFormat kv_format = KvFormat::same;
   float kv_scale = 1.0f;
   std::vector<std::uint8_t> kv_fp8;
@@ -46,7 +48,8 @@ struct MlaProblem {
 };
 
 // Turns `p`'s cache into `format` (FP8): one scale for the whole cache,
-// amax / the format's largest value, each value rounded to nearest even;
+// amax / the format's largest value, each value rounded to nearest even
+// (fp8_ds_mla: each row as kv_append writes it, quantize_ds_mla_row);
 // kv_cache then holds the quantized values (the reference's input).
 void quantize_kv(MlaProblem& p, KvFormat format);
 

@@ -1,9 +1,13 @@
 #include "fp8.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cfloat>
 #include <cmath>
+#include <cstring>
 #include <string>
 
+#include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
 namespace zemla {
@@ -16,7 +20,7 @@ struct Fp8Shape {
   bool ieee_specials;  // e5m2: the all-ones exponent holds infinities and NaNs
 };
 
-Fp8Shape shape(KvFormat f) { return f == KvFormat::fp8_e4m3 ? Fp8Shape{3, 7, false} : Fp8Shape{2, 15, true}; }
+Fp8Shape shape(KvFormat f) { return f == KvFormat::fp8_e5m2 ? Fp8Shape{2, 15, true} : Fp8Shape{3, 7, false}; }
 
 }  // namespace
 
@@ -28,6 +32,8 @@ std::string_view kv_format_name(KvFormat format) {
       return "fp8_e4m3";
     case KvFormat::fp8_e5m2:
       return "fp8_e5m2";
+    case KvFormat::fp8_ds_mla:
+      return "fp8_ds_mla";
   }
   return "same";
 }
@@ -36,17 +42,25 @@ KvFormat parse_kv_format(std::string_view name) {
   if (name == "auto" || name == "same") return KvFormat::same;
   if (name == "fp8_e4m3") return KvFormat::fp8_e4m3;
   if (name == "fp8_e5m2") return KvFormat::fp8_e5m2;
-  throw Error("parse_kv_format", kInvalidArgument,
-              "KV cache dtype '" + std::string(name) + "' is not supported; expected auto, fp8_e4m3 or fp8_e5m2");
+  if (name == "fp8_ds_mla") return KvFormat::fp8_ds_mla;
+  throw Error(
+      "parse_kv_format", kInvalidArgument,
+      "KV cache dtype '" + std::string(name) + "' is not supported; expected auto, fp8_e4m3, fp8_e5m2 or fp8_ds_mla");
 }
 
 std::string kernel_build_dtype(DType dtype, KvFormat kv_format) {
+  require(kv_format != KvFormat::fp8_ds_mla || dtype == DType::bf16, "kv_cache_dtype", [&] {
+    return "fp8_ds_mla keeps its rope values in bf16 and is served with bf16 queries, not " +
+           std::string(dtype_name(dtype));
+  });
   std::string name(dtype_name(dtype));
   if (is_fp8(kv_format)) name += "_" + std::string(kv_format_name(kv_format));
   return name;
 }
 
-float fp8_max(KvFormat format) { return format == KvFormat::fp8_e4m3 ? 448.0f : 57344.0f; }
+int mla_row_elements(KvFormat f) { return f == KvFormat::fp8_ds_mla ? mla::kDsRowBytes : mla::kRowDim; }
+
+float fp8_max(KvFormat format) { return format == KvFormat::fp8_e5m2 ? 57344.0f : 448.0f; }
 
 float fp8_to_float(KvFormat format, std::uint8_t bits) {
   const Fp8Shape s = shape(format);
@@ -96,6 +110,36 @@ std::uint8_t float_to_fp8(KvFormat format, float x) {
 
 std::uint8_t quantize_fp8(KvFormat format, float x, float inv_scale) {
   return float_to_fp8(format, std::copysign(std::fabs(x) * inv_scale, x));
+}
+
+float ds_mla_block_scale(float amax) { return std::max(amax / 448.0f, FLT_MIN); }
+
+void quantize_ds_mla_row(const std::uint16_t* bf16_row, std::uint8_t* out) {
+  constexpr KvFormat e4m3 = KvFormat::fp8_e4m3;
+  for (int b = 0; b < mla::kLatentDim / mla::kDsBlock; ++b) {
+    const std::uint16_t* block = bf16_row + b * mla::kDsBlock;
+    float amax = 0.0f;
+    for (int i = 0; i < mla::kDsBlock; ++i) {
+      const float a = std::fabs(bf16_to_float(block[i]));
+      if (std::isfinite(a)) amax = std::max(amax, a);
+    }
+    const float scale = ds_mla_block_scale(amax);
+    for (int i = 0; i < mla::kDsBlock; ++i) {
+      const float x = bf16_to_float(block[i]);
+      out[b * mla::kDsBlock + i] = float_to_fp8(e4m3, x / scale);
+    }
+    std::memcpy(out + mla::kDsScaleOffset + 4 * b, &scale, 4);
+  }
+  std::memcpy(out + mla::kDsRopeOffset, bf16_row + mla::kLatentDim, 2 * mla::kRopeDim);
+}
+
+void dequantize_ds_mla_row(const std::uint8_t* row, std::uint16_t* bf16_out) {
+  for (int i = 0; i < mla::kLatentDim; ++i) {
+    float scale;
+    std::memcpy(&scale, row + mla::kDsScaleOffset + 4 * (i / mla::kDsBlock), 4);
+    bf16_out[i] = float_to_bf16(fp8_to_float(KvFormat::fp8_e4m3, row[i]) * scale);
+  }
+  std::memcpy(bf16_out + mla::kLatentDim, row + mla::kDsRopeOffset, 2 * mla::kRopeDim);
 }
 
 }  // namespace zemla

@@ -92,10 +92,13 @@ CheckOutcome kv_append_exact(rt::Device& device) {
   // The same rows quantized into an FP8 cache, against host/fp8.hpp's rule.
   const std::size_t wrong_fp8 = kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 5,
                                                      {DType::bf16, KvFormat::fp8_e4m3, 0.037f});
-  return {wrong + wrong_fp8 == 0 ? Status::pass : Status::fail,
+  // And into fp8_ds_mla rows, against quantize_ds_mla_row.
+  const std::size_t wrong_ds = kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 5,
+                                                    {DType::bf16, KvFormat::fp8_ds_mla, 1.0f});
+  return {wrong + wrong_fp8 + wrong_ds == 0 ? Status::pass : Status::fail,
           std::to_string(slots.size()) + " rows into " + std::to_string(num_pages) +
-              " pages: " + std::to_string(wrong) + " 16-bit and " + std::to_string(wrong_fp8) +
-              " fp8_e4m3 cache values differ from the expected bits"};
+              " pages: " + std::to_string(wrong) + " 16-bit, " + std::to_string(wrong_fp8) + " fp8_e4m3 and " +
+              std::to_string(wrong_ds) + " fp8_ds_mla cache elements differ from the expected bits"};
 }
 
 CheckOutcome native_binary(rt::Device& device) {
@@ -180,17 +183,24 @@ CheckOutcome recorded_layer(rt::Device& device) {
 }  // namespace
 
 std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
-                                 const std::vector<std::int32_t>& slots, unsigned seed, const KvAppendFormat& format) {
+                                 const std::vector<std::int32_t>& slots, unsigned seed, const KvAppendFormat& format,
+                                 std::span<const std::uint16_t> given_rows) {
   const int n = static_cast<int>(slots.size());
   const bool fp8 = is_fp8(format.kv_format);
+  const bool ds_mla = format.kv_format == KvFormat::fp8_ds_mla;
+  const int cache_row = ds_mla ? mla::kDsRowBytes : row_values;  // elements
   std::mt19937 rng(seed);
-  // Cache values as 16-bit words; an FP8 cache's use their low bytes.
-  std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * row_values);
+  // Cache elements as 16-bit words; an FP8 cache's use their low bytes.
+  std::vector<std::uint16_t> cache(std::size_t(num_pages) * page_size * cache_row);
   for (auto& v : cache) v = static_cast<std::uint16_t>(fp8 ? rng() & 0xff : rng());
   // An odd multiplier walks every 16-bit pattern before repeating one.
   std::vector<std::uint16_t> rows(std::size_t(n) * row_values);
   const std::uint32_t offset = rng();
   for (std::size_t j = 0; j < rows.size(); ++j) rows[j] = static_cast<std::uint16_t>(j * 40503u + offset);
+  if (!given_rows.empty()) {
+    require(given_rows.size() == rows.size(), "kv_append_mismatches", "the rows given must be one per slot");
+    rows.assign(given_rows.begin(), given_rows.end());
+  }
   auto cache_buf =
       fp8 ? device.upload_vector(std::vector<std::uint8_t>(cache.begin(), cache.end())) : device.upload_vector(cache);
   auto rows_buf = device.upload_vector(rows);
@@ -217,12 +227,18 @@ std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_siz
   auto expect = cache;
   const std::int64_t capacity = std::int64_t{num_pages} * page_size;
   const float inv_scale = 1.0f / format.kv_scale;
+  std::vector<std::uint8_t> ds_row(mla::kDsRowBytes);
   for (int r = 0; r < n; ++r) {
     if (slots[r] < 0 || slots[r] >= capacity) continue;
+    const std::uint16_t* row = &rows[std::size_t(r) * row_values];
+    std::uint16_t* out = &expect[std::size_t(slots[r]) * cache_row];
+    if (ds_mla) {
+      quantize_ds_mla_row(row, ds_row.data());
+      std::copy(ds_row.begin(), ds_row.end(), out);
+      continue;
+    }
     for (int k = 0; k < row_values; ++k) {
-      const std::uint16_t v = rows[std::size_t(r) * row_values + k];
-      expect[std::size_t(slots[r]) * row_values + k] =
-          fp8 ? quantize_fp8(format.kv_format, to_float(format.dtype, v), inv_scale) : v;
+      out[k] = fp8 ? quantize_fp8(format.kv_format, to_float(format.dtype, row[k]), inv_scale) : row[k];
     }
   }
   std::size_t wrong = 0;

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -38,7 +39,8 @@ bool hardware_required();
 std::string status_name(CheckOutcome::Status s);
 
 // The cache kv_append writes into: 16-bit (rows copied bit for bit, whatever
-// their dtype), or FP8 (rows of `dtype` quantized with `kv_scale`).
+// their dtype), FP8 (rows of `dtype` quantized with `kv_scale`), or
+// fp8_ds_mla (MLA rows of bf16, their scales computed per 128 values).
 struct KvAppendFormat {
   DType dtype = DType::bf16;
   KvFormat kv_format = KvFormat::same;
@@ -47,13 +49,14 @@ struct KvAppendFormat {
 
 // kv_append of rows of `row_values` values into a random cache at `slots` (a
 // slot outside the pool must be skipped), read back: the number of cache
-// values that differ from the expected bits (host/fp8.hpp's quantize_fp8 for
-// an FP8 cache). The rows' values run through every 16-bit pattern in a
-// seeded order, so 114 MLA rows hold each pattern once: NaNs, infinities,
-// subnormals and values past the FP8 range included. Shared with the kernel
-// tests.
+// elements that differ from the expected bits (host/fp8.hpp's quantize_fp8
+// for an FP8 cache, quantize_ds_mla_row for fp8_ds_mla's bytes). The rows'
+// values run through every 16-bit pattern in a seeded order, so 114 MLA
+// rows hold each pattern once: NaNs, infinities, subnormals and values past
+// the FP8 range included; or they are `rows`, when given. Shared with the
+// kernel tests.
 std::size_t kv_append_mismatches(rt::Device& device, int num_pages, int page_size, int row_values,
                                  const std::vector<std::int32_t>& slots, unsigned seed,
-                                 const KvAppendFormat& format = {});
+                                 const KvAppendFormat& format = {}, std::span<const std::uint16_t> rows = {});
 
 }  // namespace zemla::validation

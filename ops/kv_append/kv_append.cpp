@@ -4,6 +4,7 @@
 #include <string>
 
 #include "kv_append_args.h"
+#include "ops/mla/mla_shape.hpp"
 #include "runtime/kernel_args.hpp"
 #include "zemla/error.hpp"
 
@@ -12,6 +13,7 @@ namespace zemla::ops {
 namespace {
 constexpr const char* kCall = "kv_append";
 constexpr std::size_t kGroup = 64;
+static_assert(kGroup == mla::kLatentDim / 8, "the fp8_ds_mla build requires a group of 64, 8 latent values each");
 ZEMLA_KERNEL_ARGS_STRUCT(KernelArgs, KV_APPEND_ARGS);
 
 // One "any" build copies 16-bit rows of either dtype; an FP8 cache needs the
@@ -33,8 +35,16 @@ std::optional<KvAppendArgs> KvAppender::checked(const KvAppendArgs& in) const {
   KvAppendArgs a = in;
   require(a.row_values > 0 && a.row_values % 8 == 0, kCall,
           [&] { return "row_values " + std::to_string(a.row_values) + " must be a positive multiple of 8"; });
+  const bool ds_mla = kv_format_ == KvFormat::fp8_ds_mla;
+  require(!ds_mla || a.row_values == mla::kRowDim, kCall, [&] {
+    return "row_values " + std::to_string(a.row_values) + " for an fp8_ds_mla cache, whose rows are MLA's " +
+           std::to_string(mla::kRowDim) + " values";
+  });
   const std::int64_t row = a.row_values;
-  if (a.kv_stride_token == 0) a.kv_stride_token = row;
+  // The cache's elements per row: the values, or fp8_ds_mla's 656 bytes,
+  // whose stores are 8 and 16 bytes wide (kv_append.cl), so 16-byte aligned.
+  const std::int64_t cache_row = ds_mla ? mla::kDsRowBytes : row;
+  if (a.kv_stride_token == 0) a.kv_stride_token = cache_row;
   if (a.kv_stride_page == 0) a.kv_stride_page = a.kv_stride_token * a.page_size;
   if (a.rows_stride == 0) a.rows_stride = row;
   require(a.num_rows >= 0, kCall, [&] { return "num_rows " + std::to_string(a.num_rows) + " is negative"; });
@@ -43,21 +53,32 @@ std::optional<KvAppendArgs> KvAppender::checked(const KvAppendArgs& in) const {
     return "page_size " + std::to_string(a.page_size) + " and num_pages " + std::to_string(a.num_pages) +
            " must be positive";
   });
-  require(a.kv_stride_token >= row && a.kv_stride_page >= a.page_size * a.kv_stride_token && a.rows_stride >= row,
+  require(a.kv_stride_token >= cache_row && a.kv_stride_page >= a.page_size * a.kv_stride_token && a.rows_stride >= row,
           kCall, [&] {
-            return "strides must hold a " + std::to_string(row) + "-value row per token and page_size rows per page";
+            return "strides must hold a " + std::to_string(cache_row) +
+                   "-element row per token and page_size rows "
+                   "per page, and " +
+                   std::to_string(row) + " values per input row";
           });
-  // A 16-bit cache ignores the scale, so anything but 1 is a caller's mistake.
-  const bool scale_ok = is_fp8(kv_format_) ? std::isfinite(a.kv_scale) && a.kv_scale > 0.0f : a.kv_scale == 1.0f;
+  require(!ds_mla || (a.kv_stride_token % 16 == 0 && a.kv_stride_page % 16 == 0), kCall, [&] {
+    return "kv_stride_token " + std::to_string(a.kv_stride_token) + " and kv_stride_page " +
+           std::to_string(a.kv_stride_page) + " of an fp8_ds_mla cache must be multiples of 16 bytes";
+  });
+  // A cache without a layer scale ignores it, so anything but 1 is a caller's mistake.
+  const bool layer_scale = has_layer_scale(kv_format_);
+  const bool scale_ok = layer_scale ? std::isfinite(a.kv_scale) && a.kv_scale > 0.0f : a.kv_scale == 1.0f;
   require(scale_ok, kCall, [&] {
     return "kv_scale " + std::to_string(a.kv_scale) +
-           (is_fp8(kv_format_) ? " must be positive and finite for an FP8 cache" : " must be 1 for a 16-bit cache");
+           (layer_scale ? " must be positive and finite for an FP8 cache"
+            : ds_mla    ? " must be 1 for an fp8_ds_mla cache, whose scales are in its rows"
+                        : " must be 1 for a 16-bit cache");
   });
   const auto need = [](std::int64_t elems, std::int64_t elem_bytes) { return elems * elem_bytes; };
-  require(a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
-                            need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + row,
-                                 kv_value_bytes(kv_format_)),
-          kCall, "kv_cache is null or smaller than num_pages x page_size rows");
+  require(
+      a.kv_cache && static_cast<std::int64_t>(a.kv_cache->bytes()) >=
+                        need((a.num_pages - 1) * a.kv_stride_page + (a.page_size - 1) * a.kv_stride_token + cache_row,
+                             kv_value_bytes(kv_format_)),
+      kCall, "kv_cache is null or smaller than num_pages x page_size rows");
   require(a.rows && static_cast<std::int64_t>(a.rows->bytes()) >= need((a.num_rows - 1) * a.rows_stride + row, 2),
           kCall, "rows is null or holds fewer than num_rows rows");
   require(a.slots && static_cast<std::int64_t>(a.slots->bytes()) >= need(a.num_rows, 4), kCall,

@@ -34,8 +34,8 @@ void MlaDecodeLayout::set_contiguous_strides() {
   q_nope_stride_b = std::int64_t{heads} * mla::kLatentDim;
   q_rope_stride_h = mla::kRopeDim;
   q_rope_stride_b = std::int64_t{heads} * mla::kRopeDim;
-  kv_stride_token = mla::kRowDim;
-  kv_stride_page = std::int64_t{page_size} * mla::kRowDim;
+  kv_stride_token = mla_row_elements(kv_format);
+  kv_stride_page = std::int64_t{page_size} * kv_stride_token;
   page_table_stride = max_pages;
   out_stride_h = mla::kLatentDim;
   out_stride_b = std::int64_t{heads} * mla::kLatentDim;
@@ -82,20 +82,25 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_stride(g.q_nope_stride_h, "q_nope_stride_h", 0);
   require_stride(g.q_rope_stride_b, "q_rope_stride_b", 0);
   require_stride(g.q_rope_stride_h, "q_rope_stride_h", 0);
-  // Rows 16 bytes aligned: 8 values of a 16-bit cache, 16 of an FP8 one.
+  // Rows 16 bytes aligned: 8 values of a 16-bit cache, 16 of an FP8 one
+  // (16 bytes of an fp8_ds_mla row, whose 656 bytes are 41 such vectors).
   const int kv_bytes = kv_value_bytes(g.kv_format);
-  require_stride(g.kv_stride_token, "kv_stride_token", mla::kRowDim);
+  const int row_elements = mla_row_elements(g.kv_format);
+  require_stride(g.kv_stride_token, "kv_stride_token", row_elements);
   launch_checks::require_multiple_of(kCall, g.kv_stride_token, "kv_stride_token", 16 / kv_bytes);
   require_stride(g.kv_stride_page, "kv_stride_page", std::int64_t{g.page_size} * g.kv_stride_token);
   launch_checks::require_multiple_of(kCall, g.kv_stride_page, "kv_stride_page", 16 / kv_bytes);
-  if (is_fp8(g.kv_format)) {
+  if (has_layer_scale(g.kv_format)) {
     require(std::isfinite(g.kv_scale) && g.kv_scale > 0, kCall, [&] {
       return "kv_scale " + std::to_string(g.kv_scale) + " of the " + std::string(kv_format_name(g.kv_format)) +
              " cache must be a positive finite number";
     });
   } else {
     require(g.kv_scale == 1.0f, kCall, [&] {
-      return "kv_scale " + std::to_string(g.kv_scale) + " given for a 16-bit cache; only an FP8 cache has a scale (1)";
+      return "kv_scale " + std::to_string(g.kv_scale) + " given for " +
+             (is_fp8(g.kv_format) ? "an fp8_ds_mla cache, whose scales are in its rows"
+                                  : "a 16-bit cache; only an fp8_e4m3 or fp8_e5m2 cache has a layer scale") +
+             "; it must be 1";
     });
   }
   require_stride(g.page_table_stride, "page_table_stride", g.max_pages);
@@ -107,7 +112,7 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
   require_buffer(g.q_rope_bytes, "q_rope",
                  span_bytes(g.batch, g.q_rope_stride_b, g.heads, g.q_rope_stride_h, mla::kRopeDim, 2));
   require_buffer(g.kv_cache_bytes, "kv_cache",
-                 span_bytes(g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, mla::kRowDim, kv_bytes));
+                 span_bytes(g.num_pages, g.kv_stride_page, g.page_size, g.kv_stride_token, row_elements, kv_bytes));
   require_buffer(g.page_table_bytes, "page_table", span_bytes(g.batch, g.page_table_stride, 1, 0, g.max_pages, 4));
   require_buffer(g.out_bytes, "out", span_bytes(g.batch, g.out_stride_b, g.heads, g.out_stride_h, mla::kLatentDim, 2));
   if (g.lse_bytes != MlaDecodeGeometry::kNoBuffer) {

@@ -15,6 +15,12 @@ inline constexpr int kRowDim = MLA_DQK;        // one cached token: 576 values
 inline constexpr int kHeadBlock = HEAD_BLOCK;  // heads per work-group
 inline constexpr int kTile = TILE;             // tokens per tile; divides every page size
 static_assert(kRowDim == kLatentDim + kRopeDim);
+// fp8_ds_mla rows (host/fp8.hpp), in bytes.
+inline constexpr int kDsBlock = MLA_DS_BLOCK;
+inline constexpr int kDsScaleOffset = MLA_DS_SCALE_OFFSET;
+inline constexpr int kDsRopeOffset = MLA_DS_ROPE_OFFSET;
+inline constexpr int kDsRowBytes = MLA_DS_ROW_BYTES;
+static_assert(kDsRowBytes == 656 && kDsRowBytes % 16 == 0);
 
 }  // namespace zemla::mla
 
@@ -23,6 +29,10 @@ static_assert(kRowDim == kLatentDim + kRopeDim);
 #undef MLA_DQK
 #undef MLA_VEC8_PER_ROW
 #undef MLA_NOPE_VEC8
+#undef MLA_DS_BLOCK
+#undef MLA_DS_SCALE_OFFSET
+#undef MLA_DS_ROPE_OFFSET
+#undef MLA_DS_ROW_BYTES
 #undef HEAD_BLOCK
 #undef TILE
 #undef WG_SIZE

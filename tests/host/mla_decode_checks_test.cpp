@@ -122,7 +122,8 @@ TEST(MlaDecodeChecks, AnFp8CacheHasItsOwnRules) {
             }),
             "kv_cache holds 368639 bytes; its shape and strides need 368640");
   EXPECT_EQ(error_after([](ValidCall& c) { c.g.kv_scale = 2.0f; }),
-            "kv_scale 2.000000 given for a 16-bit cache; only an FP8 cache has a scale (1)");
+            "kv_scale 2.000000 given for a 16-bit cache; only an fp8_e4m3 or fp8_e5m2 cache has a layer scale; it "
+            "must be 1");
   // The fused append writes 16-bit rows only.
   ValidCall c;
   fp8(c);
@@ -134,6 +135,49 @@ TEST(MlaDecodeChecks, AnFp8CacheHasItsOwnRules) {
   } catch (const Error& e) {
     EXPECT_EQ(e.result_name(), kUnsupported);
     EXPECT_NE(e.detail().find("fused kv_append does not write an fp8_e4m3 cache"), std::string::npos) << e.detail();
+  }
+}
+
+// fp8_ds_mla: 656-byte rows, 16-byte aligned, no layer scale, no fused append.
+TEST(MlaDecodeChecks, AnFp8DsMlaCacheHasItsOwnRules) {
+  auto ds = [](ValidCall& c) {
+    c.g.kv_format = KvFormat::fp8_ds_mla;
+    c.g.kv_stride_token = 656;
+    c.g.kv_stride_page = 656 * c.g.page_size;
+    c.g.kv_cache_bytes = c.g.kv_cache_bytes / (2 * 576) * 656;
+  };
+  EXPECT_EQ(error_after(ds), "accepted");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              ds(c);
+              c.g.kv_stride_token = 576;
+            }),
+            "kv_stride_token 576 must be in [656, 2^40]");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              ds(c);
+              c.g.kv_stride_token = 664;
+              c.g.kv_stride_page = 664 * c.g.page_size;
+            }),
+            "kv_stride_token 664 must be a multiple of 16");
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              ds(c);
+              c.g.kv_cache_bytes -= 1;
+            }),
+            "kv_cache holds " + std::to_string(ValidCall().g.kv_cache_bytes / (2 * 576) * 656 - 1) +
+                " bytes; its shape and strides need " + std::to_string(ValidCall().g.kv_cache_bytes / (2 * 576) * 656));
+  EXPECT_EQ(error_after([&](ValidCall& c) {
+              ds(c);
+              c.g.kv_scale = 0.5f;
+            }),
+            "kv_scale 0.500000 given for an fp8_ds_mla cache, whose scales are in its rows; it must be 1");
+  ValidCall c;
+  ds(c);
+  c.g.new_rows_stride = mla::kRowDim;
+  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
+  try {
+    check_mla_decode(c.g, c.plan);
+    ADD_FAILURE() << "new rows into an fp8_ds_mla cache were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(e.detail().find("fused kv_append does not write an fp8_ds_mla cache"), std::string::npos) << e.detail();
   }
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <random>
 
@@ -104,6 +105,100 @@ TEST(KvAppendFp8SelfCheck, AWrongScaleIsSeen) {
   }
   EXPECT_EQ(right, mla::kRowDim);
   EXPECT_EQ(wrong_rule, 0);
+}
+
+// fp8_ds_mla: kv_append finds each 128-value block's largest finite
+// magnitude, divides it by 448 for the block's scale and each value by the
+// scale (div_rn, kernels_spirv/common/fp8.clh), bit for bit as
+// host/fp8.hpp's quantize_ds_mla_row. Blocks peak at every bf16 mantissa,
+// at exponents from bf16's subnormals through FLT_MIN's (the scale's floor)
+// to its largest, the other values below the peak; a block of zeros; then
+// rows that walk every 16-bit pattern (NaNs, infinities, subnormals).
+TEST(KvAppendDsMla, QuantizesAsTheHostDoes) {
+  rt::Device& device = testing::test_device();
+  std::vector<std::uint16_t> rows;
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> below(0.0f, 1.0f);
+  auto push_block = [&](float amax) {
+    for (int i = 0; i < mla::kDsBlock; ++i) {
+      const float v = i == 0 ? amax : amax * below(rng);
+      rows.push_back(float_to_bf16(rng() % 2 ? v : -v));
+    }
+    if (rows.size() % mla::kRowDim == mla::kLatentDim) {  // the rope, any bits
+      for (int i = 0; i < mla::kRopeDim; ++i) rows.push_back(static_cast<std::uint16_t>(rng()));
+    }
+  };
+  push_block(0.0f);
+  for (int e : {-133, -127, -126, -125, -118, -100, -40, -7, -1, 0, 1, 3, 9, 40, 100, 120, 126, 127}) {
+    for (int m = 0; m < 128; ++m) push_block(std::ldexp(1.0f + m / 128.0f, e));
+  }
+  while (rows.size() % mla::kRowDim != 0) push_block(1.0f);
+  const int n = static_cast<int>(rows.size() / mla::kRowDim);
+  const int page_size = 64, num_pages = n / page_size + 2;
+  std::vector<std::int32_t> slots(std::size_t(n), 0);
+  for (int r = 0; r < n; ++r) slots[std::size_t(r)] = page_size + r;  // from page 1 on
+  const validation::KvAppendFormat ds{DType::bf16, KvFormat::fp8_ds_mla, 1.0f};
+  EXPECT_EQ(validation::kv_append_mismatches(device, num_pages, page_size, mla::kRowDim, slots, 4, ds, rows), 0u)
+      << n << " rows of peaked blocks";
+  std::vector<std::int32_t> walk;
+  for (int s = 16; s < 16 + 128; ++s) walk.push_back(s);
+  walk.push_back(9 * 16);  // past the pool: skipped
+  EXPECT_EQ(validation::kv_append_mismatches(device, 9, 16, mla::kRowDim, walk, 3, ds), 0u) << "every 16-bit pattern";
+}
+
+// The comparison can fail: a row whose scales were taken over the whole
+// row instead of its blocks (the layer-scale rule) differs from what the
+// kernel wrote.
+TEST(KvAppendDsMlaSelfCheck, OneScaleForTheWholeRowIsSeen) {
+  rt::Device& device = testing::test_device();
+  std::vector<std::uint16_t> row(mla::kRowDim);
+  for (int k = 0; k < mla::kRowDim; ++k)
+    row[std::size_t(k)] = float_to_bf16(0.01f * float(k % 97 - 48) * (k / 128 + 1));
+  auto cache = device.allocate(16 * mla::kDsRowBytes);
+  auto rows = device.upload_vector(row);
+  auto slots = device.upload_vector(std::vector<std::int32_t>{3});
+  ops::KvAppendArgs a{cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, mla::kRowDim, 1.0f};
+  ops::KvAppender(device, DType::bf16, KvFormat::fp8_ds_mla).run(a);
+  std::vector<std::uint8_t> got(16 * mla::kDsRowBytes);
+  device.read(*cache, got.data(), got.size());
+  std::vector<std::uint8_t> right(mla::kDsRowBytes);
+  quantize_ds_mla_row(row.data(), right.data());
+  EXPECT_TRUE(std::equal(right.begin(), right.end(), got.begin() + 3 * mla::kDsRowBytes));
+  float amax = 0.0f;
+  for (int k = 0; k < mla::kLatentDim; ++k) amax = std::max(amax, std::fabs(bf16_to_float(row[std::size_t(k)])));
+  int same = 0;
+  for (int k = 0; k < mla::kLatentDim; ++k) {
+    same += got[std::size_t(3 * mla::kDsRowBytes + k)] ==
+            float_to_fp8(KvFormat::fp8_e4m3, bf16_to_float(row[std::size_t(k)]) / ds_mla_block_scale(amax));
+  }
+  EXPECT_LT(same, mla::kLatentDim * 3 / 4) << "one scale per row gives the kernel's bytes";
+}
+
+TEST(KvAppendDsMla, RefusesAScaleOtherRowsAndMisalignedStridesByName) {
+  rt::Device& device = testing::test_device();
+  auto cache = device.allocate(16 * mla::kDsRowBytes + 64);
+  auto rows = device.allocate(mla::kRowDim * 2);
+  auto slots = device.upload_vector(std::vector<std::int32_t>{0});
+  ops::KvAppender appender(device, DType::bf16, KvFormat::fp8_ds_mla);
+  const auto refused = [&](ops::KvAppendArgs a, const std::string& expect) {
+    try {
+      appender.run(a);
+      ADD_FAILURE() << "accepted; expected: " << expect;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+    }
+  };
+  refused({cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, mla::kRowDim, 0.5f},
+          "kv_scale 0.500000 must be 1 for an fp8_ds_mla cache");
+  refused({cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, 512, 1.0f}, "row_values 512 for an fp8_ds_mla");
+  refused({cache.get(), 1, 16, 0, 660, rows.get(), 0, slots.get(), 1, mla::kRowDim, 1.0f},
+          "kv_stride_token 660 and kv_stride_page 10560 of an fp8_ds_mla cache must be multiples of 16");
+  try {
+    ops::KvAppender(device, DType::f16, KvFormat::fp8_ds_mla);
+    ADD_FAILURE() << "f16 rows into an fp8_ds_mla cache were accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fp8_ds_mla keeps its rope values in bf16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(KvAppend, RejectsABadScaleByName) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernels/mla_cases.hpp"
@@ -73,6 +74,20 @@ std::vector<Case> fp8_cases() {
     }
     cases.push_back({f + "_long32k", DType::bf16, 16, 64, -1, {32768 + 7, 3, 200, 0}, false, kv});
   }
+  // fp8_ds_mla (bf16 queries only): the reference reads the values the
+  // kernels stage, each code times its block's scale rounded to bf16.
+  const std::string ds(kv_format_name(KvFormat::fp8_ds_mla));
+  int k = 0;
+  for (int ps : {16, 32, 64, 128}) {
+    for (int heads : {16, 24, 128}) {
+      if ((k++ % 2) != 0 && heads != 128) continue;
+      const int splits = split_choices[k % 4];
+      cases.push_back({ds + "_page" + std::to_string(ps) + "_H" + std::to_string(heads) + "_splits" +
+                           (splits < 0 ? "auto" : std::to_string(splits)),
+                       DType::bf16, heads, ps, splits, edge_lengths(ps), false, KvFormat::fp8_ds_mla});
+    }
+  }
+  cases.push_back({ds + "_long32k", DType::bf16, 16, 64, -1, {32768 + 7, 3, 200, 0}, false, KvFormat::fp8_ds_mla});
   return cases;
 }
 
@@ -109,6 +124,8 @@ std::vector<Case> multi_token_cases() {
   cases.push_back({"q4_long16k", DType::bf16, 16, 64, -1, {16384 + 3, 4, 300}, false, KvFormat::same, 4});
   cases.push_back({"q3_fp8_e4m3", DType::bf16, 16, 64, 7, multi_token_lengths(64, 3), false, KvFormat::fp8_e4m3, 3});
   cases.push_back({"q2_fp8_e5m2", DType::f16, 24, 32, -1, multi_token_lengths(32, 2), false, KvFormat::fp8_e5m2, 2});
+  cases.push_back(
+      {"q4_fp8_ds_mla", DType::bf16, 16, 16, -1, multi_token_lengths(16, 4), false, KvFormat::fp8_ds_mla, 4});
   return cases;
 }
 
@@ -218,6 +235,32 @@ TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
   EXPECT_FALSE(compare_with_reference(bad_scale.result, ref, DType::bf16, mla::kLatentDim, true).pass);
 }
 
+// The fp8_ds_mla check can fail: the same rows with the scales of blocks 0
+// and 2 swapped, or read as a per-layer e4m3 cache (no block scales, the
+// wrong row size), miss the reference.
+TEST(MlaDecodeFp8SelfCheck, TheWrongDsMlaScalesFail) {
+  RandomMlaSpec spec;
+  spec.seqlens = {40, 1, 64};
+  spec.heads = 16;
+  spec.kv_format = KvFormat::fp8_ds_mla;
+  const MlaProblem problem = make_random_problem(spec);
+  const auto ref = reference::mla_decode(problem);
+  const auto good = ops::run_mla_problem(testing::test_device(), problem, {});
+  EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  MlaProblem swapped = problem;
+  for (std::size_t row = 0; row < swapped.kv_fp8.size(); row += mla::kDsRowBytes) {
+    std::swap_ranges(&swapped.kv_fp8[row + mla::kDsScaleOffset], &swapped.kv_fp8[row + mla::kDsScaleOffset + 4],
+                     &swapped.kv_fp8[row + mla::kDsScaleOffset + 8]);
+  }
+  const auto bad_scales = ops::run_mla_problem(testing::test_device(), swapped, {});
+  EXPECT_FALSE(compare_with_reference(bad_scales.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  MlaProblem per_layer = problem;
+  per_layer.kv_format = KvFormat::fp8_e4m3;
+  per_layer.kv_scale = 1.0f / 64;
+  const auto bad_layout = ops::run_mla_problem(testing::test_device(), per_layer, {});
+  EXPECT_FALSE(compare_with_reference(bad_layout.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+}
+
 // A problem whose cache bytes are drawn from `codes` (a format's FP8
 // codes), scaled by `scale`: the kernels' widening must decode every one
 // exactly, whatever path a word of four bytes takes.
@@ -279,6 +322,8 @@ TEST(MlaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
       {"bf16_query_inf", KvFormat::same, Poison::query, INFINITY},
       {"fp8_e4m3_nan_code", KvFormat::fp8_e4m3, Poison::cache_latent, NAN},
       {"fp8_e5m2_nan_code", KvFormat::fp8_e5m2, Poison::cache_rope, NAN},
+      {"fp8_ds_mla_nan_code", KvFormat::fp8_ds_mla, Poison::cache_latent, NAN},
+      {"fp8_ds_mla_rope_nan", KvFormat::fp8_ds_mla, Poison::cache_rope, NAN},
   };
   for (const DType dtype : {DType::bf16, DType::f16}) {
     for (const Poison& poison : poisons) {
@@ -293,9 +338,19 @@ TEST(MlaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
       MlaProblem p = make_random_problem(spec);
       const auto ref = reference::mla_decode(p);  // before the poison: request 1's answer
       const int column = poison.where == Poison::cache_rope ? mla::kLatentDim + 5 : 3;
-      const std::size_t slot = (std::size_t(p.page_table[0]) * p.page_size + 5) * mla::kRowDim + column;
+      const std::size_t token = std::size_t(p.page_table[0]) * p.page_size + 5;
+      const std::size_t slot = token * mla::kRowDim + column;
       if (poison.where == Poison::query) {
         p.q_nope[7 * mla::kLatentDim + 11] = from_float(dtype, poison.value);  // request 0, head 7
+      } else if (poison.kv == KvFormat::fp8_ds_mla) {
+        // A latent value's e4m3 NaN code, or a rope value's bf16 NaN.
+        std::uint8_t* row = &p.kv_fp8[token * mla::kDsRowBytes];
+        if (poison.where == Poison::cache_rope) {
+          const std::uint16_t nan = from_float(dtype, NAN);
+          std::memcpy(row + mla::kDsRopeOffset + 2 * (column - mla::kLatentDim), &nan, 2);
+        } else {
+          row[column] = 0x7f;
+        }
       } else if (is_fp8(poison.kv)) {
         p.kv_fp8[slot] = 0x7f;  // NaN in both formats
       } else {
