@@ -309,8 +309,8 @@ zemla_status zemla_mla_cache_kv_cache_dtype(const zemla_mla_cache* cache, const 
   ZEMLA_NOT_NULL("zemla_mla_cache_kv_cache_dtype", cache);
   ZEMLA_NOT_NULL("zemla_mla_cache_kv_cache_dtype", out);
   return guarded([&] {
-    // The C API hands out static strings only: one of the four names.
-    static constexpr const char* kNames[] = {"bf16", "f16", "fp8_e4m3", "fp8_e5m2"};
+    // The C API hands out static strings only: one of these names.
+    static constexpr const char* kNames[] = {"bf16", "f16", "fp8_e4m3", "fp8_e5m2", "fp8_ds_mla"};
     const std::string name = cache->cache.kv_cache_dtype();
     const auto* it = std::find_if(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
     if (it == std::end(kNames))

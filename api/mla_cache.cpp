@@ -27,8 +27,7 @@ struct MlaCache::Impl {
         kv_format(config.kv_format),
         decoder(device, config.config.dtype, kv_format),
         appender(device, config.config.dtype, kv_format),
-        layers(device, o.num_layers,
-               std::size_t(o.num_pages) * steps.pool.page_size() * mla::kRowDim * kv_value_bytes(kv_format),
+        layers(device, o.num_layers, std::size_t(o.num_pages) * steps.pool.page_size() * mla_row_bytes(kv_format),
                kCacheCall),
         kv_scales(std::size_t(layers.size()), 1.0f),
         recorded(std::size_t(layers.size()), false) {
@@ -103,10 +102,11 @@ void MlaCache::set_kv_scale(int layer, float scale) {
   constexpr const char* kCall = "MlaCache::set_kv_scale";
   Impl& c = *impl_;
   c.layers.at(layer, kCall);  // names a bad layer
-  require(is_fp8(c.kv_format), kCall, [&] {
+  require(has_layer_scale(c.kv_format), kCall, [&] {
     return "this cache stores " + kv_cache_dtype() +
-           " values, which take no scale; set --kv-cache-dtype fp8_e4m3 "
-           "or fp8_e5m2 for an FP8 cache";
+           (c.kv_format == KvFormat::fp8_ds_mla ? " rows, whose scales kv_append computes into each row"
+                                                : " values, which take no scale") +
+           "; set --kv-cache-dtype fp8_e4m3 or fp8_e5m2 for an FP8 cache with one scale per layer";
   });
   require(std::isfinite(scale) && scale > 0.0f, kCall,
           [&] { return "scale " + std::to_string(scale) + " must be positive and finite"; });

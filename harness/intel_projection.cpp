@@ -69,14 +69,14 @@ TileProjection project_tile(const KernelCost& k, const IntelTarget& t) {
 }
 
 StepProjection project_step(const TileProjection& tile, const IntelTarget& t, const StepShape& s, int tile_tokens,
-                            int head_block, int kv_value_bytes) {
+                            int head_block, int kv_row_bytes) {
   StepProjection out;
   out.shape = s;
   const double tiles = std::ceil(static_cast<double>(s.tokens) / tile_tokens);
   const double head_blocks = std::ceil(static_cast<double>(s.heads) / head_block);
   const double work_group_tiles = s.batch * tiles * head_blocks;
   out.ms = work_group_tiles * tile.cycles / t.xe_cores / (t.clock_ghz * 1e9) * 1e3;
-  const double kv_bytes = static_cast<double>(s.batch) * s.tokens * 576 * kv_value_bytes;
+  const double kv_bytes = static_cast<double>(s.batch) * s.tokens * kv_row_bytes;
   out.roof_ms = kv_bytes / (t.memory_gbs * 1e9) * 1e3;
   out.percent_of_bandwidth = out.ms > 0 ? 100.0 * out.roof_ms / out.ms : 0;
   return out;

@@ -67,10 +67,10 @@ struct StepProjection {
   double percent_of_bandwidth = 0;
 };
 // `tile_tokens` tokens per tile, `head_block` query heads per work-group,
-// `kv_value_bytes` per cached value. Stage 2 (combine), launch and the
+// `kv_row_bytes` per cached token (host/fp8.hpp's mla_row_bytes). Stage 2 (combine), launch and the
 // kernel's prologue and epilogue are left out.
 StepProjection project_step(const TileProjection& tile, const IntelTarget& target, const StepShape& shape,
-                            int tile_tokens, int head_block, int kv_value_bytes);
+                            int tile_tokens, int head_block, int kv_row_bytes);
 
 // The decode-step shapes of the H100 measurement (README's performance
 // table) and H 32, 64, all at q_len 1.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <string>
 
 #include "npy.hpp"
@@ -18,6 +19,11 @@ namespace fs = std::filesystem;
 constexpr const char* kCall = "load_mla_problem";
 
 std::string str(std::int64_t v) { return std::to_string(v); }
+std::string fstr(float v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
 
 // A query-shaped array's dimensions: [batch, heads, last], or [batch, q_len,
 // heads, last] for multi-token decode.
@@ -49,6 +55,50 @@ void read_fp8_cache(const NpyDir& dir, const npy::Array& kv, KvFormat format, Ml
   p.kv_scale = dir.positive_scalar("kv_scale.npy", 1.0f);
 }
 
+// An fp8_ds_mla cache from its 656-byte rows: kv_fp8 holds them, kv_cache
+// the bf16 values the kernels stage from them (dequantize_ds_mla_row). A
+// file is refused where a row holds what no kv_append writes: a block
+// scale that is not positive and finite, e4m3's NaN code, or a rope value
+// that is not finite.
+void read_ds_mla_cache(const NpyDir& dir, const npy::Array& kv, MlaProblem& p) {
+  if (kv.elem != npy::Elem::u8) {
+    dir.fail("kv_cache.npy",
+             "dtype " + std::string(npy::descr(kv.elem)) + "; an fp8_ds_mla cache is uint8 |u1 bytes, 656 per token");
+  }
+  if (p.dtype != DType::bf16) {
+    dir.fail("kv_cache.npy", "is an fp8_ds_mla cache, whose rope values are bf16; it runs with bf16 queries, not " +
+                                 std::string(dtype_name(p.dtype)));
+  }
+  p.kv_format = KvFormat::fp8_ds_mla;
+  p.kv_scale = 1.0f;
+  p.kv_fp8.assign(kv.data.begin(), kv.data.end());
+  const std::size_t rows = p.kv_fp8.size() / mla::kDsRowBytes;
+  p.kv_cache.resize(rows * mla::kRowDim);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint8_t* row = &p.kv_fp8[r * mla::kDsRowBytes];
+    const auto at = [&](int byte) { return npy_index_string(kv, r * mla::kDsRowBytes + std::size_t(byte)); };
+    for (int b = 0; b < mla::kLatentDim / mla::kDsBlock; ++b) {
+      float scale;
+      std::memcpy(&scale, row + mla::kDsScaleOffset + 4 * b, 4);
+      if (!(std::isfinite(scale) && scale > 0.0f)) {
+        dir.fail("kv_cache.npy", "bytes from " + at(mla::kDsScaleOffset + 4 * b) + " hold block " + str(b) +
+                                     "'s scale " + fstr(scale) + "; a scale must be positive and finite");
+      }
+    }
+    for (int i = 0; i < mla::kLatentDim; ++i) {
+      if ((row[i] & 0x7f) == 0x7f)
+        dir.fail("kv_cache.npy", "element " + at(i) + " = code " + str(row[i]) + " is a NaN in e4m3");
+    }
+    dequantize_ds_mla_row(row, &p.kv_cache[r * mla::kRowDim]);
+    for (int i = mla::kLatentDim; i < mla::kRowDim; ++i) {
+      if (!std::isfinite(bf16_to_float(p.kv_cache[r * mla::kRowDim + std::size_t(i)]))) {
+        dir.fail("kv_cache.npy", "bytes from " + at(mla::kDsRopeOffset + 2 * (i - mla::kLatentDim)) +
+                                     " hold a rope value that is not finite");
+      }
+    }
+  }
+}
+
 }  // namespace
 
 MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, KvFormat kv_format) {
@@ -73,8 +123,11 @@ MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, Kv
   p.heads = static_cast<int>(q_nope.shape[multi ? 2 : 1]);
   dir.expect_shape(q_rope, "q_rope.npy", query_dims(p, mla::kRopeDim),
                    multi ? "[batch, q_len, heads, 64] from q_nope.npy" : "[batch, heads, 64] from q_nope.npy");
-  if (kv.shape.size() != 3 || kv.shape[2] != mla::kRowDim || kv.shape[0] < 1 || kv.shape[1] < 1) {
-    dir.fail("kv_cache.npy", "has shape " + kv.shape_string() + "; expected [pages >= 1, page_size >= 1, 576]");
+  const int row_elements = mla_row_elements(kv_format);
+  if (kv.shape.size() != 3 || kv.shape[2] != row_elements || kv.shape[0] < 1 || kv.shape[1] < 1) {
+    dir.fail("kv_cache.npy", "has shape " + kv.shape_string() + "; expected [pages >= 1, page_size >= 1, " +
+                                 str(row_elements) + "]" +
+                                 (kv_format == KvFormat::fp8_ds_mla ? " (fp8_ds_mla's 656-byte rows)" : ""));
   }
   p.num_pages = static_cast<int>(kv.shape[0]);
   p.page_size = static_cast<int>(kv.shape[1]);
@@ -82,7 +135,9 @@ MlaProblem load_mla_problem(const fs::path& path, std::optional<DType> dtype, Kv
 
   p.q_nope = dir.to_dtype(q_nope, "q_nope.npy", p.dtype);
   p.q_rope = dir.to_dtype(q_rope, "q_rope.npy", p.dtype);
-  if (is_fp8(kv_format)) {
+  if (kv_format == KvFormat::fp8_ds_mla) {
+    read_ds_mla_cache(dir, kv, p);
+  } else if (is_fp8(kv_format)) {
     read_fp8_cache(dir, kv, kv_format, p);
   } else {
     if (kv.elem == npy::Elem::u8) {
@@ -133,11 +188,16 @@ void save_mla_problem(const fs::path& dir, const MlaProblem& p) {
   npy::write_file(dir / "q_nope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kLatentDim), p.q_nope));
   npy::write_file(dir / "q_rope.npy", npy::make<std::uint16_t>(elem, query_dims(p, mla::kRopeDim), p.q_rope));
   if (is_fp8(p.kv_format)) {
-    // The codes, and the scale they are multiplied by; --load takes them
-    // back with the same --kv-dtype.
+    // The codes (fp8_ds_mla: the 656-byte rows), and the scale they are
+    // multiplied by where there is one; --load takes them back with the
+    // same --kv-dtype.
+    const std::int64_t row = mla_row_elements(p.kv_format);
     npy::write_file(dir / "kv_cache.npy",
-                    npy::make<std::uint8_t>(npy::Elem::u8, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_fp8));
-    npy::write_file(dir / "kv_scale.npy", npy::make<float>(npy::Elem::f32, {}, std::span<const float>(&p.kv_scale, 1)));
+                    npy::make<std::uint8_t>(npy::Elem::u8, {p.num_pages, p.page_size, row}, p.kv_fp8));
+    if (has_layer_scale(p.kv_format)) {
+      npy::write_file(dir / "kv_scale.npy",
+                      npy::make<float>(npy::Elem::f32, {}, std::span<const float>(&p.kv_scale, 1)));
+    }
   } else {
     npy::write_file(dir / "kv_cache.npy",
                     npy::make<std::uint16_t>(elem, {p.num_pages, p.page_size, mla::kRowDim}, p.kv_cache));

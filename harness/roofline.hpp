@@ -25,8 +25,9 @@ struct StepCost {
   double bytes = 0;
   double flops = 0;
 };
-// `kv_value_bytes`: 2 for a 16-bit cache, 1 for an FP8 one (host/fp8.hpp).
-StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_value_bytes = 2);
+// `kv_row_bytes`: a cached token's bytes, host/fp8.hpp's mla_row_bytes
+// (1152 for a 16-bit cache, 576 for FP8, 656 for fp8_ds_mla).
+StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_row_bytes = 1152);
 inline constexpr const char* kStepCostFormula =
     "bytes = sum(len)*576*kv_bytes*head_blocks (KV rows, read once per head block; kv_bytes 2, or 1 for FP8)"
     " + B*H*(576+512)*2 (q, out)"

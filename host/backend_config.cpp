@@ -13,7 +13,9 @@ namespace zemla {
 namespace {
 
 constexpr std::string_view kSpeculative[] = {"EAGLE", "EAGLE3", "NEXTN", "STANDALONE", "NGRAM"};
-constexpr std::string_view kKvCacheDtypes[] = {"auto", "fp8_e5m2", "fp8_e4m3", "bf16", "bfloat16", "fp4_e2m1"};
+// sglang's spellings, and vLLM's fp8_ds_mla (zemla's extension: DeepSeek's rows).
+constexpr std::string_view kKvCacheDtypes[] = {"auto",     "fp8_e5m2", "fp8_e4m3",  "bf16",
+                                               "bfloat16", "fp4_e2m1", "fp8_ds_mla"};
 
 template <class List>
 std::string join(const List& items) {
@@ -114,13 +116,23 @@ ValidatedConfig validate_config(const BackendConfig& input) {
       unsupported_kv("is not supported by " + result.backends.decode + " for " + (mla ? "MLA" : "non-MLA") +
                      " decode; use --kv-cache-dtype auto");
     }
+  } else if (kv == "fp8_ds_mla") {
+    result.kv_format = KvFormat::fp8_ds_mla;
+    if (!mla) {
+      unsupported_kv("holds DeepSeek's MLA rows; a non-MLA model cannot use it");
+    } else if (decode != nullptr && !decode->fp8_ds_mla_kv_cache) {
+      unsupported_kv("is not supported by " + result.backends.decode + "; use intel_xpu for MLA decode");
+    } else if (input.dtype != DType::bf16) {
+      unsupported_kv("keeps its rope values in bf16 and is served with --dtype bf16, not " +
+                     std::string(dtype_name(input.dtype)));
+    }
   } else if ((kv == "bf16" || kv == "bfloat16") && input.dtype != DType::bf16) {
     unsupported_kv("differs from --dtype " + std::string(dtype_name(input.dtype)) +
                    ": zemla keeps a 16-bit cache in the model's dtype; use --kv-cache-dtype auto");
   } else if (kv == "fp4_e2m1") {
     unsupported_kv(
-        "is not supported by zemla (its kernels read 16-bit and FP8 caches); use auto, fp8_e4m3 or "
-        "fp8_e5m2");
+        "is not supported by zemla (its kernels read 16-bit and FP8 caches); use auto, fp8_e4m3, fp8_e5m2 "
+        "or fp8_ds_mla");
   }
 
   if (input.speculative_algorithm) {

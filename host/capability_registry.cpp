@@ -27,8 +27,9 @@ constexpr BackendCapabilities kRegistry[] = {
      .mha_decode_page_sizes = kXpuMhaPageSizes,
      .fallback_page_size = 128,
      .dtypes = kBothDtypes,
-     .fp8_mla_kv_cache = true,    // read natively by zemla's MLA kernels
-     .fp8_mha_kv_cache = false},  // zemla's GQA kernels read 16-bit caches only
+     .fp8_mla_kv_cache = true,      // read natively by zemla's MLA kernels
+     .fp8_mha_kv_cache = false,     // zemla's GQA kernels read 16-bit caches only
+     .fp8_ds_mla_kv_cache = true},  // zemla's MLA kernels read it too
     {.name = "triton",
      .executed_by_zemla = false,
      .mla_decode = true,
@@ -44,7 +45,8 @@ constexpr BackendCapabilities kRegistry[] = {
      .fallback_page_size = 1,
      .dtypes = kBothDtypes,
      .fp8_mla_kv_cache = true,
-     .fp8_mha_kv_cache = true},
+     .fp8_mha_kv_cache = true,
+     .fp8_ds_mla_kv_cache = false},  // sglang's Triton kernels have no such layout
 };
 }  // namespace
 

@@ -31,6 +31,9 @@ struct BackendCapabilities {
   std::span<const DType> dtypes;
   bool fp8_mla_kv_cache;  // --kv-cache-dtype fp8_e4m3 / fp8_e5m2 with MLA decode
   bool fp8_mha_kv_cache;  // likewise with non-MLA decode
+  // --kv-cache-dtype fp8_ds_mla (DeepSeek's 656-byte rows, host/fp8.hpp):
+  // vLLM's spelling, which sglang does not know; MLA decode with bf16 only.
+  bool fp8_ds_mla_kv_cache;
 };
 
 std::span<const BackendCapabilities> backend_registry();

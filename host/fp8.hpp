@@ -38,6 +38,8 @@ std::string kernel_build_dtype(DType dtype, KvFormat kv_format);
 inline int kv_value_bytes(KvFormat f) { return is_fp8(f) ? 1 : 2; }
 // Elements one MLA cache row spans: its 576 values, or fp8_ds_mla's 656 bytes.
 int mla_row_elements(KvFormat f);
+// Bytes of one MLA cache row: 1152 (16-bit), 576 (FP8), 656 (fp8_ds_mla).
+inline int mla_row_bytes(KvFormat f) { return mla_row_elements(f) * kv_value_bytes(f); }
 
 // The largest finite value of an FP8 format (448 or 57344; fp8_ds_mla's
 // values are e4m3).

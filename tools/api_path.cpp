@@ -109,7 +109,7 @@ ApiRun run_through_api(const MlaProblem& p, const std::string& backend, int devi
   options.num_layers = 1;
   options.num_pages = pages;
   MlaCache cache(runtime, options);
-  if (is_fp8(p.kv_format)) cache.set_kv_scale(0, p.kv_scale);
+  if (has_layer_scale(p.kv_format)) cache.set_kv_scale(0, p.kv_scale);
 
   std::vector<std::int64_t> ids(p.batch);
   std::iota(ids.begin(), ids.end(), 0);

@@ -18,7 +18,8 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
       "  zemla config --model-arch mla --attention-backend intel_xpu --page-size 48\n"
       "Flags: --attention-backend, --prefill-attention-backend, --decode-attention-backend, --page-size,\n"
       "--speculative-algorithm, --model-arch mla|mha, --chunked-prefill-size, --dtype,\n"
-      "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16|bfloat16|fp4_e2m1 (sglang's spellings).\n"
+      "--kv-cache-dtype auto|fp8_e4m3|fp8_e5m2|bf16|bfloat16|fp4_e2m1 (sglang's spellings), or fp8_ds_mla\n"
+      "  (vLLM's: DeepSeek's 656-byte MLA rows, bf16 only; zemla's extension).\n"
       "Exit code 0: usable (warnings allowed); 2: rejected.");
   cmd->allow_extras();
   cmd->prefix_command();
@@ -56,7 +57,11 @@ void add_config_command(CLI::App& app, const Global& global, int& exit_code) {
                 << "page size " << v.config.page_size << '\n'
                 << "dtype     " << dtype_name(v.config.dtype) << '\n'
                 << "kv cache  " << v.config.kv_cache_dtype
-                << (is_fp8(v.kv_format) ? " (FP8, one scale per layer)" : " (the model's dtype)") << '\n';
+                << (v.kv_format == KvFormat::fp8_ds_mla
+                        ? " (DeepSeek's 656-byte rows: e4m3 latent, a scale per 128 values, bf16 rope)"
+                    : is_fp8(v.kv_format) ? " (FP8, one scale per layer)"
+                                          : " (the model's dtype)")
+                << '\n';
       if (v.config.deterministic_inference) {
         std::cout << "deterministic: splits of " << kDeterministicSplitTokens
                   << " tokens, so a request's result does not depend on its batch\n";

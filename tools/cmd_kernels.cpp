@@ -12,6 +12,7 @@
 
 #include "harness/intel_projection.hpp"
 #include "harness/isa_cost.hpp"
+#include "host/fp8.hpp"
 #include "ops/mla/mla_shape.hpp"
 #include "tools/commands.hpp"
 #include "tools/table.hpp"
@@ -61,8 +62,11 @@ bool projected(const kernels::KernelBinary& b, const std::string& kernel) {
   return b.program == "mla_decode" && kernel == "mla_decode_split";
 }
 
-int kv_value_bytes(const kernels::KernelBinary& b) {
-  return std::string_view(b.dtype).find("fp8") != std::string_view::npos ? 1 : 2;
+// A cached token's bytes for a build's dtype ("bf16", "bf16_fp8_ds_mla", ...).
+int kv_row_bytes(const kernels::KernelBinary& b) {
+  const std::string_view d(b.dtype);
+  const auto fp8 = d.find("fp8");
+  return mla_row_bytes(fp8 == std::string_view::npos ? KvFormat::same : parse_kv_format(d.substr(fp8)));
 }
 
 void print_cost(const Global& global, const std::string& iga64) {
@@ -137,7 +141,7 @@ void print_cost(const Global& global, const std::string& iga64) {
                                          std::to_string(t.resident) + " (" + t.resident_limit + ")",
                                          k.inner_loops > 0 ? "lower bound" : "exact"};
         for (const auto& shape : isa::projection_shapes()) {
-          const auto s = isa::project_step(t, target, shape, mla::kTile, mla::kHeadBlock, kv_value_bytes(b));
+          const auto s = isa::project_step(t, target, shape, mla::kTile, mla::kHeadBlock, kv_row_bytes(b));
           const auto h100 = isa::h100_measured(shape);
           steps.push_back({{"heads", shape.heads},
                            {"batch", shape.batch},

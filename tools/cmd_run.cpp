@@ -167,7 +167,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   ok = check_and_save(f, problem, outcome.result, expected, expected_has_lse, report) && ok;
   if (!outcome.timings.empty()) {
     const double ms = outcome.median_step_ms();
-    const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens, kv_value_bytes(problem.kv_format));
+    const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens, mla_row_bytes(problem.kv_format));
     report["timing"] = timing_report(outcome, ms, cost.bytes, cost.flops, f.step.iters, device->info().name);
     report["timing"]["bytes_formula"] = kStepCostFormula;
   }
@@ -219,7 +219,8 @@ void add_run_command(CLI::App& app, const Global& global, int& exit_code) {
   mla->add_option("--kv-dtype", flags->kv_dtype,
                   "The cache's storage: auto (the dtype), fp8_e4m3 or fp8_e5m2 (one scale for the cache, amax / "
                   "the format's largest value; with --load, kv_cache.npy holds the format's uint8 codes and "
-                  "kv_scale.npy the scale)")
+                  "kv_scale.npy the scale), or fp8_ds_mla (DeepSeek's 656-byte rows, bf16 only: e4m3 latent "
+                  "values with a scale per 128, bf16 rope; with --load, kv_cache.npy holds the rows as uint8)")
       ->capture_default_str();
   auto* load = mla->add_option("--load", flags->load_dir,
                                "Read the step from DIR: q_nope.npy, q_rope.npy, kv_cache.npy, page_table.npy, "

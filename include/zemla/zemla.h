@@ -107,7 +107,8 @@ ZEMLA_C_API zemla_status zemla_flash_mla_get_workspace_size_split(zemla_runtime*
                                                                   int num_batches, int num_heads, int page_size,
                                                                   int num_kv_splits, int split_tokens, size_t* out);
 /* Every tensor from the same runtime. Strides in elements, 0 = dense. dtype: q, out and a 16-bit cache;
- * kv_cache_dtype: "auto", "fp8_e4m3" or "fp8_e5m2" (NULL: auto). host_seq_lens: optional host copy of seq_lens
+ * kv_cache_dtype: "auto", "fp8_e4m3", "fp8_e5m2" or "fp8_ds_mla" (DeepSeek's 656-byte rows, strides in bytes,
+ * bf16 only, kv_scale 1; NULL: auto). host_seq_lens: optional host copy of seq_lens
  * (batch values) from which the split plan is made without reading seq_lens back. lse may be NULL. */
 typedef struct zemla_flash_mla_decode_args {
   const zemla_tensor* q_nope;
@@ -161,7 +162,7 @@ ZEMLA_C_API zemla_status zemla_mla_cache_free_pages(const zemla_mla_cache* cache
 ZEMLA_C_API zemla_status zemla_mla_cache_page_size(const zemla_mla_cache* cache, int* out);
 /* Tokens request `id` holds, this step's reserved token included. */
 ZEMLA_C_API zemla_status zemla_mla_cache_length(const zemla_mla_cache* cache, int64_t id, int64_t* out);
-/* How the cache stores values: "bf16", "f16", "fp8_e4m3" or "fp8_e5m2" (a static string). */
+/* How the cache stores values: "bf16", "f16", "fp8_e4m3", "fp8_e5m2" or "fp8_ds_mla" (a static string). */
 ZEMLA_C_API zemla_status zemla_mla_cache_kv_cache_dtype(const zemla_mla_cache* cache, const char** out);
 /* An FP8 cache's scale for one layer (see MlaCache::set_kv_scale): set before the layer's first append
  * and before recording it; a 16-bit cache refuses any scale with ZEMLA_STATUS_INVALID_ARGUMENT. */

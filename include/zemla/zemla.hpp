@@ -191,7 +191,7 @@ struct MlaCacheOptions {
   // sglang-style server flags; validated by the same rules as `zemla config`
   // (an invalid config throws, naming the diagnostic). The page size and
   // dtype come from them (--page-size, --dtype), and the cache's storage
-  // (--kv-cache-dtype auto, fp8_e4m3 or fp8_e5m2).
+  // (--kv-cache-dtype auto, fp8_e4m3, fp8_e5m2 or fp8_ds_mla).
   std::vector<std::string> server_flags;
   int num_layers = 1;
   int num_pages = 0;  // per layer
@@ -256,7 +256,9 @@ class ZEMLA_API MlaCache {
   // one byte per value, each cached value the stored one times its layer's
   // scale. append() quantizes rows in the model's dtype (times 1 / scale,
   // round to nearest even, saturated to the format's largest finite value);
-  // the decode kernels read FP8 rows directly.
+  // the decode kernels read FP8 rows directly. "fp8_ds_mla": DeepSeek's
+  // 656-byte rows (e4m3 latent values with a scale per 128 of them, which
+  // append() computes, then the bf16 rope values); no layer scale.
   std::string kv_cache_dtype() const;
   // An FP8 cache's per-layer scale (sglang's k_scale; 1 until set). Set it
   // before the layer's first append and before record_layer, which keeps
@@ -427,9 +429,11 @@ struct FlashMlaDecodeArgs {
   // bit-identical whatever else is in the batch, while long requests still
   // split; the reason sglang pins num_kv_splits = 1 on Intel goes away.
   int split_tokens = 0;
-  DType dtype = DType::bf16;            // q, out and a 16-bit cache
-  std::string kv_cache_dtype = "auto";  // or "fp8_e4m3" / "fp8_e5m2" (sglang's spellings)
-  float kv_scale = 1.0f;                // an FP8 cache's scale
+  DType dtype = DType::bf16;  // q, out and a 16-bit cache
+  // or "fp8_e4m3" / "fp8_e5m2" (sglang's spellings), or "fp8_ds_mla" (vLLM's:
+  // 656-byte rows, strides in bytes, bf16 only, kv_scale 1)
+  std::string kv_cache_dtype = "auto";
+  float kv_scale = 1.0f;  // an FP8 cache's scale
   // Strides in elements; 0 = dense. A request's q_len x heads query rows are
   // token-major with the head stride between them.
   std::int64_t q_nope_stride_b = 0, q_nope_stride_h = 0, q_rope_stride_b = 0, q_rope_stride_h = 0;

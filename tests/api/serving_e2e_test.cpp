@@ -73,9 +73,18 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   ASSERT_EQ(cache.kv_cache_dtype(), zemla::is_fp8(kv_format) ? GetParam().kv_cache_dtype : "bf16");
   // Scales chosen so the rows' normal values use the format's range, one per layer.
   const std::vector<float> kv_scales = {kv_format == zemla::KvFormat::fp8_e4m3 ? 0.02f : 1.0f / 1024, 0.5f};
-  for (int layer = 0; zemla::is_fp8(kv_format) && layer < kLayers; ++layer) {
+  for (int layer = 0; zemla::has_layer_scale(kv_format) && layer < kLayers; ++layer) {
     cache.set_kv_scale(layer, kv_scales[std::size_t(layer)]);
     ASSERT_EQ(cache.kv_scale(layer), kv_scales[std::size_t(layer)]);
+  }
+  if (kv_format == zemla::KvFormat::fp8_ds_mla) {
+    try {
+      cache.set_kv_scale(0, 0.5f);
+      ADD_FAILURE() << "a layer scale for an fp8_ds_mla cache was accepted";
+    } catch (const zemla::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("whose scales kv_append computes into each row"), std::string::npos)
+          << e.what();
+    }
   }
   // The value the cache holds for a bf16 input.
   const auto cached = [&](int layer, std::uint16_t x) -> double {
@@ -115,12 +124,21 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
   // Host shadow of every cached row: [layer][request] -> rows as exact doubles.
   std::vector<std::map<std::int64_t, std::vector<double>>> history(kLayers);
   // Random bf16 latent rows for `count` tokens of `id`, recorded in the history.
+  // An fp8_ds_mla row is quantized as a whole (a scale per 128 values):
+  // the history holds what the kernels read back from it.
   auto new_rows = [&](int layer, std::int64_t id, int count) {
     std::vector<std::uint16_t> rows(std::size_t(count) * kRow);
     auto& h = history[layer][id];
     for (auto& x : rows) {
       x = zemla::float_to_bf16(static_cast<float>(normal(rng)));
-      h.push_back(cached(layer, x));
+      if (kv_format != zemla::KvFormat::fp8_ds_mla) h.push_back(cached(layer, x));
+    }
+    for (int t = 0; kv_format == zemla::KvFormat::fp8_ds_mla && t < count; ++t) {
+      std::vector<std::uint8_t> stored(656);
+      std::vector<std::uint16_t> read(kRow);
+      zemla::quantize_ds_mla_row(&rows[std::size_t(t) * kRow], stored.data());
+      zemla::dequantize_ds_mla_row(stored.data(), read.data());
+      for (const auto v : read) h.push_back(zemla::bf16_to_float(v));
     }
     auto t = runtime.allocate(rows.size() * 2);
     t.upload(rows.data(), rows.size() * 2);
@@ -244,7 +262,8 @@ TEST_P(ServingEndToEnd, PrefillAnd240DecodeStepsMatchTheNaiveMlaReference) {
 
 INSTANTIATE_TEST_SUITE_P(Launches, ServingEndToEnd,
                          ::testing::Values(ServingCase{false, "auto"}, ServingCase{true, "auto"},
-                                           ServingCase{false, "fp8_e4m3"}, ServingCase{true, "fp8_e5m2"}),
+                                           ServingCase{false, "fp8_e4m3"}, ServingCase{true, "fp8_e5m2"},
+                                           ServingCase{true, "fp8_ds_mla"}),
                          [](const auto& info) {
                            return std::string(info.param.recorded ? "Recorded" : "Plain") +
                                   (info.param.kv_cache_dtype == "auto" ? "" : "_" + info.param.kv_cache_dtype);

@@ -351,6 +351,45 @@ def main():
     expect(r.returncode == EXIT_BAD_INPUT and "element [1, 2, 3] = code 255 is a NaN" in r.stderr,
            "a NaN code exits 2 naming it", r)
 
+    # 6b. An fp8_ds_mla cache from NumPy: 656-byte rows (512 e4m3 codes, four float32 block scales, 64 bf16 rope
+    # values), read here as the kernels stage them: each code times its block's scale in float32, rounded to bf16.
+    def bf16_round(x):
+        u = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+        return ((u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+    ds = make_step(rng, [70, 5, 33], heads=4, page_size=32)
+    pages, ps = ds["kv_cache"].shape[:2]
+    latent_codes = rng.integers(0, 256, size=(pages, ps, LATENT), dtype=np.uint8)
+    latent_codes[(latent_codes & 0x7F) == 0x7F] = 0x38
+    block_scales = rng.uniform(0.001, 0.1, size=(pages, ps, 4)).astype(np.float32)
+    rope = bf16_exact(rng.standard_normal((pages, ps, ROPE)))
+    ds_rows = np.concatenate([latent_codes, block_scales.astype("<f4").view(np.uint8),
+                              (rope.view(np.uint32) >> 16).astype("<u2").view(np.uint8)], axis=-1)
+    expect(ds_rows.shape == (pages, ps, 656), "NumPy built 656-byte rows")
+    write_step(dict(ds, kv_cache=ds_rows), work / "ds_in")
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "ds_in"), "--kv-dtype", "fp8_ds_mla", "--save",
+              str(work / "ds_out"))
+    expect(r.returncode == EXIT_OK and "cache fp8_ds_mla" in r.stdout, "an fp8_ds_mla cache of 656-byte rows runs", r)
+    expect(np.array_equal(np.load(work / "ds_out" / "kv_cache.npy"), ds_rows) and
+           not (work / "ds_out" / "kv_scale.npy").exists(), "--save keeps the rows, and writes no layer scale")
+    latent = bf16_round(e4m3_values(latent_codes).astype(np.float32) * np.repeat(block_scales, 128, axis=-1))
+    check_against_numpy(dict(ds, kv_cache=np.concatenate([latent, rope], axis=-1)), work / "ds_out", 2.0 ** -8)
+    for name, byte, value, message in [("ds_negative_scale", 516, np.float32(-0.5), "block 1's scale -0.5"),
+                                       ("ds_zero_scale", 524, np.float32(0.0), "block 3's scale 0"),
+                                       ("ds_nan_code", 7, None, "element [2, 3, 7] = code 127 is a NaN")]:
+        bad_rows = ds_rows.copy()
+        if value is None:
+            bad_rows[2, 3, byte] = 0x7F
+        else:
+            bad_rows[2, 3, byte:byte + 4] = np.frombuffer(value.astype("<f4").tobytes(), np.uint8)
+        d = work / name
+        shutil.copytree(work / "ds_in", d)
+        np.save(d / "kv_cache.npy", bad_rows)
+        r = zemla(binary, "run", "mla-decode", "--load", str(d), "--kv-dtype", "fp8_ds_mla")
+        expect(r.returncode == EXIT_BAD_INPUT and message in r.stderr, f"{name} exits 2 naming it", r)
+    r = zemla(binary, "run", "mla-decode", "--load", str(work / "fp8_in"), "--kv-dtype", "fp8_ds_mla")
+    expect(r.returncode == EXIT_BAD_INPUT and "656" in r.stderr, "576-byte rows read as fp8_ds_mla exit 2", r)
+
     # 7. run gqa-decode --load/--save: NumPy's GQA step (soft cap, window, an fp64 scale) through zemla.
     gstep = make_gqa_step(rng, [150, 9, 64], q_heads=8, kv_heads=2, head_dim=64, page_size=64, softcap=20.0,
                           window_left=70)

@@ -41,6 +41,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto sizes = mla ? decode->mla_decode_page_sizes : decode->mha_decode_page_sizes;
   if (!sizes.empty() && std::find(sizes.begin(), sizes.end(), v.config.page_size) == sizes.end()) std::abort();
   if (v.config.page_size <= 0) std::abort();
-  if (zemla::is_fp8(v.kv_format) && !(mla ? decode->fp8_mla_kv_cache : decode->fp8_mha_kv_cache)) std::abort();
+  if (v.kv_format == zemla::KvFormat::fp8_ds_mla) {
+    if (!mla || !decode->fp8_ds_mla_kv_cache || v.config.dtype != zemla::DType::bf16) std::abort();
+  } else if (zemla::is_fp8(v.kv_format) && !(mla ? decode->fp8_mla_kv_cache : decode->fp8_mha_kv_cache)) {
+    std::abort();
+  }
   return 0;
 }

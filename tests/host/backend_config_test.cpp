@@ -169,6 +169,25 @@ TEST(ValidateConfig, KvCacheDtypeFollowsSglangsSpellingsAndZemlasLimits) {
   EXPECT_TRUE(
       validate_flags({"--kv-cache-dtype", "fp8_e4m3", "--model-arch", "mha", "--attention-backend", "triton"}).ok());
   EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--kv-cache-dtype", "fp8"}), Error);
+}
+
+// fp8_ds_mla (vLLM's spelling for DeepSeek's rows; zemla's extension): MLA
+// decode on intel_xpu with bf16, and nothing else.
+TEST(BackendConfig, Fp8DsMlaIsForMlaDecodeOnIntelXpuInBf16) {
+  const auto ok = validate_flags({"--kv-cache-dtype", "fp8_ds_mla"});
+  EXPECT_TRUE(ok.ok());
+  EXPECT_EQ(ok.kv_format, KvFormat::fp8_ds_mla);
+  const std::pair<std::vector<std::string>, std::string> refused[] = {
+      {{"--kv-cache-dtype", "fp8_ds_mla", "--dtype", "fp16"}, "served with --dtype bf16, not f16"},
+      {{"--kv-cache-dtype", "fp8_ds_mla", "--model-arch", "mha"}, "a non-MLA model cannot use it"},
+      {{"--kv-cache-dtype", "fp8_ds_mla", "--decode-attention-backend", "triton"}, "not supported by triton"},
+  };
+  for (const auto& [flags, why] : refused) {
+    const auto v = validate_flags(flags);
+    const auto* d = find(v, "kv-cache-dtype-unsupported");
+    ASSERT_NE(d, nullptr) << flags[2];
+    EXPECT_NE(d->message.find(why), std::string::npos) << d->message;
+  }
   EXPECT_THROW(parse_backend_flags(std::vector<std::string>{"--dtype", "float32"}), Error);
 }
 

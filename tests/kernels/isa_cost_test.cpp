@@ -239,7 +239,7 @@ TEST(IntelProjection, CyclesResidencyAndStepTimeFollowTheFigures) {
   EXPECT_EQ(t.bound, "memory");
   EXPECT_DOUBLE_EQ(t.cycles, 1152.0);
   // 32 requests x 512 tiles x 1 head block, over 128 cores at 1.6 GHz.
-  const auto step = isa::project_step(t, pvc, {16, 32, 8192}, 16, 16, 2);
+  const auto step = isa::project_step(t, pvc, {16, 32, 8192}, 16, 16, 576 * 2);
   EXPECT_NEAR(step.ms, 32.0 * 512 * 1152 / 128 / 1.6e9 * 1e3, 1e-12);
   EXPECT_NEAR(step.roof_ms, 32.0 * 8192 * 576 * 2 / 3276.8e9 * 1e3, 1e-12);
   EXPECT_NEAR(step.percent_of_bandwidth, 100.0 * step.roof_ms / step.ms, 1e-9);

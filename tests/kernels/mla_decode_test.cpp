@@ -301,6 +301,30 @@ TEST(MlaDecodeFp8Specials, ZerosAndSubnormalsDecodeExactly) {
   }
 }
 
+// fp8_ds_mla rows no kv_append writes have a defined result too: a zero
+// scale reads its block as zeros, a negative one as the codes' values
+// negated (code x scale, as for any scale), and a subnormal code is exact.
+TEST(MlaDecodeFp8Specials, DsMlaZeroNegativeAndTinyScalesReadAsCodeTimesScale) {
+  RandomMlaSpec spec;
+  spec.seqlens = {70, 1, 33};
+  spec.heads = 16;
+  spec.page_size = 16;
+  spec.kv_format = KvFormat::fp8_ds_mla;
+  MlaProblem p = make_random_problem(spec);
+  const float scales[] = {0.0f, -0.02f, 0x1p-20f, -0.0f};
+  std::mt19937 rng(9);
+  for (std::size_t r = 0; r < p.kv_fp8.size() / mla::kDsRowBytes; ++r) {
+    std::uint8_t* row = &p.kv_fp8[r * mla::kDsRowBytes];
+    const float scale = scales[rng() % 4];
+    std::memcpy(row + mla::kDsScaleOffset + 4 * (rng() % 4), &scale, 4);
+    row[rng() % mla::kLatentDim] = static_cast<std::uint8_t>(rng() % 8);  // a subnormal code or zero
+    dequantize_ds_mla_row(row, &p.kv_cache[r * mla::kRowDim]);
+  }
+  const auto outcome = ops::run_mla_problem(testing::test_device(), p, {});
+  const auto cmp = compare_with_reference(outcome.result, reference::mla_decode(p), p.dtype, mla::kLatentDim, true);
+  EXPECT_TRUE(cmp.pass) << cmp.failure;
+}
+
 // Non-finite inputs have a defined result (issue 22, item 2): a NaN or an
 // infinity in a request's cache or queries makes that request's output
 // non-finite, through the softmax, the sum and the combine stage, and so
