@@ -256,7 +256,7 @@ std::vector<Check> hardware_checks() {
   }
   // Speculative verify (4 tokens of DeepSeek's 128 heads) and FP8 caches.
   checks.push_back({"mla_decode_bf16_h128_q4", [](rt::Device& d) { return mla_numerics(d, DType::bf16, 128, 4); }});
-  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2, KvFormat::fp8_ds_mla}) {
     checks.push_back({"mla_decode_bf16_h16_" + std::string(kv_format_name(kv)),
                       [kv](rt::Device& d) { return mla_numerics(d, DType::bf16, 16, 1, kv); }});
   }

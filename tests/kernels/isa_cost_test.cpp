@@ -168,13 +168,22 @@ TEST(IsaCost, DpasProbeHasOneDpasAndItsKnownBytes) {
 
 // kv_append copies a row through its loop: a 16-bit row stores what it
 // loads, 16 bytes per lane (vload8/vstore8); an FP8 one loads 2 bytes and
-// stores 1 per lane.
+// stores 1 per lane. The fp8_ds_mla build has no loop over the row (an
+// item per 8 values): per lane it loads 8 latent values and 8 rope values
+// (16 bytes each) and stores 8 codes, a scale and 8 rope values (8 + 4 +
+// 16 bytes), counting both sides of its branches, plus the row's slot.
 TEST(IsaCost, KvAppendStoresWhatItLoadsPerRow) {
   const auto appends = disassembled("kv_append", "kv_append");
   ASSERT_GE(appends.size(), 2u);
   for (const auto& a : appends) {
     SCOPED_TRACE(std::string(a.binary->target) + " " + std::string(a.binary->dtype));
     const std::uint64_t simd = a.info.simd_size;
+    if (std::string_view(a.binary->dtype).ends_with("fp8_ds_mla")) {
+      EXPECT_EQ(a.cost.loop.global_load_bytes + a.cost.loop.global_store_bytes, 0u);
+      EXPECT_EQ(a.cost.outside.global_load_bytes, simd * (16 + 16) + 4);
+      EXPECT_EQ(a.cost.outside.global_store_bytes, simd * (8 + 4 + 16));
+      continue;
+    }
     ASSERT_TRUE(a.cost.loop_found);
     const bool fp8 = std::string_view(a.binary->dtype).find("fp8") != std::string_view::npos;
     EXPECT_EQ(a.cost.loop.global_load_bytes, simd * (fp8 ? 2 : 16));
@@ -187,7 +196,9 @@ TEST(IsaCost, KvAppendStoresWhatItLoadsPerRow) {
 // global memory. Statically the staging's loads count in full: 5 rounds of
 // one vector (16 bytes; 8 for FP8) per work-item of 256, the last half
 // masked, so 1152 vectors' worth of tile reads as 1280; a page-table entry
-// or two of bookkeeping per sub-group come on top. acm-g10's intel_sg
+// or two of bookkeeping per sub-group come on top. An fp8_ds_mla row is 656
+// bytes, and its vectors' loads count both sides of their branch: 8 code
+// bytes and a 4-byte scale, or 16 rope bytes. acm-g10's intel_sg
 // kernels also move private arrays through global memory in the loop
 // (zebin_facts_test.cpp says why), so only the tile's lower bound holds
 // for them.
@@ -199,8 +210,9 @@ TEST(IsaCost, MlaSplitKernelsReadOneKvTilePerTrip) {
     ++seen;
     ASSERT_TRUE(s.cost.loop_found);
     const bool fp8 = std::string_view(s.binary->dtype).find("fp8") != std::string_view::npos;
-    const std::uint64_t tile = 16 * 576 * (fp8 ? 1 : 2);
-    const std::uint64_t staged = 5 * 256 * (fp8 ? 8 : 16);
+    const bool ds_mla = std::string_view(s.binary->dtype).ends_with("fp8_ds_mla");
+    const std::uint64_t tile = 16 * (ds_mla ? 656 : 576 * (fp8 ? 1 : 2));
+    const std::uint64_t staged = 5 * 256 * (ds_mla ? 8 + 4 + 16 : fp8 ? 8 : 16);
     const std::uint64_t read = s.cost.loop.global_load_bytes * static_cast<std::uint64_t>(s.cost.sub_groups());
     EXPECT_GE(read, tile);
     if (s.binary->target == "pvc" || s.binary->variant == "intel_xmx") {
@@ -211,7 +223,7 @@ TEST(IsaCost, MlaSplitKernelsReadOneKvTilePerTrip) {
       EXPECT_EQ(s.cost.loop.dpas, 10);
     }
   }
-  EXPECT_EQ(seen, 24) << "2 variants x 2 targets x (2 dtypes + 4 FP8 builds)";
+  EXPECT_EQ(seen, 28) << "2 variants x 2 targets x (2 dtypes + 4 FP8 builds + fp8_ds_mla)";
 }
 
 // The projection's arithmetic on a made-up kernel, worked by hand for pvc
