@@ -83,23 +83,32 @@ INSTANTIATE_TEST_SUITE_P(Formats, KvAppendFp8,
                                   "_scale" + scale;
                          });
 
+// One bf16 MLA row appended at `slot` of a 16-slot FP8 cache of `format`,
+// read back: the slot's bytes.
+std::vector<std::uint8_t> append_one_row(KvFormat format, const std::vector<std::uint16_t>& row, int slot,
+                                         float kv_scale) {
+  rt::Device& device = testing::test_device();
+  const int row_bytes = mla_row_bytes(format);
+  auto cache = device.allocate(std::size_t(16) * row_bytes);
+  auto rows = device.upload_vector(row);
+  auto slots = device.upload_vector(std::vector<std::int32_t>{slot});
+  ops::KvAppendArgs a{cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, mla::kRowDim, kv_scale};
+  ops::KvAppender(device, DType::bf16, format).run(a);
+  std::vector<std::uint8_t> got(std::size_t(16) * row_bytes);
+  device.read(*cache, got.data(), got.size());
+  return {got.begin() + std::ptrdiff_t(slot) * row_bytes, got.begin() + std::ptrdiff_t(slot + 1) * row_bytes};
+}
+
 // The wrong scale (the cache's scale where its reciprocal is due) is caught:
 // the comparison above can fail.
 TEST(KvAppendFp8SelfCheck, AWrongScaleIsSeen) {
-  rt::Device& device = testing::test_device();
-  auto cache = device.allocate(16 * mla::kRowDim);
   std::vector<std::uint16_t> row(mla::kRowDim);
   for (int k = 0; k < mla::kRowDim; ++k) row[std::size_t(k)] = from_float(DType::bf16, 0.25f * float(k % 64 - 32));
-  auto rows = device.upload_vector(row);
-  auto slots = device.upload_vector(std::vector<std::int32_t>{5});
-  ops::KvAppendArgs a{cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, mla::kRowDim, 4.0f};
-  ops::KvAppender(device, DType::bf16, KvFormat::fp8_e4m3).run(a);
-  std::vector<std::uint8_t> got(16 * mla::kRowDim);
-  device.read(*cache, got.data(), got.size());
+  const auto got = append_one_row(KvFormat::fp8_e4m3, row, 5, 4.0f);
   int right = 0, wrong_rule = 0;
   for (int k = 0; k < mla::kRowDim; ++k) {
     const float x = to_float(DType::bf16, row[std::size_t(k)]);
-    const std::uint8_t b = got[std::size_t(5 * mla::kRowDim + k)];
+    const std::uint8_t b = got[std::size_t(k)];
     right += b == quantize_fp8(KvFormat::fp8_e4m3, x, 0.25f);
     wrong_rule += b == quantize_fp8(KvFormat::fp8_e4m3, x, 4.0f) && x != 0.0f;
   }
@@ -150,25 +159,18 @@ TEST(KvAppendDsMla, QuantizesAsTheHostDoes) {
 // row instead of its blocks (the layer-scale rule) differs from what the
 // kernel wrote.
 TEST(KvAppendDsMlaSelfCheck, OneScaleForTheWholeRowIsSeen) {
-  rt::Device& device = testing::test_device();
   std::vector<std::uint16_t> row(mla::kRowDim);
   for (int k = 0; k < mla::kRowDim; ++k)
     row[std::size_t(k)] = float_to_bf16(0.01f * float(k % 97 - 48) * (k / 128 + 1));
-  auto cache = device.allocate(16 * mla::kDsRowBytes);
-  auto rows = device.upload_vector(row);
-  auto slots = device.upload_vector(std::vector<std::int32_t>{3});
-  ops::KvAppendArgs a{cache.get(), 1, 16, 0, 0, rows.get(), 0, slots.get(), 1, mla::kRowDim, 1.0f};
-  ops::KvAppender(device, DType::bf16, KvFormat::fp8_ds_mla).run(a);
-  std::vector<std::uint8_t> got(16 * mla::kDsRowBytes);
-  device.read(*cache, got.data(), got.size());
+  const auto got = append_one_row(KvFormat::fp8_ds_mla, row, 3, 1.0f);
   std::vector<std::uint8_t> right(mla::kDsRowBytes);
   quantize_ds_mla_row(row.data(), right.data());
-  EXPECT_TRUE(std::equal(right.begin(), right.end(), got.begin() + 3 * mla::kDsRowBytes));
+  EXPECT_EQ(got, right);
   float amax = 0.0f;
   for (int k = 0; k < mla::kLatentDim; ++k) amax = std::max(amax, std::fabs(bf16_to_float(row[std::size_t(k)])));
   int same = 0;
   for (int k = 0; k < mla::kLatentDim; ++k) {
-    same += got[std::size_t(3 * mla::kDsRowBytes + k)] ==
+    same += got[std::size_t(k)] ==
             float_to_fp8(KvFormat::fp8_e4m3, bf16_to_float(row[std::size_t(k)]) / ds_mla_block_scale(amax));
   }
   EXPECT_LT(same, mla::kLatentDim * 3 / 4) << "one scale per row gives the kernel's bytes";

@@ -214,51 +214,52 @@ TEST(MlaDecodeBatchInvariant, ARequestGivesTheSameBitsAloneAndInAnyBatch) {
   EXPECT_NE(target_out({0}, 0), target_out(sixty_four, 0));
 }
 
-// The FP8 check can fail: the same bytes read as the other format, or with
-// a scale 25 % off, miss the reference.
-TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
+// A small problem with a cache of `kv` for the self-checks below, and
+// whether a (perhaps misread) copy of it decodes to `ref`.
+MlaProblem self_check_problem(KvFormat kv) {
   RandomMlaSpec spec;
   spec.seqlens = {40, 1, 64};
   spec.heads = 16;
-  spec.kv_format = KvFormat::fp8_e4m3;
-  const MlaProblem problem = make_random_problem(spec);
+  spec.kv_format = kv;
+  return make_random_problem(spec);
+}
+
+bool decodes_to(const MlaProblem& p, const DecodeResult& ref) {
+  const auto outcome = ops::run_mla_problem(testing::test_device(), p, {});
+  return compare_with_reference(outcome.result, ref, DType::bf16, mla::kLatentDim, true).pass;
+}
+
+// The FP8 check can fail: the same bytes read as the other format, or with
+// a scale 25 % off, miss the reference.
+TEST(MlaDecodeFp8SelfCheck, TheWrongFormatOrScaleFails) {
+  const MlaProblem problem = self_check_problem(KvFormat::fp8_e4m3);
   const auto ref = reference::mla_decode(problem);
-  const auto good = ops::run_mla_problem(testing::test_device(), problem, {});
-  EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_TRUE(decodes_to(problem, ref));
   MlaProblem other_format = problem;
   other_format.kv_format = KvFormat::fp8_e5m2;
-  const auto bad_format = ops::run_mla_problem(testing::test_device(), other_format, {});
-  EXPECT_FALSE(compare_with_reference(bad_format.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_FALSE(decodes_to(other_format, ref));
   MlaProblem other_scale = problem;
   other_scale.kv_scale *= 1.25f;
-  const auto bad_scale = ops::run_mla_problem(testing::test_device(), other_scale, {});
-  EXPECT_FALSE(compare_with_reference(bad_scale.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_FALSE(decodes_to(other_scale, ref));
 }
 
 // The fp8_ds_mla check can fail: the same rows with the scales of blocks 0
 // and 2 swapped, or read as a per-layer e4m3 cache (no block scales, the
 // wrong row size), miss the reference.
 TEST(MlaDecodeFp8SelfCheck, TheWrongDsMlaScalesFail) {
-  RandomMlaSpec spec;
-  spec.seqlens = {40, 1, 64};
-  spec.heads = 16;
-  spec.kv_format = KvFormat::fp8_ds_mla;
-  const MlaProblem problem = make_random_problem(spec);
+  const MlaProblem problem = self_check_problem(KvFormat::fp8_ds_mla);
   const auto ref = reference::mla_decode(problem);
-  const auto good = ops::run_mla_problem(testing::test_device(), problem, {});
-  EXPECT_TRUE(compare_with_reference(good.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_TRUE(decodes_to(problem, ref));
   MlaProblem swapped = problem;
   for (std::size_t row = 0; row < swapped.kv_fp8.size(); row += mla::kDsRowBytes) {
     std::swap_ranges(&swapped.kv_fp8[row + mla::kDsScaleOffset], &swapped.kv_fp8[row + mla::kDsScaleOffset + 4],
                      &swapped.kv_fp8[row + mla::kDsScaleOffset + 8]);
   }
-  const auto bad_scales = ops::run_mla_problem(testing::test_device(), swapped, {});
-  EXPECT_FALSE(compare_with_reference(bad_scales.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_FALSE(decodes_to(swapped, ref));
   MlaProblem per_layer = problem;
   per_layer.kv_format = KvFormat::fp8_e4m3;
   per_layer.kv_scale = 1.0f / 64;
-  const auto bad_layout = ops::run_mla_problem(testing::test_device(), per_layer, {});
-  EXPECT_FALSE(compare_with_reference(bad_layout.result, ref, DType::bf16, mla::kLatentDim, true).pass);
+  EXPECT_FALSE(decodes_to(per_layer, ref));
 }
 
 // A problem whose cache bytes are drawn from `codes` (a format's FP8
@@ -325,6 +326,49 @@ TEST(MlaDecodeFp8Specials, DsMlaZeroNegativeAndTinyScalesReadAsCodeTimesScale) {
   EXPECT_TRUE(cmp.pass) << cmp.failure;
 }
 
+// The staging of fp8_ds_mla rows bit for bit: a request of one token
+// outputs that token's latent values exactly (its softmax weight is 1), so
+// 64 such requests show the 512 values the kernel staged from 64 rows. The
+// codes are random (zeros and subnormals, which take the exact path, among
+// them) and the scales 1 + k 2^-9 for odd k times a power of two, whose
+// products land on and beside bf16's rounding ties: a rounding other than
+// to nearest even, on either path, changes values here.
+TEST(MlaDecodeFp8Specials, DsMlaStagesTheReferencesValuesBitForBit) {
+  RandomMlaSpec spec;
+  spec.seqlens = std::vector<std::int32_t>(64, 1);
+  spec.heads = 16;
+  spec.page_size = 16;
+  spec.kv_format = KvFormat::fp8_ds_mla;
+  MlaProblem p = make_random_problem(spec);
+  std::mt19937 rng(21);
+  for (std::size_t r = 0; r < p.kv_fp8.size() / mla::kDsRowBytes; ++r) {
+    std::uint8_t* row = &p.kv_fp8[r * mla::kDsRowBytes];
+    for (int i = 0; i < mla::kLatentDim; ++i) {
+      std::uint8_t c = static_cast<std::uint8_t>(rng());
+      if ((c & 0x7f) == 0x7f) c ^= 1;  // no NaN: the output would be NaN, not the value
+      row[i] = c;
+    }
+    for (int b = 0; b < mla::kLatentDim / mla::kDsBlock; ++b) {
+      const float scale = std::ldexp(1.0f + float(2 * (rng() % 256) + 1) * 0x1p-9f, int(rng() % 9) - 6);
+      std::memcpy(row + mla::kDsScaleOffset + 4 * b, &scale, 4);
+    }
+    dequantize_ds_mla_row(row, &p.kv_cache[r * mla::kRowDim]);
+  }
+  const auto outcome = ops::run_mla_problem(testing::test_device(), p, {});
+  int wrong = 0;
+  for (int b = 0; b < p.batch; ++b) {
+    const std::size_t row = std::size_t(p.page_table[std::size_t(b) * p.max_pages]) * p.page_size;
+    for (int h = 0; h < p.heads; ++h) {
+      for (int c = 0; c < mla::kLatentDim; ++c) {
+        const float want = bf16_to_float(p.kv_cache[row * mla::kRowDim + std::size_t(c)]);
+        const float got = outcome.result.out[(std::size_t(b) * p.heads + h) * mla::kLatentDim + std::size_t(c)];
+        wrong += got != want;
+      }
+    }
+  }
+  EXPECT_EQ(wrong, 0) << "of " << p.batch * p.heads * mla::kLatentDim << " staged values";
+}
+
 // Non-finite inputs have a defined result (issue 22, item 2): a NaN or an
 // infinity in a request's cache or queries makes that request's output
 // non-finite, through the softmax, the sum and the combine stage, and so
@@ -333,7 +377,7 @@ TEST(MlaDecodeFp8Specials, DsMlaZeroNegativeAndTinyScalesReadAsCodeTimesScale) {
 struct Poison {
   const char* name;
   KvFormat kv;
-  enum Where { cache_latent, cache_rope, query } where;
+  enum Where { cache_latent, cache_rope, cache_scale, query } where;  // cache_scale: fp8_ds_mla's
   float value;  // for FP8, any non-finite value means the format's NaN code
 };
 
@@ -348,6 +392,7 @@ TEST(MlaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
       {"fp8_e5m2_nan_code", KvFormat::fp8_e5m2, Poison::cache_rope, NAN},
       {"fp8_ds_mla_nan_code", KvFormat::fp8_ds_mla, Poison::cache_latent, NAN},
       {"fp8_ds_mla_rope_nan", KvFormat::fp8_ds_mla, Poison::cache_rope, NAN},
+      {"fp8_ds_mla_nan_scale", KvFormat::fp8_ds_mla, Poison::cache_scale, NAN},
   };
   for (const DType dtype : {DType::bf16, DType::f16}) {
     for (const Poison& poison : poisons) {
@@ -367,9 +412,13 @@ TEST(MlaDecodeSpecials, ANonFiniteInputMakesItsRequestNonFiniteAndNoOther) {
       if (poison.where == Poison::query) {
         p.q_nope[7 * mla::kLatentDim + 11] = from_float(dtype, poison.value);  // request 0, head 7
       } else if (poison.kv == KvFormat::fp8_ds_mla) {
-        // A latent value's e4m3 NaN code, or a rope value's bf16 NaN.
+        // A latent value's e4m3 NaN code, a rope value's bf16 NaN, or a NaN
+        // block scale (which the staging's fast path must not round away).
         std::uint8_t* row = &p.kv_fp8[token * mla::kDsRowBytes];
-        if (poison.where == Poison::cache_rope) {
+        if (poison.where == Poison::cache_scale) {
+          const float nan = NAN;
+          std::memcpy(row + mla::kDsScaleOffset + 4 * (column / mla::kDsBlock), &nan, 4);
+        } else if (poison.where == Poison::cache_rope) {
           const std::uint16_t nan = from_float(dtype, NAN);
           std::memcpy(row + mla::kDsRopeOffset + 2 * (column - mla::kLatentDim), &nan, 2);
         } else {
