@@ -55,10 +55,8 @@ std::optional<KvAppendArgs> KvAppender::checked(const KvAppendArgs& in) const {
   });
   require(a.kv_stride_token >= cache_row && a.kv_stride_page >= a.page_size * a.kv_stride_token && a.rows_stride >= row,
           kCall, [&] {
-            return "strides must hold a " + std::to_string(cache_row) +
-                   "-element row per token and page_size rows "
-                   "per page, and " +
-                   std::to_string(row) + " values per input row";
+            return "strides must hold a " + std::to_string(cache_row) + "-element row per token, page_size rows per " +
+                   "page, and " + std::to_string(row) + " values per input row";
           });
   require(!ds_mla || (a.kv_stride_token % 16 == 0 && a.kv_stride_page % 16 == 0), kCall, [&] {
     return "kv_stride_token " + std::to_string(a.kv_stride_token) + " and kv_stride_page " +

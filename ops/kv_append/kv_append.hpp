@@ -16,8 +16,8 @@
 namespace zemla::ops {
 
 struct KvAppendArgs {
-  rt::Buffer* kv_cache =
-      nullptr;  // [num_pages, page_size, row_values] in the appender's kv_format (fp8_ds_mla: 656-byte rows)
+  // [num_pages, page_size, row_values] in the appender's kv_format (fp8_ds_mla: 656-byte rows)
+  rt::Buffer* kv_cache = nullptr;
   int num_pages = 0;
   int page_size = 0;
   std::int64_t kv_stride_page = 0;    // elements; 0 = dense
