@@ -58,8 +58,8 @@ void read_fp8_cache(const NpyDir& dir, const npy::Array& kv, KvFormat format, Ml
 // An fp8_ds_mla cache from its 656-byte rows: kv_fp8 holds them, kv_cache
 // the bf16 values the kernels stage from them (dequantize_ds_mla_row). A
 // file is refused where a row holds what no kv_append writes: a block
-// scale that is not positive and finite, e4m3's NaN code, or a rope value
-// that is not finite.
+// scale that is not positive and finite, e4m3's NaN code, a code whose
+// value times its scale overflows, or a rope value that is not finite.
 void read_ds_mla_cache(const NpyDir& dir, const npy::Array& kv, MlaProblem& p) {
   if (kv.elem != npy::Elem::u8) {
     dir.fail("kv_cache.npy",
@@ -90,11 +90,14 @@ void read_ds_mla_cache(const NpyDir& dir, const npy::Array& kv, MlaProblem& p) {
         dir.fail("kv_cache.npy", "element " + at(i) + " = code " + str(row[i]) + " is a NaN in e4m3");
     }
     dequantize_ds_mla_row(row, &p.kv_cache[r * mla::kRowDim]);
-    for (int i = mla::kLatentDim; i < mla::kRowDim; ++i) {
-      if (!std::isfinite(bf16_to_float(p.kv_cache[r * mla::kRowDim + std::size_t(i)]))) {
-        dir.fail("kv_cache.npy", "bytes from " + at(mla::kDsRopeOffset + 2 * (i - mla::kLatentDim)) +
-                                     " hold a rope value that is not finite");
+    for (int i = 0; i < mla::kRowDim; ++i) {
+      if (std::isfinite(bf16_to_float(p.kv_cache[r * mla::kRowDim + std::size_t(i)]))) continue;
+      if (i < mla::kLatentDim) {
+        dir.fail("kv_cache.npy",
+                 "element " + at(i) + " = code " + str(row[i]) + " times its block's scale overflows bf16");
       }
+      dir.fail("kv_cache.npy", "bytes from " + at(mla::kDsRopeOffset + 2 * (i - mla::kLatentDim)) +
+                                   " hold a rope value that is not finite");
     }
   }
 }

@@ -374,14 +374,22 @@ def main():
            not (work / "ds_out" / "kv_scale.npy").exists(), "--save keeps the rows, and writes no layer scale")
     latent = bf16_round(e4m3_values(latent_codes).astype(np.float32) * np.repeat(block_scales, 128, axis=-1))
     check_against_numpy(dict(ds, kv_cache=np.concatenate([latent, rope], axis=-1)), work / "ds_out", 2.0 ** -8)
-    for name, byte, value, message in [("ds_negative_scale", 516, np.float32(-0.5), "block 1's scale -0.5"),
-                                       ("ds_zero_scale", 524, np.float32(0.0), "block 3's scale 0"),
-                                       ("ds_nan_code", 7, None, "element [2, 3, 7] = code 127 is a NaN")]:
+    def set_scale(rows, block, value):
+        rows[2, 3, 512 + 4 * block:516 + 4 * block] = np.frombuffer(np.float32(value).astype("<f4").tobytes(), np.uint8)
+
+    def overflow(rows):  # 448 x 1e38 is past bf16's largest value
+        rows[2, 3, 0] = 0x7E
+        set_scale(rows, 0, 1e38)
+
+    def nan_code(rows):
+        rows[2, 3, 7] = 0x7F
+
+    for name, edit, message in [("ds_negative_scale", lambda r: set_scale(r, 1, -0.5), "block 1's scale -0.5"),
+                                ("ds_zero_scale", lambda r: set_scale(r, 3, 0.0), "block 3's scale 0"),
+                                ("ds_nan_code", nan_code, "element [2, 3, 7] = code 127 is a NaN"),
+                                ("ds_overflow", overflow, "element [2, 3, 0] = code 126 times its block's scale overflows")]:
         bad_rows = ds_rows.copy()
-        if value is None:
-            bad_rows[2, 3, byte] = 0x7F
-        else:
-            bad_rows[2, 3, byte:byte + 4] = np.frombuffer(value.astype("<f4").tobytes(), np.uint8)
+        edit(bad_rows)
         d = work / name
         shutil.copytree(work / "ds_in", d)
         np.save(d / "kv_cache.npy", bad_rows)
