@@ -67,6 +67,22 @@ std::string error_after(const std::function<void(ValidCall&)>& breaking) {
   return "accepted";
 }
 
+// The detail of the kUnsupported refusal of a fused append (new rows) into
+// the cache `format` sets up, or "accepted".
+std::string fused_append_refusal(const std::function<void(ValidCall&)>& format) {
+  ValidCall c;
+  format(c);
+  c.g.new_rows_stride = mla::kRowDim;
+  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
+  try {
+    check_mla_decode(c.g, c.plan);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.result_name(), kUnsupported);
+    return e.detail();
+  }
+  return "accepted";
+}
+
 TEST(MlaDecodeChecks, AValidCallPasses) {
   EXPECT_EQ(error_after([](ValidCall&) {}), "accepted");
 }
@@ -125,26 +141,19 @@ TEST(MlaDecodeChecks, AnFp8CacheHasItsOwnRules) {
             "kv_scale 2.000000 given for a 16-bit cache; only an fp8_e4m3 or fp8_e5m2 cache has a layer scale; it "
             "must be 1");
   // The fused append writes 16-bit rows only.
-  ValidCall c;
-  fp8(c);
-  c.g.new_rows_stride = mla::kRowDim;
-  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
-  try {
-    check_mla_decode(c.g, c.plan);
-    ADD_FAILURE() << "new rows into an FP8 cache were accepted";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.result_name(), kUnsupported);
-    EXPECT_NE(e.detail().find("fused kv_append does not write an fp8_e4m3 cache"), std::string::npos) << e.detail();
-  }
+  const std::string refusal = fused_append_refusal(fp8);
+  EXPECT_NE(refusal.find("fused kv_append does not write an fp8_e4m3 cache"), std::string::npos) << refusal;
 }
 
 // fp8_ds_mla: 656-byte rows, 16-byte aligned, no layer scale, no fused append.
 TEST(MlaDecodeChecks, AnFp8DsMlaCacheHasItsOwnRules) {
-  auto ds = [](ValidCall& c) {
+  // The valid call's pool in 656-byte rows instead of 576 16-bit values.
+  const std::int64_t ds_bytes = ValidCall().g.kv_cache_bytes / (2 * 576) * 656;
+  auto ds = [&](ValidCall& c) {
     c.g.kv_format = KvFormat::fp8_ds_mla;
     c.g.kv_stride_token = 656;
     c.g.kv_stride_page = 656 * c.g.page_size;
-    c.g.kv_cache_bytes = c.g.kv_cache_bytes / (2 * 576) * 656;
+    c.g.kv_cache_bytes = ds_bytes;
   };
   EXPECT_EQ(error_after(ds), "accepted");
   EXPECT_EQ(error_after([&](ValidCall& c) {
@@ -162,23 +171,15 @@ TEST(MlaDecodeChecks, AnFp8DsMlaCacheHasItsOwnRules) {
               ds(c);
               c.g.kv_cache_bytes -= 1;
             }),
-            "kv_cache holds " + std::to_string(ValidCall().g.kv_cache_bytes / (2 * 576) * 656 - 1) +
-                " bytes; its shape and strides need " + std::to_string(ValidCall().g.kv_cache_bytes / (2 * 576) * 656));
+            "kv_cache holds " + std::to_string(ds_bytes - 1) + " bytes; its shape and strides need " +
+                std::to_string(ds_bytes));
   EXPECT_EQ(error_after([&](ValidCall& c) {
               ds(c);
               c.g.kv_scale = 0.5f;
             }),
             "kv_scale 0.500000 given for an fp8_ds_mla cache, whose scales are in its rows; it must be 1");
-  ValidCall c;
-  ds(c);
-  c.g.new_rows_stride = mla::kRowDim;
-  c.g.new_rows_bytes = 3 * mla::kRowDim * 2;
-  try {
-    check_mla_decode(c.g, c.plan);
-    ADD_FAILURE() << "new rows into an fp8_ds_mla cache were accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(e.detail().find("fused kv_append does not write an fp8_ds_mla cache"), std::string::npos) << e.detail();
-  }
+  const std::string refusal = fused_append_refusal(ds);
+  EXPECT_NE(refusal.find("fused kv_append does not write an fp8_ds_mla cache"), std::string::npos) << refusal;
 }
 
 TEST(MlaDecodeChecks, DtypeMustBeSupported) {
