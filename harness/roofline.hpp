@@ -29,7 +29,8 @@ struct StepCost {
 // (1152 for a 16-bit cache, 576 for FP8, 656 for fp8_ds_mla).
 StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_row_bytes = 1152);
 inline constexpr const char* kStepCostFormula =
-    "bytes = sum(len)*576*kv_bytes*head_blocks (KV rows, read once per head block; kv_bytes 2, or 1 for FP8)"
+    "bytes = sum(len)*row_bytes*head_blocks (KV rows, read once per head block; row_bytes 1152, 576 for FP8, "
+    "656 for fp8_ds_mla)"
     " + B*H*(576+512)*2 (q, out)"
     " + combine ? splits*H*(512+1)*4*2 : 0 (workspace write+read) + page table; "
     "flops = sum(len)*H*(2*576 + 2*512)";

@@ -134,10 +134,10 @@ void quantize_ds_mla_row(const std::uint16_t* bf16_row, std::uint8_t* out) {
 }
 
 void dequantize_ds_mla_row(const std::uint8_t* row, std::uint16_t* bf16_out) {
+  float scales[mla::kLatentDim / mla::kDsBlock];
+  std::memcpy(scales, row + mla::kDsScaleOffset, sizeof scales);
   for (int i = 0; i < mla::kLatentDim; ++i) {
-    float scale;
-    std::memcpy(&scale, row + mla::kDsScaleOffset + 4 * (i / mla::kDsBlock), 4);
-    bf16_out[i] = float_to_bf16(fp8_to_float(KvFormat::fp8_e4m3, row[i]) * scale);
+    bf16_out[i] = float_to_bf16(fp8_to_float(KvFormat::fp8_e4m3, row[i]) * scales[i / mla::kDsBlock]);
   }
   std::memcpy(bf16_out + mla::kLatentDim, row + mla::kDsRopeOffset, 2 * mla::kRopeDim);
 }

@@ -31,7 +31,7 @@ struct RunFlags {
   std::string save_dir;
   bool append = false;            // fused kv_append of each request's last token
   std::string path = "auto";      // decoder, op or cache (tools/api_path.hpp); auto: op with --load
-  std::string kv_dtype = "auto";  // the cache's storage: auto (the dtype), fp8_e4m3, fp8_e5m2
+  std::string kv_dtype = "auto";  // the cache's storage: auto (the dtype), fp8_e4m3, fp8_e5m2, fp8_ds_mla
 };
 
 MlaProblem make_problem(const RunFlags& f) {
