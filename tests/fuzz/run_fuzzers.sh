@@ -18,17 +18,27 @@ host_sources=(host/{error,dtype,capability_registry,backend_config,decode_planne
 targets=(backend_flags npy decode_args mla_npy_dir)
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
        -I"$root" -I"$root/include" -I"$root/host")
-export root out
-# One object per source (fuzz targets and host sources alike), in parallel;
-# a failed compile fails the script through xargs' exit status.
-printf '%s\n' "${host_sources[@]}" "${targets[@]/#/tests/fuzz/fuzz_}" |
-  sed 's/$/.cpp/; s/\.cpp\.cpp$/.cpp/' |
-  xargs -P "$jobs" -I{} sh -c 'o="$out/obj/$(echo "{}" | tr / _).o"; clang++ "$@" -c "$root/{}" -o "$o"' _ "${flags[@]}"
+# The object of a source: its path with / as _.
+obj() { echo "$out/obj/${1//\//_}.o"; }
+fuzz_sources=()
+for t in "${targets[@]}"; do fuzz_sources+=("tests/fuzz/fuzz_$t.cpp"); done
+# One object per source (fuzz targets and host sources alike), $jobs at a
+# time; any failed compile fails the script.
+pids=()
+for s in "${host_sources[@]}" "${fuzz_sources[@]}"; do
+  clang++ "${flags[@]}" -c "$root/$s" -o "$(obj "$s")" &
+  pids+=($!)
+  if [ "${#pids[@]}" -ge "$jobs" ]; then
+    wait "${pids[0]}"
+    pids=("${pids[@]:1}")
+  fi
+done
+for pid in "${pids[@]}"; do wait "$pid"; done
 host_objects=()
-for s in "${host_sources[@]}"; do host_objects+=("$out/obj/$(echo "$s" | tr / _).o"); done
+for s in "${host_sources[@]}"; do host_objects+=("$(obj "$s")"); done
 pids=()
 for t in "${targets[@]}"; do
-  clang++ -fsanitize=fuzzer,address,undefined "$out/obj/tests_fuzz_fuzz_$t.cpp.o" "${host_objects[@]}" -o "$out/fuzz_$t" &
+  clang++ -fsanitize=fuzzer,address,undefined "$(obj "tests/fuzz/fuzz_$t.cpp")" "${host_objects[@]}" -o "$out/fuzz_$t" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid"; done
