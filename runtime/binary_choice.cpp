@@ -125,6 +125,10 @@ BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key, int em
   throw Error("choose_binary", kNotFound, what + ": no embedded kernel of that name/variant/dtype");
 }
 
+std::string source_defines(const DeviceInfo& info) {
+  return info.nv_compute_capability > 0 ? "-DZEMLA_NV_SM=" + std::to_string(info.nv_compute_capability) : "";
+}
+
 const kernels::KernelBinary* spirv_fallback(const ProgramKey& key) {
   for (const auto& b : kernels::embedded_kernels()) {
     if (key.matches(b) && b.format == kernels::BinaryFormat::spirv && b.target == "spirv") {

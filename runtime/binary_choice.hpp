@@ -41,6 +41,11 @@ struct BinaryChoice {
 // nothing fits.
 BinaryChoice choose_binary(const DeviceInfo& info, const ProgramKey& key, int emulated_dpas_sub_group);
 
+// The device facts an OpenCL C source build adds to a binary's options:
+// `-DZEMLA_NV_SM=<compute capability>` on an NVIDIA GPU, which the nv_mma
+// kernels read to use the instructions the GPU has (nv_mma.clh); else none.
+std::string source_defines(const DeviceInfo& info);
+
 // What Level Zero loads after the driver rejects the chosen native zebin
 // (corrupt, or a stepping it cannot run): the SPIR-V of the same program,
 // or nullptr when none is embedded (ZEMLA_AOT=OFF).

@@ -362,8 +362,13 @@ class ClDevice final : public Device {
     if (auto* cached = programs_.find(key)) return *cached;
     const BinaryChoice choice = choose_binary(info_, key, settings().emulated_dpas_sub_group);
     const auto& bin = *choice.binary;
-    // SPIR-V carries its macros already; source gets the same -D options ocloc got.
+    // SPIR-V carries its macros already; source gets the same -D options ocloc got,
+    // and the device facts the source reads.
     std::string options = bin.format == kernels::BinaryFormat::spirv ? "" : std::string(bin.build_options);
+    if (const std::string facts = source_defines(info_);
+        !facts.empty() && bin.format == kernels::BinaryFormat::opencl_c) {
+      options += " " + facts;
+    }
     // A tuning knob for source builds on a vendor's driver (say
     // -cl-nv-verbose, -cl-nv-maxrregcount=64, -DSCORE_TOKENS=4): appended
     // last so it can override the embedded defaults.

@@ -123,10 +123,15 @@ TEST(VariantChoice, NvidiaFromSm80SelectsNvMmaWhereTheProgramHasIt) {
   EXPECT_EQ(choose_variant(h100, std::nullopt), Variant::portable) << "mma.sync with bf16 inputs needs sm_80";
   h100.nv_compute_capability = 90;
   EXPECT_EQ(choose_variant(h100, Variant::portable), Variant::portable) << "a forced variant wins";
-  // The nv_mma program is OpenCL C only: NVIDIA's compiler builds it.
+  // The nv_mma program is OpenCL C only: NVIDIA's compiler builds it, told
+  // the GPU's compute capability (the FP8 conversion needs sm_90).
   h100.accepts_spirv = false;
   EXPECT_EQ(choose_binary(h100, {"mla_decode", Variant::nv_mma, "bf16"}, 16).binary->format,
             kernels::BinaryFormat::opencl_c);
+  EXPECT_EQ(source_defines(h100), "-DZEMLA_NV_SM=90");
+  h100.nv_compute_capability = 80;
+  EXPECT_EQ(source_defines(h100), "-DZEMLA_NV_SM=80");
+  EXPECT_EQ(source_defines(DeviceInfo{}), "") << "a device that is not an NVIDIA GPU gets no NVIDIA facts";
 }
 
 // nv_mma off an NVIDIA GPU loads the SPIR-V that emulates mma.sync on
