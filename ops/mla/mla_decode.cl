@@ -46,12 +46,30 @@
 #include "xmx_tiles.clh"
 #elif defined(ZEMLA_VARIANT_NV_MMA)
 #include "mma_tiles.clh"
+#include "stream_rows.clh"
 #else
 #include "scalar_tiles.clh"
 #endif
 
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
+
+// The pool page holding token `tok` of a request, or -1 when the table's
+// entry is outside the pool or the token's page index past its width.
+inline int page_of(__global const int* pages, int max_pages, int num_pages, int page_size, int tok) {
+  const int page_index = tok / page_size;
+  const int page = page_index < max_pages ? pages[page_index] : -1;
+  return page >= 0 && page < num_pages ? page : -1;
+}
+
+// Token `tok`'s cache row, or null when it is past token_end or its page is
+// not valid (page_of): nothing of it is read.
+inline __global const kv_elem* token_row(__global const kv_elem* kv_cache, long kv_stride_page, long kv_stride_token,
+                                         int num_pages, int page_size, __global const int* pages, int max_pages,
+                                         int tok, int token_end) {
+  const int page = tok < token_end ? page_of(pages, max_pages, num_pages, page_size, tok) : -1;
+  return page < 0 ? 0 : kv_cache + (long)page * kv_stride_page + (long)(tok % page_size) * kv_stride_token;
+}
 
 // Where one tile of a request's tokens lives: a page id outside the pool or
 // a page index past the table's width gives zero valid rows, never a read.
@@ -100,17 +118,41 @@ inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long k
   for (int i = get_local_id(0); i < MLA_VEC8_PER_ROW; i += WG_SIZE) dst[i] = ((__global const uint4*)new_row)[i];
 }
 
-// Stage 1 twice: plain, and with the fused kv_append (mla_decode_split.clh).
+// Multi-token decode (q_len > 1): a request's num_heads rows are q_len
+// query tokens of num_heads / q_len heads each, token-major, and the
+// tokens are the request's last q_len: row r is token i = r / (heads per
+// token), which sees the request's tokens before L - (q_len - 1 - i), L
+// being the request's length (the end of its last split). INT_MAX (no
+// limit) for single-token decode.
+inline int causal_row_limit(__global const float* workspace, long ws_work_offset, long ws_split_begin_offset, int req,
+                            int q_len, int num_heads, int row) {
+  if (q_len <= 1) return INT_MAX;
+  __global const int* split_begin = (__global const int*)(workspace + ws_split_begin_offset);
+  const int request_len = ((__global const int4*)(workspace + ws_work_offset))[split_begin[req + 1] - 1].z;
+  return request_len - (q_len - 1 - row / (num_heads / q_len));
+}
+
+// Stage 1 twice: plain, and with the fused kv_append. nv_mma runs the
+// stream schedule (mla_decode_stream.clh), the other variants the tile
+// schedule (mla_decode_split.clh).
 #define ZEMLA_SPLIT_KERNEL mla_decode_split
 #define ZEMLA_FUSED_APPEND 0
+#if defined(ZEMLA_VARIANT_NV_MMA)
+#include "mla_decode_stream.clh"
+#else
 #include "mla_decode_split.clh"
+#endif
 #undef ZEMLA_SPLIT_KERNEL
 #undef ZEMLA_FUSED_APPEND
 // An FP8 cache has no fused append: its rows need quantizing first.
 #if !ZEMLA_KV_FP8
 #define ZEMLA_SPLIT_KERNEL mla_decode_split_append
 #define ZEMLA_FUSED_APPEND 1
+#if defined(ZEMLA_VARIANT_NV_MMA)
+#include "mla_decode_stream.clh"
+#else
 #include "mla_decode_split.clh"
+#endif
 #undef ZEMLA_SPLIT_KERNEL
 #undef ZEMLA_FUSED_APPEND
 #endif
