@@ -1,0 +1,113 @@
+#!/bin/bash
+# The stream schedule on the H100 (nv_mma through NVIDIA's OpenCL): checks on
+# the GPU against the fp64 reference first (stops at the first that does not
+# build or run), then device-clock medians of 30 steps: bf16 against the FP8
+# caches at H=8 with long contexts (issue 19's shapes), H=16 and H=128, the
+# register cap, and multi-token steps. Every figure is also in OUT/stream.json.
+# With BASE, a tree of the code before the stream schedule (git archive of
+# that commit), its tile schedule is built too and timed on the same card.
+#   bench/h100_stream.sh OUT_DIR [BASE]   (from the repository root, on the device machine)
+set -u
+out=${1:?usage: bench/h100_stream.sh OUT_DIR [BASE]}
+base=${2:-}
+mkdir -p "$out"
+if [ -n "$base" ]; then
+  mkdir -p "$base/.deps" && cp -r .deps/include "$base/.deps/"
+  (cd "$base" && source bench/h100_build.sh && rm -rf /tmp/zb_base && mv /tmp/zb /tmp/zb_base) || exit 1
+fi
+# shellcheck source=bench/h100_build.sh
+source bench/h100_build.sh
+export ZEMLA_CL_CACHE_DIR=/tmp/zemla-cl-cache ZEMLA_VARIANT=nv_mma
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,clocks.max.mem --format=csv,noheader
+lens() { python3 -c "print(','.join(['$2'] * $1))"; }
+# run NAME OPTIONS... -> one JSON line in stream.json and one table row;
+# stderr kept apart. Fails when the run gave no JSON or its check failed.
+run() {
+  local name=$1
+  shift
+  local json rc
+  json=$(timeout 120 "$z" --json run mla-decode "$@" 2>>"$out/stderr.log")
+  rc=$?
+  python3 - "$name" "$rc" "$*" "$json" "$out/stream.json" <<'EOF'
+import json, sys
+name, rc, args, text, path = sys.argv[1:6]
+try:
+    r = json.loads(text)
+except ValueError:
+    r = None
+with open(path, "a") as f:
+    f.write(json.dumps({"name": name, "rc": int(rc), "args": args, "result": r}) + "\n")
+if r is None:
+    print(f"{name:<34} rc={rc} (no JSON)")
+    sys.exit(1)
+if "error" in r:
+    print(f"{name:<34} rc={rc} {r['error'].get('message', '')}")
+    sys.exit(1)
+t, c = r.get("timing") or {}, r.get("check") or {}
+check = "-" if not c else ("pass" if c.get("pass") else "FAIL " + c.get("failure", ""))
+ms = f"{t['median_ms']:.4f} ms {t['split_median_ms']:.4f}+{t['combine_median_ms']:.4f} {t['gbs']:7.0f} GB/s" if t else ""
+print(f"{name:<34} {r['kv_dtype']:<10} q{r['q_len']} {ms:<46} {check}")
+sys.exit(0 if not c or c.get("pass") else 1)
+EOF
+}
+first_check() {  # a build or run failure here ends the script: nothing after it could run
+  run "$@" || { echo "first checks failed:"; tail -40 "$out/stderr.log"; exit 1; }
+}
+# The device tool's lease is short: each section starts only while there is time for it.
+budget() { [ "$SECONDS" -lt "${STREAM_BUDGET_S:-330}" ] || { echo "stopped at ${SECONDS} s: $1 not run"; exit 0; }; }
+small="3000,17,8,64,1,129"
+echo "== checks (fp64 reference, B=6 mixed lengths)"
+first_check check_bf16_H16 --heads 16 --seqlens "$small"
+first_check check_e4m3_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_e4m3
+run check_e5m2_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_e5m2
+run check_ds_mla_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_ds_mla
+run check_f16_e4m3_H24 --heads 24 --seqlens "$small" --dtype fp16 --kv-dtype fp8_e4m3
+run check_bf16_q4_H16 --heads 16 --seqlens 3000,17,8,64,4,129 --q-len 4
+run check_bf16_append_H16 --heads 16 --seqlens "$small" --append
+budget "timing"
+echo "== time: bf16 against FP8 (median of 30 on the device clock)"
+t() { run "$@" --no-check --iters 30 --warmup 5; }
+for kv in auto fp8_e4m3 fp8_e5m2 fp8_ds_mla; do t "H8_B32x8K" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
+if [ -n "$base" ]; then
+  echo "== time: the tile schedule (BASE), same shapes, same card"
+  z_new=$z z=/tmp/zb_base/tools/zemla
+  for kv in auto fp8_e4m3; do t "H8_B32x8K_tile" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
+  z=$z_new
+fi
+budget "the register cap"
+echo "== time: 128 registers a thread (2 work-groups an SM) through -cl-nv-maxrregcount"
+for kv in auto fp8_e4m3; do
+  ZEMLA_CL_BUILD_OPTIONS=-cl-nv-maxrregcount=128 t "H8_B32x8K_cap128" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv
+done
+# The rest runs with the cap where it made both steps faster.
+faster=$(python3 - "$out/stream.json" <<'EOF'
+import json, sys
+ms = {}
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    if d["name"].startswith("H8_B32x8K") and d["result"] and "timing" in d["result"]:
+        ms[(d["name"], d["result"]["kv_dtype"])] = d["result"]["timing"]["median_ms"]
+print(all(ms.get(("H8_B32x8K_cap128", kv), 1e9) < ms.get(("H8_B32x8K", kv), 0) for kv in ("bf16", "fp8_e4m3")))
+EOF
+)
+[ "$faster" = True ] && export ZEMLA_CL_BUILD_OPTIONS=-cl-nv-maxrregcount=128
+echo "the rest with ZEMLA_CL_BUILD_OPTIONS='${ZEMLA_CL_BUILD_OPTIONS:-}'"
+budget "registers"
+echo "== registers (ptxas through -cl-nv-verbose)"
+for kv in auto fp8_e4m3; do
+  for cap in "" "-cl-nv-maxrregcount=128"; do
+    echo "-- $kv ${cap:-no cap}"
+    ZEMLA_LOG_LEVEL=info ZEMLA_CL_CACHE_DIR= ZEMLA_CL_BUILD_OPTIONS="-cl-nv-verbose $cap" "$z" run mla-decode \
+      --heads 8 --seqlens 64 --kv-dtype $kv 2>&1 | grep -E "mla_decode_split'|registers|spill" | head -6
+  done
+done
+budget "long contexts"
+for kv in auto fp8_e4m3; do t "H8_B32x16K" --heads 8 --seqlens "$(lens 32 16384)" --kv-dtype $kv; done
+for kv in auto fp8_e4m3; do t "H8_B1x64K" --heads 8 --seqlens 65536 --kv-dtype $kv; done
+for kv in auto fp8_e4m3; do t "H8_B4x64K" --heads 8 --seqlens "$(lens 4 65536)" --kv-dtype $kv; done
+budget "H=16 and H=128"
+for kv in auto fp8_e4m3; do t "H16_B32x8K" --heads 16 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
+for kv in auto fp8_e4m3; do t "H128_B32x2K" --heads 128 --seqlens "$(lens 32 2048)" --kv-dtype $kv; done
+budget "multi-token"
+echo "== time: multi-token steps, H=16, B=32 x 4K"
+for q in 1 2 4; do t "H16_B32x4K_q$q" --heads 16 --seqlens "$(lens 32 4096)" --q-len $q; done
