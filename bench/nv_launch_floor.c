@@ -4,8 +4,7 @@
 // back-to-back launches, on a profiling queue and on a plain one. On the H100 through NVIDIA's OpenCL every one of
 // them costs ~6.5-6.9 us, which bounds a decode layer of three launches.
 // Build: gcc -O2 bench/nv_launch_floor.c -I/usr/local/cuda/include -lOpenCL
-#define CL_TARGET_OPENCL_VERSION 300
-#include <CL/cl.h>
+#include "nv_first_gpu.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,12 +21,8 @@ static int cmp(const void* a, const void* b) {
   return x < y ? -1 : x > y;
 }
 int main(void) {
-  cl_platform_id plats[8];
-  cl_uint np;
-  cl_device_id dev = 0;
-  clGetPlatformIDs(8, plats, &np);
-  for (cl_uint i = 0; i < np && !dev; ++i)
-    if (clGetDeviceIDs(plats[i], CL_DEVICE_TYPE_GPU, 1, &dev, NULL)) dev = 0;
+  cl_device_id dev = first_gpu();
+  if (!dev) return printf("no GPU\n"), 1;
   cl_int err;
   cl_context ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
   cl_queue_properties props[] = {CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0};

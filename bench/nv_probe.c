@@ -8,8 +8,7 @@
 //                                  for ptxas' register report) and writes the
 //                                  PTX the driver made, for bench/sass_stat.py.
 // Build on the GPU machine: gcc -O2 bench/nv_probe.c -I/usr/local/cuda/include -lOpenCL -lm
-#define CL_TARGET_OPENCL_VERSION 300
-#include <CL/cl.h>
+#include "nv_first_gpu.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +42,8 @@ static float fb(unsigned short h) {
 }
 
 int main(int argc, char** argv) {
-  cl_platform_id plats[8];
-  cl_uint np = 0;
-  cl_device_id dev = NULL;
-  cl_int err = clGetPlatformIDs(8, plats, &np);
-  for (cl_uint i = 0; i < np && !dev; ++i)
-    if (clGetDeviceIDs(plats[i], CL_DEVICE_TYPE_GPU, 1, &dev, NULL) != CL_SUCCESS) dev = NULL;
+  cl_int err = CL_SUCCESS;
+  cl_device_id dev = first_gpu();
   if (!dev) return printf("no GPU\n"), 1;
   char ext[8192];
   clGetDeviceInfo(dev, CL_DEVICE_EXTENSIONS, sizeof ext, ext, NULL);

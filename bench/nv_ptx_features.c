@@ -11,8 +11,7 @@
 //               committed and waited for, then read back
 // Build and run on the GPU machine:
 //   gcc -O2 bench/nv_ptx_features.c -I/usr/local/cuda/include -lOpenCL -o /tmp/ptxf && /tmp/ptxf
-#define CL_TARGET_OPENCL_VERSION 300
-#include <CL/cl.h>
+#include "nv_first_gpu.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,12 +58,8 @@ static void expect(const char* what, unsigned got, unsigned want, int i) {
 }
 
 int main(void) {
-  cl_platform_id plats[8];
-  cl_uint np = 0;
-  cl_device_id dev = NULL;
-  cl_int err = clGetPlatformIDs(8, plats, &np);
-  for (cl_uint i = 0; i < np && !dev; ++i)
-    if (clGetDeviceIDs(plats[i], CL_DEVICE_TYPE_GPU, 1, &dev, NULL) != CL_SUCCESS) dev = NULL;
+  cl_int err = CL_SUCCESS;
+  cl_device_id dev = first_gpu();
   if (!dev) return printf("no GPU\n"), 1;
   cl_context ctx = clCreateContext(NULL, 1, &dev, NULL, NULL, &err);
   cl_command_queue q = clCreateCommandQueueWithProperties(ctx, dev, NULL, &err);
