@@ -80,10 +80,9 @@ typedef struct {
 
 inline TileSource tile_source(__global const kv_elem* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
                               int page_size, __global const int* pages, int max_pages, int t0, int token_end) {
-  const int page_index = t0 / page_size;
-  const int page = page_index < max_pages ? pages[page_index] : -1;
+  const int page = page_of(pages, max_pages, num_pages, page_size, t0);
   TileSource src;
-  src.valid_rows = (page >= 0 && page < num_pages) ? min(TILE, token_end - t0) : 0;
+  src.valid_rows = page >= 0 ? min(TILE, token_end - t0) : 0;
   src.rows = kv_cache + (long)max(page, 0) * kv_stride_page + (long)(t0 % page_size) * kv_stride_token;
   return src;
 }
@@ -110,9 +109,8 @@ inline void stage_new_row(__local ushort* kv_tile, int valid_rows, __global cons
 inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long kv_stride_token, int num_pages,
                           int page_size, __global const int* pages, int max_pages, int token,
                           __global const ushort* new_row) {
-  const int page_index = token / page_size;
-  const int page = page_index < max_pages ? pages[page_index] : -1;
-  if (page < 0 || page >= num_pages) return;
+  const int page = page_of(pages, max_pages, num_pages, page_size, token);
+  if (page < 0) return;
   __global uint4* dst =
       (__global uint4*)(kv_cache + (long)page * kv_stride_page + (long)(token % page_size) * kv_stride_token);
   for (int i = get_local_id(0); i < MLA_VEC8_PER_ROW; i += WG_SIZE) dst[i] = ((__global const uint4*)new_row)[i];
