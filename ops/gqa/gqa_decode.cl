@@ -38,8 +38,9 @@ __kernel void gqa_decode_split(ZEMLA_KERNEL_PARAMS(GQA_DECODE_SPLIT_ARGS)) {
   __local float partial[GQA_MAX_GROUP * GQA_WG];
 
   const int lid = get_local_id(0);
-  const int split = get_group_id(0);
-  const int kv_head = get_group_id(1);
+  const int2 split_hb = split_and_head_block(num_kv_heads);
+  const int split = split_hb.x;
+  const int kv_head = split_hb.y;
   const int group = num_q_heads / num_kv_heads;
   const int head0 = kv_head * group;
   __global const int4* work = (__global const int4*)(workspace + ws_work_offset);

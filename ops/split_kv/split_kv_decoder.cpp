@@ -70,7 +70,9 @@ void SplitKvDecoder::upload_plan(const DecodePlan& plan, rt::Buffer& workspace) 
 }
 
 rt::Range3 SplitKvDecoder::split_groups(const DecodePlan& plan) {
-  return {static_cast<std::size_t>(plan.total_splits()), static_cast<std::size_t>(plan.head_blocks), 1};
+  // One dimension, split-major: split_and_head_block in split_combine.clh
+  // says why.
+  return {static_cast<std::size_t>(plan.total_splits()) * static_cast<std::size_t>(plan.head_blocks), 1, 1};
 }
 
 std::optional<DecodeTiming> SplitKvDecoder::launch(rt::Kernel& split, const DecodePlan& plan, rt::Buffer& workspace,
