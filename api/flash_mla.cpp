@@ -40,11 +40,15 @@ ops::KvAppender& Runtime::Impl::kv_appender(DType dtype, KvFormat kv_format) {
 namespace {
 
 // How flash_mla_decode plans on this runtime's device: the variant's merge
-// weight and the device's compute units, with MLA's split geometry (the
-// default one), and no program built for a size query.
+// weight, split geometry and the device's compute units, and no program
+// built for a size query.
 ops::SplitPlanner mla_planner(Runtime& runtime) {
   const rt::Device& device = *runtime.impl().device;
   return ops::SplitPlanner(device, rt::choose_variant(device));
+}
+
+SplitGeometry mla_geometry(Runtime& runtime) {
+  return ops::mla_split_geometry(rt::choose_variant(*runtime.impl().device));
 }
 
 }  // namespace
@@ -57,12 +61,15 @@ std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_
            " and num_heads " + std::to_string(num_heads) + " must be positive (max_seq_len within int32)";
   });
   require(page_size > 0, kCall, [&] { return "page_size " + std::to_string(page_size) + " must be positive"; });
-  return mla_planner(runtime).workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, {}, split_tokens);
+  return mla_planner(runtime).workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, mla_geometry(runtime),
+                                              split_tokens);
 }
 
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens, int num_heads,
                                          int num_kv_splits, int split_tokens) {
-  return mla_planner(runtime).plan(seq_lens, num_heads, {}, num_kv_splits, split_tokens).layout.total;
+  return mla_planner(runtime)
+      .plan(seq_lens, num_heads, mla_geometry(runtime), num_kv_splits, split_tokens)
+      .layout.total;
 }
 
 void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {

@@ -24,25 +24,30 @@ ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
 }  // namespace
 
+SplitGeometry mla_split_geometry(rt::Variant variant) {
+  return {variant == rt::Variant::nv_mma ? mla::kStreamRows : mla::kHeadBlock, mla::kTile, mla::kLatentDim};
+}
+
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
     : SplitKvOp(device, {"mla_decode", rt::choose_variant(device), kernel_build_dtype(dtype, kv_format)},
                 "mla_decode_split", kSplitGroup, kCall,
                 // An FP8 build has no fused-append kernel (mla_decode.cl says why).
                 is_fp8(kv_format) ? nullptr : "mla_decode_split_append"),
-      kv_format_(kv_format) {}
+      kv_format_(kv_format),
+      geometry_(mla_split_geometry(rt::choose_variant(device))) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
                             int split_tokens) const {
-  return plan_with(seqlens, heads, {}, num_kv_splits, split_tokens);
+  return plan_with(seqlens, heads, geometry_, num_kv_splits, split_tokens);
 }
 
 DecodeCapacity MlaDecoder::capacity(int max_batch, std::int64_t max_context_len, int heads, int split_tokens) const {
-  return capacity_with(max_batch, max_context_len, heads, {}, split_tokens);
+  return capacity_with(max_batch, max_context_len, heads, geometry_, split_tokens);
 }
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
                             const DecodeCapacity& capacity) const {
-  return plan_in(seqlens, heads, {}, num_kv_splits, capacity);
+  return plan_in(seqlens, heads, geometry_, num_kv_splits, capacity);
 }
 
 void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const rt::Buffer& workspace) const {
@@ -60,7 +65,7 @@ void MlaDecoder::validate(const MlaDecodeArgs& a, const DecodePlan& plan, const 
   g.lse_bytes = checked_bytes(a.lse);
   g.new_rows_bytes = checked_bytes(a.new_rows);
   g.workspace_bytes = checked_bytes(&workspace);
-  check_mla_decode(g, plan);
+  check_mla_decode(g, plan, geometry_);
   if (!a.host_page_table.empty()) check_page_table(g, plan, a.host_page_table);
 }
 

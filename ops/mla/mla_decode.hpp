@@ -40,12 +40,19 @@ struct MlaDecodeArgs : MlaDecodeLayout {
   std::span<const std::int32_t> host_page_table;
 };
 
+// How MLA splits plan on a variant: the query rows one work-group serves
+// (mla_variant.clh's GROUP_ROWS), 16-token tiles, 512-value rows. 16 rows
+// in the tile schedule; 32 in nv_mma's stream schedule, two mma row tiles
+// on each KV read.
+SplitGeometry mla_split_geometry(rt::Variant variant);
+
 class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
  public:
   // `kv_format`: how the cache stores its values; FP8 runs the build that
   // widens FP8 rows (kernels_spirv/common/fp8.clh).
   MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format = KvFormat::same);
   KvFormat kv_format() const { return kv_format_; }
+  const SplitGeometry& geometry() const { return geometry_; }
 
   // `split_tokens` > 0: batch-invariant splits of that many tokens
   // (PlannerInputs::split_tokens), with num_kv_splits -1.
@@ -65,6 +72,7 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
   rt::Kernel& bind(const MlaDecodeArgs& args, const DecodePlan& plan, rt::Buffer& workspace);
 
   KvFormat kv_format_;
+  SplitGeometry geometry_;
 };
 
 }  // namespace zemla::ops

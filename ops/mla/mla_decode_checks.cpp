@@ -48,7 +48,7 @@ void require_q_len(int q_len, const char* call) {
           [&] { return "q_len " + s(q_len) + " must be 1 to " + s(kMaxQLen) + " (query tokens per request)"; });
 }
 
-void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
+void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan, const SplitGeometry& geometry) {
   require(g.batch > 0, kCall, [&] { return "batch " + s(g.batch) + " must be positive"; });
   require(g.heads > 0, kCall, [&] { return "heads " + s(g.heads) + " must be positive"; });
   require_q_len(g.q_len, kCall);
@@ -66,7 +66,7 @@ void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan) {
           [&] { return "batch " + s(g.batch) + " differs from the plan's " + s(plan.batch()); });
   require(g.heads == plan.heads, kCall,
           [&] { return "heads " + s(g.heads) + " differs from the plan's " + s(plan.heads); });
-  require(plan.geometry == SplitGeometry{}, kCall,
+  require(plan.geometry == geometry, kCall,
           "the plan was made for another split geometry (plan with MlaDecoder::plan)");
   require(std::isfinite(g.sm_scale) && g.sm_scale > 0, kCall,
           [&] { return "sm_scale " + std::to_string(g.sm_scale) + " must be a positive finite number"; });

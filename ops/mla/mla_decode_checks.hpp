@@ -56,7 +56,9 @@ struct MlaDecodeGeometry : MlaDecodeLayout {
                new_rows_bytes = kNoBuffer;
 };
 
-void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan);
+// `geometry`: the split geometry of the kernels the call runs
+// (mla_split_geometry); the plan must have been made with it.
+void check_mla_decode(const MlaDecodeGeometry& g, const DecodePlan& plan, const SplitGeometry& geometry = {});
 
 // q_len in [1, kMaxQLen]: check_mla_decode's rule, also asked before a
 // cache reserves a step's slots (MlaCache).

@@ -9,11 +9,12 @@
 
 namespace zemla::mla {
 
-inline constexpr int kLatentDim = MLA_DC;      // kv_lora_rank: c_kv, and V
-inline constexpr int kRopeDim = MLA_DR;        // qk_rope_head_dim
-inline constexpr int kRowDim = MLA_DQK;        // one cached token: 576 values
-inline constexpr int kHeadBlock = HEAD_BLOCK;  // heads per work-group
-inline constexpr int kTile = TILE;             // tokens per tile; divides every page size
+inline constexpr int kLatentDim = MLA_DC;        // kv_lora_rank: c_kv, and V
+inline constexpr int kRopeDim = MLA_DR;          // qk_rope_head_dim
+inline constexpr int kRowDim = MLA_DQK;          // one cached token: 576 values
+inline constexpr int kHeadBlock = HEAD_BLOCK;    // query rows per work-group, tile schedule
+inline constexpr int kStreamRows = STREAM_ROWS;  // query rows per work-group, stream schedule (nv_mma)
+inline constexpr int kTile = TILE;               // tokens per tile; divides every page size
 static_assert(kRowDim == kLatentDim + kRopeDim);
 // fp8_ds_mla rows (host/fp8.hpp), in bytes.
 inline constexpr int kDsBlock = MLA_DS_BLOCK;
@@ -37,6 +38,7 @@ static_assert(kDsRowBytes == 656 && kDsRowBytes % 16 == 0);
 #undef TILE
 #undef WG_SIZE
 #undef COLS_PER_ITEM
+#undef STREAM_ROWS
 #undef SCORE_HEADS
 #undef SCORE_TOKENS
 #undef SCORE_CHUNKS

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "host/dtype.hpp"
+#include "ops/mla/mla_decode.hpp"
 #include "ops/mla/mla_shape.hpp"
 #include "zemla/error.hpp"
 
@@ -85,6 +86,30 @@ std::string fused_append_refusal(const std::function<void(ValidCall&)>& format) 
 
 TEST(MlaDecodeChecks, AValidCallPasses) {
   EXPECT_EQ(error_after([](ValidCall&) {}), "accepted");
+}
+
+TEST(MlaDecodeChecks, ThePlanMustServeTheKernelsRowsPerWorkGroup) {
+  // nv_mma's stream schedule serves 32 query rows a work-group, the tile
+  // schedule 16: a plan made for one would launch the other's kernels over
+  // head blocks that leave rows unserved or serve them twice.
+  const SplitGeometry tile = ops::mla_split_geometry(rt::Variant::portable);
+  const SplitGeometry stream = ops::mla_split_geometry(rt::Variant::nv_mma);
+  EXPECT_EQ(tile.head_block, 16);
+  EXPECT_EQ(stream.head_block, 32);
+  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::intel_sg), tile);
+  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::intel_xmx), tile);
+  ValidCall c;
+  EXPECT_NO_THROW(check_mla_decode(c.g, c.plan, tile));
+  try {
+    check_mla_decode(c.g, c.plan, stream);
+    ADD_FAILURE() << "a plan of 16-row head blocks was accepted for 32-row kernels";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.detail(), "the plan was made for another split geometry (plan with MlaDecoder::plan)");
+  }
+  // Two query tokens of 16 heads: one 32-row block, so one read of the KV.
+  c.plan = plan_decode({c.seqlens, 32, 8, -1, stream});
+  EXPECT_EQ(c.plan.head_blocks, 1);
+  EXPECT_EQ(plan_decode({c.seqlens, 32, 8, -1, tile}).head_blocks, 2);
 }
 
 TEST(MlaDecodeChecks, ShapesMustAgreeWithThePlan) {
