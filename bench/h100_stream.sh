@@ -2,14 +2,14 @@
 # The stream schedule on the H100 (nv_mma through NVIDIA's OpenCL): checks on
 # the GPU against the fp64 reference first (stops at the first that does not
 # build or run), then device-clock medians of 30 steps: bf16 against the FP8
-# caches at H=8 with long contexts (issue 19's shapes), H=16 and H=128, the
-# register cap, and multi-token steps. Every figure is also in OUT/stream.json.
-# With BASE, a tree of the code before the stream schedule (git archive of
-# that commit), its tile schedule is built too and timed on the same card.
-#   bench/h100_stream.sh OUT_DIR [BASE]   (from the repository root, on the device machine)
+# caches at H=8 with long contexts (issue 19's shapes), multi-token steps at
+# H=16 (issue 20's: KV read once for q_len x H rows), H=128. Every figure is
+# also in OUT/stream.json. Each NAME=DIR, a tree of other code (git archive
+# of a commit), is built too and timed on the same card, same shapes.
+#   bench/h100_stream.sh OUT_DIR [NAME=DIR ...]   (from the repository root, on the device machine)
 set -u
-out=${1:?usage: bench/h100_stream.sh OUT_DIR [BASE]}
-base=${2:-}
+out=${1:?usage: bench/h100_stream.sh OUT_DIR [NAME=DIR ...]}
+shift
 mkdir -p "$out"
 # shellcheck source=bench/h100_build.sh
 ZEMLA_BUILD_TARGET=zemla_cli source bench/h100_build.sh
@@ -52,32 +52,40 @@ first_check() {  # a build or run failure here ends the script: nothing after it
 # The device tool's lease is short: each section starts only while there is time for it.
 budget() { [ "$SECONDS" -lt "${STREAM_BUDGET_S:-330}" ] || { echo "stopped at ${SECONDS} s: $1 not run"; exit 0; }; }
 small="3000,17,8,64,1,129"
+t() { run "$@" --no-check --iters 30 --warmup 5; }
+h8() { for kv in auto fp8_e4m3; do t "H8_B32x8K$1" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done; }
+mtp() { for q in 1 2 4; do t "H16_B32x4K_q$q$1" --heads 16 --seqlens "$(lens 32 4096)" --q-len $q; done; }
 echo "== checks (fp64 reference, B=6 mixed lengths)"
 first_check check_bf16_H16 --heads 16 --seqlens "$small"
 first_check check_e4m3_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_e4m3
+first_check check_bf16_q2_H16 --heads 16 --seqlens 3000,17,8,64,2,129 --q-len 2
+first_check check_bf16_H24 --heads 24 --seqlens "$small"
 budget "timing"
 echo "== time: bf16 against FP8 (median of 30 on the device clock)"
-t() { run "$@" --no-check --iters 30 --warmup 5; }
-for kv in auto fp8_e4m3 fp8_e5m2 fp8_ds_mla; do t "H8_B32x8K" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
-for kv in auto fp8_e4m3; do t "H8_B32x16K" --heads 8 --seqlens "$(lens 32 16384)" --kv-dtype $kv; done
-budget "the register cap"
-echo "== time: 128 registers a thread (2 work-groups an SM) through -cl-nv-maxrregcount"
-for kv in auto fp8_e4m3; do
-  ZEMLA_CL_BUILD_OPTIONS=-cl-nv-maxrregcount=128 t "H8_B32x8K_cap128" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv
+h8 ""
+for kv in fp8_e5m2 fp8_ds_mla; do t "H8_B32x8K" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
+echo "== time: multi-token steps, H=16, B=32 x 4K"
+mtp ""
+for base in "$@"; do
+  name=${base%%=*} dir=${base#*=}
+  budget "$name"
+  echo "== time: $name ($dir), same shapes, same card"
+  mkdir -p "$dir/.deps" && cp -r .deps/include "$dir/.deps/"
+  sed "s#/tmp/zb#/tmp/zb_$name#g" bench/h100_build.sh >"/tmp/h100_build_$name.sh"
+  # shellcheck source=/dev/null
+  (cd "$dir" && ZEMLA_BUILD_TARGET=zemla_cli source "/tmp/h100_build_$name.sh") || exit 1
+  z_new=$z z=/tmp/zb_$name/tools/zemla
+  h8 "_$name"
+  mtp "_$name"
+  z=$z_new
 done
-# The rest runs with the cap where it made both steps faster.
-faster=$(python3 - "$out/stream.json" <<'EOF'
-import json, sys
-ms = {}
-for line in open(sys.argv[1]):
-    d = json.loads(line)
-    if d["name"].startswith("H8_B32x8K") and d["result"] and "timing" in d["result"]:
-        ms[(d["name"], d["result"]["kv_dtype"])] = d["result"]["timing"]["median_ms"]
-print(all(ms.get(("H8_B32x8K_cap128", kv), 1e9) < ms.get(("H8_B32x8K", kv), 0) for kv in ("bf16", "fp8_e4m3")))
-EOF
-)
-[ "$faster" = True ] && export ZEMLA_CL_BUILD_OPTIONS=-cl-nv-maxrregcount=128
-echo "the rest with ZEMLA_CL_BUILD_OPTIONS='${ZEMLA_CL_BUILD_OPTIONS:-}'"
+budget "registers"
+echo "== registers (ptxas through -cl-nv-verbose)"
+for kv in auto fp8_e4m3; do
+  echo "-- $kv"
+  ZEMLA_LOG_LEVEL=info ZEMLA_CL_CACHE_DIR='' ZEMLA_CL_BUILD_OPTIONS="-cl-nv-verbose" "$z" run mla-decode \
+    --heads 8 --seqlens 64 --kv-dtype $kv 2>&1 | grep -E "mla_decode_split'|registers|spill" | head -6
+done
 budget "the other checks"
 echo "== checks (fp64 reference, B=6 mixed lengths)"
 run check_e5m2_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_e5m2
@@ -85,31 +93,9 @@ run check_ds_mla_H16 --heads 16 --seqlens "$small" --kv-dtype fp8_ds_mla
 run check_f16_e4m3_H24 --heads 24 --seqlens "$small" --dtype fp16 --kv-dtype fp8_e4m3
 run check_bf16_q4_H16 --heads 16 --seqlens 3000,17,8,64,4,129 --q-len 4
 run check_bf16_append_H16 --heads 16 --seqlens "$small" --append
-budget "registers"
-echo "== registers (ptxas through -cl-nv-verbose)"
-for kv in auto fp8_e4m3; do
-  for cap in "" "-cl-nv-maxrregcount=128"; do
-    echo "-- $kv ${cap:-no cap}"
-    ZEMLA_LOG_LEVEL=info ZEMLA_CL_CACHE_DIR= ZEMLA_CL_BUILD_OPTIONS="-cl-nv-verbose $cap" "$z" run mla-decode \
-      --heads 8 --seqlens 64 --kv-dtype $kv 2>&1 | grep -E "mla_decode_split'|registers|spill" | head -6
-  done
-done
-budget "the tile schedule"
-if [ -n "$base" ]; then
-  echo "== time: the tile schedule (BASE), same shapes, same card"
-  mkdir -p "$base/.deps" && cp -r .deps/include "$base/.deps/"
-  sed 's#/tmp/zb#/tmp/zb_base#g' bench/h100_build.sh >/tmp/h100_build_base.sh
-  (cd "$base" && source /tmp/h100_build_base.sh) || exit 1
-  z_new=$z z=/tmp/zb_base/tools/zemla
-  for kv in auto fp8_e4m3; do t "H8_B32x8K_tile" --heads 8 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
-  z=$z_new
-fi
+run check_bf16_q3_H128 --heads 128 --seqlens 3000,17,8,64,3,129 --q-len 3
 budget "long contexts"
-for kv in auto fp8_e4m3; do t "H8_B1x64K" --heads 8 --seqlens 65536 --kv-dtype $kv; done
+for kv in auto fp8_e4m3; do t "H8_B32x16K" --heads 8 --seqlens "$(lens 32 16384)" --kv-dtype $kv; done
 for kv in auto fp8_e4m3; do t "H8_B4x64K" --heads 8 --seqlens "$(lens 4 65536)" --kv-dtype $kv; done
-budget "H=16 and H=128"
-for kv in auto fp8_e4m3; do t "H16_B32x8K" --heads 16 --seqlens "$(lens 32 8192)" --kv-dtype $kv; done
+budget "H=128"
 for kv in auto fp8_e4m3; do t "H128_B32x2K" --heads 128 --seqlens "$(lens 32 2048)" --kv-dtype $kv; done
-budget "multi-token"
-echo "== time: multi-token steps, H=16, B=32 x 4K"
-for q in 1 2 4; do t "H16_B32x4K_q$q" --heads 16 --seqlens "$(lens 32 4096)" --q-len $q; done
