@@ -52,7 +52,6 @@ class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
   // widens FP8 rows (kernels_spirv/common/fp8.clh).
   MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format = KvFormat::same);
   KvFormat kv_format() const { return kv_format_; }
-  const SplitGeometry& geometry() const { return geometry_; }
 
   // `split_tokens` > 0: batch-invariant splits of that many tokens
   // (PlannerInputs::split_tokens), with num_kv_splits -1.
