@@ -302,6 +302,29 @@ TEST(MlaDecodeFp8Specials, ZerosAndSubnormalsDecodeExactly) {
   }
 }
 
+// bf16 queries far beyond fp16's range (x 2^20, sm_scale / 2^20: the same
+// scores) over an FP8 cache: nv_mma runs those products in fp16, and
+// must scale q into range by a power of two and take it back, or its
+// scores overflow to infinity; every other variant is unaffected.
+TEST(MlaDecodeFp8Specials, QueriesBeyondFp16RangeScoreAsTheReference) {
+  for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
+    SCOPED_TRACE(std::string(kv_format_name(kv)));
+    RandomMlaSpec spec;
+    spec.seqlens = {70, 1, 33};
+    spec.heads = 16;
+    spec.page_size = 16;
+    spec.kv_format = kv;
+    MlaProblem p = make_random_problem(spec);
+    for (auto* q : {&p.q_nope, &p.q_rope}) {
+      for (auto& bits : *q) bits = from_float(DType::bf16, bf16_to_float(bits) * 0x1p20f);
+    }
+    p.sm_scale *= 0x1p-20f;
+    const auto outcome = ops::run_mla_problem(testing::test_device(), p, {});
+    const auto cmp = compare_with_reference(outcome.result, reference::mla_decode(p), p.dtype, mla::kLatentDim, true);
+    EXPECT_TRUE(cmp.pass) << cmp.failure;
+  }
+}
+
 // fp8_ds_mla rows no kv_append writes have a defined result too: a zero
 // scale reads its block as zeros, a negative one as the codes' values
 // negated (code x scale, as for any scale), and a subnormal code is exact.
