@@ -262,16 +262,22 @@ TEST(MlaDecodeFp8SelfCheck, TheWrongDsMlaScalesFail) {
   EXPECT_FALSE(decodes_to(per_layer, ref));
 }
 
-// A problem whose cache bytes are drawn from `codes` (a format's FP8
-// codes), scaled by `scale`: the kernels' widening must decode every one
-// exactly, whatever path a word of four bytes takes.
-MlaProblem fp8_problem_of_codes(KvFormat kv, const std::vector<std::uint8_t>& codes, float scale) {
+// A small random problem over a `kv` cache: three requests (70, 1 and 33
+// tokens), 16 heads, pages of 16.
+MlaProblem small_fp8_problem(KvFormat kv) {
   RandomMlaSpec spec;
   spec.seqlens = {70, 1, 33};
   spec.heads = 16;
   spec.page_size = 16;
   spec.kv_format = kv;
-  MlaProblem p = make_random_problem(spec);
+  return make_random_problem(spec);
+}
+
+// A problem whose cache bytes are drawn from `codes` (a format's FP8
+// codes), scaled by `scale`: the kernels' widening must decode every one
+// exactly, whatever path a word of four bytes takes.
+MlaProblem fp8_problem_of_codes(KvFormat kv, const std::vector<std::uint8_t>& codes, float scale) {
+  MlaProblem p = small_fp8_problem(kv);
   std::mt19937 rng(5);
   std::uniform_int_distribution<std::size_t> pick(0, codes.size() - 1);
   for (std::size_t i = 0; i < p.kv_fp8.size(); ++i) {
@@ -309,12 +315,7 @@ TEST(MlaDecodeFp8Specials, ZerosAndSubnormalsDecodeExactly) {
 TEST(MlaDecodeFp8Specials, QueriesBeyondFp16RangeScoreAsTheReference) {
   for (KvFormat kv : {KvFormat::fp8_e4m3, KvFormat::fp8_e5m2}) {
     SCOPED_TRACE(std::string(kv_format_name(kv)));
-    RandomMlaSpec spec;
-    spec.seqlens = {70, 1, 33};
-    spec.heads = 16;
-    spec.page_size = 16;
-    spec.kv_format = kv;
-    MlaProblem p = make_random_problem(spec);
+    MlaProblem p = small_fp8_problem(kv);
     for (auto* q : {&p.q_nope, &p.q_rope}) {
       for (auto& bits : *q) bits = from_float(DType::bf16, bf16_to_float(bits) * 0x1p20f);
     }
@@ -329,12 +330,7 @@ TEST(MlaDecodeFp8Specials, QueriesBeyondFp16RangeScoreAsTheReference) {
 // scale reads its block as zeros, a negative one as the codes' values
 // negated (code x scale, as for any scale), and a subnormal code is exact.
 TEST(MlaDecodeFp8Specials, DsMlaZeroNegativeAndTinyScalesReadAsCodeTimesScale) {
-  RandomMlaSpec spec;
-  spec.seqlens = {70, 1, 33};
-  spec.heads = 16;
-  spec.page_size = 16;
-  spec.kv_format = KvFormat::fp8_ds_mla;
-  MlaProblem p = make_random_problem(spec);
+  MlaProblem p = small_fp8_problem(KvFormat::fp8_ds_mla);
   const float scales[] = {0.0f, -0.02f, 0x1p-20f, -0.0f};
   std::mt19937 rng(9);
   for (std::size_t r = 0; r < p.kv_fp8.size() / mla::kDsRowBytes; ++r) {
