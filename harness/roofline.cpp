@@ -27,7 +27,8 @@ StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seq
   for (auto len : seqlens) tokens += len;
   const double h = plan.heads;
   const double b = static_cast<double>(seqlens.size());
-  c.bytes = tokens * kv_row_bytes * plan.head_blocks + b * h * (576 + 512) * 2;
+  c.kv_bytes = tokens * kv_row_bytes * plan.head_blocks;
+  c.bytes = c.kv_bytes + b * h * (576 + 512) * 2;
   if (plan.needs_combine) c.bytes += double(plan.total_splits()) * h * (512 + 1) * 4 * 2;
   c.bytes += double(plan.total_splits()) * 16 + tokens / 16 * 4;
   c.flops = tokens * h * (2 * 576 + 2 * 512);

@@ -24,10 +24,11 @@ std::optional<Roofline> known_roofline(std::string_view device_name);
 struct StepCost {
   double bytes = 0;
   double flops = 0;
+  double kv_bytes = 0;  // the KV rows' share of `bytes`: every row read once per head block
 };
 // `kv_row_bytes`: a cached token's bytes, host/fp8.hpp's mla_row_bytes
 // (1152 for a 16-bit cache, 576 for FP8, 656 for fp8_ds_mla).
-StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_row_bytes = 1152);
+StepCost mla_step_cost(const DecodePlan& plan, std::span<const std::int32_t> seqlens, int kv_row_bytes);
 inline constexpr const char* kStepCostFormula =
     "bytes = sum(len)*row_bytes*head_blocks (KV rows, read once per head block; row_bytes 1152, 576 for FP8, "
     "656 for fp8_ds_mla)"

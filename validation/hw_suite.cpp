@@ -9,6 +9,7 @@
 #include "harness/mla_runner.hpp"
 #include "harness/reference.hpp"
 #include "harness/roofline.hpp"
+#include "host/fp8.hpp"
 #include "host/page_pool.hpp"
 #include "ops/kv_append/kv_append.hpp"
 #include "ops/mla/mla_shape.hpp"
@@ -148,7 +149,7 @@ CheckOutcome timed_default_step(rt::Device& device) {
   const auto c =
       compare_with_reference(outcome.result, reference::mla_decode(problem), problem.dtype, mla::kLatentDim, true);
   const double median = outcome.median_step_ms();
-  const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens);
+  const StepCost cost = mla_step_cost(outcome.plan, problem.seqlens, mla_row_bytes(problem.kv_format));
   std::ostringstream os;
   os << "DeepSeek-V3 step B=" << problem.batch << " H=" << problem.heads << " bf16: median " << median << " ms of 10, "
      << (median > 0 ? cost.bytes / median * 1e-6 : 0) << " GB/s";

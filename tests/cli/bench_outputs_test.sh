@@ -27,7 +27,7 @@ rc=$?
 # shellcheck disable=SC2086
 "$zemla" bench $one --csv blank.csv >/dev/null 2>progress.txt || fail "bench exited $?"
 tail -n 1 blank.csv | grep -q ',,,$' || fail "no roofline should leave %BW blank: $(tail -n 1 blank.csv)"
-grep -q '^\[1/1\] H16 B1 len 64: ' progress.txt || fail "no progress line on a non-terminal stderr"
+grep -q '^\[1/1\] H16 B1 len 64 q1 bf16: ' progress.txt || fail "no progress line on a non-terminal stderr"
 
 # A long sweep, interrupted once two rows are in: the rows stay, complete.
 "$zemla" bench --heads 16 --batch 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16 --seqlens 2048,4096,8192 --iters 3 \
@@ -42,7 +42,7 @@ kill -TERM "$pid" 2>/dev/null  # a background job of a script ignores SIGINT
 wait "$pid"
 rows=$(($(wc -l < part.csv) - 1))
 [ "$rows" -ge 2 ] && [ "$rows" -lt 48 ] || fail "interrupted sweep kept $rows rows (expected some, not all 48)"
-awk -F, 'NR > 1 && NF != 10 { exit 1 }' part.csv || fail "a CSV row is incomplete"
+awk -F, 'NR > 1 && NF != 14 { exit 1 }' part.csv || fail "a CSV row is incomplete"
 python3 -c "import json, sys; r = json.load(open('part.json')); sys.exit(0 if not r['complete'] and len(r['cases']) >= 1 else 1)" ||
   fail "the JSON of an interrupted sweep does not hold its cases"
 echo PASS
