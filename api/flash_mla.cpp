@@ -3,6 +3,7 @@
 // call is stateless apart from the runtime, which keeps the ops' objects
 // (Runtime::Impl::mla_decoder); the workspace queries plan with no kernel.
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -47,8 +48,13 @@ ops::SplitPlanner mla_planner(Runtime& runtime) {
   return ops::SplitPlanner(device, rt::choose_variant(device));
 }
 
-SplitGeometry mla_geometry(Runtime& runtime) {
-  return ops::mla_split_geometry(rt::choose_variant(*runtime.impl().device));
+// The workspace queries name no cache format, and the geometry follows it
+// (ops::mla_split_geometry): they size for the larger of the two.
+template <class Bytes>
+std::size_t for_any_cache(Runtime& runtime, Bytes bytes) {
+  const rt::Variant variant = rt::choose_variant(*runtime.impl().device);
+  return std::max(bytes(ops::mla_split_geometry(variant, KvFormat::same)),
+                  bytes(ops::mla_split_geometry(variant, KvFormat::fp8_e4m3)));
 }
 
 }  // namespace
@@ -61,15 +67,16 @@ std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::int64_t max_seq_
            " and num_heads " + std::to_string(num_heads) + " must be positive (max_seq_len within int32)";
   });
   require(page_size > 0, kCall, [&] { return "page_size " + std::to_string(page_size) + " must be positive"; });
-  return mla_planner(runtime).workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, mla_geometry(runtime),
-                                              split_tokens);
+  return for_any_cache(runtime, [&](const SplitGeometry& g) {
+    return mla_planner(runtime).workspace_bound(max_seq_len, num_batches, num_heads, num_kv_splits, g, split_tokens);
+  });
 }
 
 std::size_t flash_mla_get_workspace_size(Runtime& runtime, std::span<const std::int32_t> seq_lens, int num_heads,
                                          int num_kv_splits, int split_tokens) {
-  return mla_planner(runtime)
-      .plan(seq_lens, num_heads, mla_geometry(runtime), num_kv_splits, split_tokens)
-      .layout.total;
+  return for_any_cache(runtime, [&](const SplitGeometry& g) {
+    return mla_planner(runtime).plan(seq_lens, num_heads, g, num_kv_splits, split_tokens).layout.total;
+  });
 }
 
 void flash_mla_decode(Runtime& runtime, const FlashMlaDecodeArgs& in) {

@@ -44,9 +44,11 @@
 #include "mla_variant.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
 #include "xmx_tiles.clh"
-#elif defined(ZEMLA_VARIANT_NV_MMA)
+#elif ZEMLA_STREAM_SCHEDULE
 #include "mma_tiles.clh"
 #include "stream_rows.clh"
+#elif defined(ZEMLA_VARIANT_NV_MMA)
+#include "mma_tiles.clh"
 #else
 #include "scalar_tiles.clh"
 #endif
@@ -130,12 +132,12 @@ inline int causal_row_limit(__global const float* workspace, long ws_work_offset
   return request_len - (q_len - 1 - row / (num_heads / q_len));
 }
 
-// Stage 1 twice: plain, and with the fused kv_append. nv_mma runs the
-// stream schedule (mla_decode_stream.clh), the other variants the tile
-// schedule (mla_decode_split.clh).
+// Stage 1 twice: plain, and with the fused kv_append. nv_mma over an FP8
+// cache runs the stream schedule (mla_decode_stream.clh), every other build
+// the tile schedule (mla_decode_split.clh); mla_variant.clh says why.
 #define ZEMLA_SPLIT_KERNEL mla_decode_split
 #define ZEMLA_FUSED_APPEND 0
-#if defined(ZEMLA_VARIANT_NV_MMA)
+#if ZEMLA_STREAM_SCHEDULE
 #include "mla_decode_stream.clh"
 #else
 #include "mla_decode_split.clh"
@@ -146,11 +148,7 @@ inline int causal_row_limit(__global const float* workspace, long ws_work_offset
 #if !ZEMLA_KV_FP8
 #define ZEMLA_SPLIT_KERNEL mla_decode_split_append
 #define ZEMLA_FUSED_APPEND 1
-#if defined(ZEMLA_VARIANT_NV_MMA)
-#include "mla_decode_stream.clh"
-#else
 #include "mla_decode_split.clh"
-#endif
 #undef ZEMLA_SPLIT_KERNEL
 #undef ZEMLA_FUSED_APPEND
 #endif

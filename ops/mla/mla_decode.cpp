@@ -24,8 +24,9 @@ ZEMLA_KERNEL_ARGS_STRUCT(SplitKernelArgs, MLA_DECODE_SPLIT_ARGS);
 
 }  // namespace
 
-SplitGeometry mla_split_geometry(rt::Variant variant) {
-  return {variant == rt::Variant::nv_mma ? mla::kStreamRows : mla::kHeadBlock, mla::kTile, mla::kLatentDim};
+SplitGeometry mla_split_geometry(rt::Variant variant, KvFormat kv_format) {
+  const bool stream = variant == rt::Variant::nv_mma && is_fp8(kv_format);
+  return {stream ? mla::kStreamRows : mla::kHeadBlock, mla::kTile, mla::kLatentDim};
 }
 
 MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
@@ -34,7 +35,7 @@ MlaDecoder::MlaDecoder(rt::Device& device, DType dtype, KvFormat kv_format)
                 // An FP8 build has no fused-append kernel (mla_decode.cl says why).
                 is_fp8(kv_format) ? nullptr : "mla_decode_split_append"),
       kv_format_(kv_format),
-      geometry_(mla_split_geometry(rt::choose_variant(device))) {}
+      geometry_(mla_split_geometry(rt::choose_variant(device), kv_format)) {}
 
 DecodePlan MlaDecoder::plan(std::span<const std::int32_t> seqlens, int heads, int num_kv_splits,
                             int split_tokens) const {

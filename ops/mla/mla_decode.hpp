@@ -40,11 +40,11 @@ struct MlaDecodeArgs : MlaDecodeLayout {
   std::span<const std::int32_t> host_page_table;
 };
 
-// How MLA splits plan on a variant: the query rows one work-group serves
-// (mla_variant.clh's GROUP_ROWS), 16-token tiles, 512-value rows. 16 rows
-// in the tile schedule; 32 in nv_mma's stream schedule, two mma row tiles
-// on each KV read.
-SplitGeometry mla_split_geometry(rt::Variant variant);
+// How MLA splits plan on a variant and cache format: the query rows one
+// work-group serves (mla_variant.clh's GROUP_ROWS), 16-token tiles,
+// 512-value rows. 16 rows in the tile schedule; 32 in the stream schedule
+// (nv_mma over an FP8 cache), two mma row tiles on each KV read.
+SplitGeometry mla_split_geometry(rt::Variant variant, KvFormat kv_format);
 
 class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
  public:

@@ -89,15 +89,22 @@ TEST(MlaDecodeChecks, AValidCallPasses) {
 }
 
 TEST(MlaDecodeChecks, ThePlanMustServeTheKernelsRowsPerWorkGroup) {
-  // nv_mma's stream schedule serves 32 query rows a work-group, the tile
-  // schedule 16: a plan made for one would launch the other's kernels over
-  // head blocks that leave rows unserved or serve them twice.
-  const SplitGeometry tile = ops::mla_split_geometry(rt::Variant::portable);
-  const SplitGeometry stream = ops::mla_split_geometry(rt::Variant::nv_mma);
+  // The stream schedule (nv_mma over an FP8 cache) serves 32 query rows a
+  // work-group, the tile schedule 16: a plan made for one would launch the
+  // other's kernels over head blocks that leave rows unserved or serve them
+  // twice.
+  const SplitGeometry tile = ops::mla_split_geometry(rt::Variant::portable, KvFormat::same);
+  const SplitGeometry stream = ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_e4m3);
   EXPECT_EQ(tile.head_block, 16);
   EXPECT_EQ(stream.head_block, 32);
-  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::intel_sg), tile);
-  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::intel_xmx), tile);
+  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_e5m2), stream);
+  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_ds_mla), stream);
+  EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::same), tile);
+  for (const auto v : {rt::Variant::portable, rt::Variant::intel_sg, rt::Variant::intel_xmx}) {
+    for (const auto f : {KvFormat::same, KvFormat::fp8_e4m3, KvFormat::fp8_ds_mla}) {
+      EXPECT_EQ(ops::mla_split_geometry(v, f), tile);
+    }
+  }
   ValidCall c;
   EXPECT_NO_THROW(check_mla_decode(c.g, c.plan, tile));
   try {
