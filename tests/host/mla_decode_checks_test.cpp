@@ -89,14 +89,14 @@ TEST(MlaDecodeChecks, AValidCallPasses) {
 }
 
 TEST(MlaDecodeChecks, ThePlanMustServeTheKernelsRowsPerWorkGroup) {
-  // The stream schedule (nv_mma over an FP8 cache) serves 32 query rows a
-  // work-group, the tile schedule 16: a plan made for one would launch the
-  // other's kernels over head blocks that leave rows unserved or serve them
-  // twice.
+  // The stream schedule (nv_mma over an FP8 cache) serves STREAM_ROWS query
+  // rows a work-group (16 as built, 32 possible), the tile schedule 16: a
+  // plan made for 16 would launch 32-row kernels over head blocks that
+  // leave rows unserved or serve them twice.
   const SplitGeometry tile = ops::mla_split_geometry(rt::Variant::portable, KvFormat::same);
   const SplitGeometry stream = ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_e4m3);
   EXPECT_EQ(tile.head_block, 16);
-  EXPECT_EQ(stream.head_block, 32);
+  EXPECT_EQ(stream.head_block, mla::kStreamRows);
   EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_e5m2), stream);
   EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::fp8_ds_mla), stream);
   EXPECT_EQ(ops::mla_split_geometry(rt::Variant::nv_mma, KvFormat::same), tile);
@@ -105,16 +105,17 @@ TEST(MlaDecodeChecks, ThePlanMustServeTheKernelsRowsPerWorkGroup) {
       EXPECT_EQ(ops::mla_split_geometry(v, f), tile);
     }
   }
+  const SplitGeometry rows32{32, tile.tile, tile.value_dim};
   ValidCall c;
   EXPECT_NO_THROW(check_mla_decode(c.g, c.plan, tile));
   try {
-    check_mla_decode(c.g, c.plan, stream);
+    check_mla_decode(c.g, c.plan, rows32);
     ADD_FAILURE() << "a plan of 16-row head blocks was accepted for 32-row kernels";
   } catch (const Error& e) {
     EXPECT_EQ(e.detail(), "the plan was made for another split geometry (plan with MlaDecoder::plan)");
   }
   // Two query tokens of 16 heads: one 32-row block, so one read of the KV.
-  c.plan = plan_decode({c.seqlens, 32, 8, -1, stream});
+  c.plan = plan_decode({c.seqlens, 32, 8, -1, rows32});
   EXPECT_EQ(c.plan.head_blocks, 1);
   EXPECT_EQ(plan_decode({c.seqlens, 32, 8, -1, tile}).head_blocks, 2);
 }
