@@ -26,7 +26,7 @@ if got != want:
 row_bytes = {"bf16": 1152, "fp8_e4m3": 576}
 base = cases[0]["median_ms"]
 for r, c in zip(rows, cases):
-    reads = 1 if c["q_len"] == 1 else 2  # 16 or 32 rows over the portable variant's 16-row head blocks
+    reads = 1 if c["q_len"] == 1 else 2  # 16 or 32 rows over 16-row head blocks
     if c["kv_reads"] != reads:
         sys.exit(f"{c['q_len']} {c['kv_dtype']}: kv_reads {c['kv_reads']}, expected {reads}")
     if c["kv_bytes"] != 2 * 64 * row_bytes[c["kv_dtype"]] * reads:
