@@ -44,11 +44,11 @@
 #include "mla_variant.clh"
 #if defined(ZEMLA_VARIANT_INTEL_XMX)
 #include "xmx_tiles.clh"
-#elif ZEMLA_STREAM_SCHEDULE
-#include "mma_tiles.clh"
-#include "stream_rows.clh"
 #elif defined(ZEMLA_VARIANT_NV_MMA)
 #include "mma_tiles.clh"
+#if ZEMLA_STREAM_SCHEDULE
+#include "stream_rows.clh"
+#endif
 #else
 #include "scalar_tiles.clh"
 #endif

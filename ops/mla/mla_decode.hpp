@@ -42,8 +42,8 @@ struct MlaDecodeArgs : MlaDecodeLayout {
 
 // How MLA splits plan on a variant and cache format: the query rows one
 // work-group serves (mla_variant.clh's GROUP_ROWS), 16-token tiles,
-// 512-value rows. 16 rows in the tile schedule; 32 in the stream schedule
-// (nv_mma over an FP8 cache), two mma row tiles on each KV read.
+// 512-value rows. 16 rows in the tile schedule; STREAM_ROWS (16 as built,
+// mla_shape.clh) in the stream schedule, nv_mma's over an FP8 cache.
 SplitGeometry mla_split_geometry(rt::Variant variant, KvFormat kv_format);
 
 class MlaDecoder : public SplitKvOp<MlaDecoder, MlaDecodeArgs> {
