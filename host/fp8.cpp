@@ -48,6 +48,10 @@ KvFormat parse_kv_format(std::string_view name) {
       "KV cache dtype '" + std::string(name) + "' is not supported; expected auto, fp8_e4m3, fp8_e5m2 or fp8_ds_mla");
 }
 
+std::string kv_cache_name(KvFormat kv_format, DType dtype) {
+  return std::string(is_fp8(kv_format) ? kv_format_name(kv_format) : dtype_name(dtype));
+}
+
 std::string kernel_build_dtype(DType dtype, KvFormat kv_format) {
   require(kv_format != KvFormat::fp8_ds_mla || dtype == DType::bf16, "kv_cache_dtype", [&] {
     return "fp8_ds_mla keeps its rope values in bf16 and is served with bf16 queries, not " +

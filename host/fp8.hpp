@@ -34,6 +34,8 @@ inline bool has_layer_scale(KvFormat f) { return f == KvFormat::fp8_e4m3 || f ==
 // The kernel build for queries of `dtype` and a cache of `kv_format`: "bf16",
 // or "bf16_fp8_e4m3" and the like (the build table, kernels_spirv/CMakeLists.txt).
 std::string kernel_build_dtype(DType dtype, KvFormat kv_format);
+// What a cache stores, by name: the FP8 format, else the dtype (bf16, f16).
+std::string kv_cache_name(KvFormat kv_format, DType dtype);
 // Bytes of the cache's element: 1 for FP8 (fp8_ds_mla counts bytes), 2 otherwise.
 inline int kv_value_bytes(KvFormat f) { return is_fp8(f) ? 1 : 2; }
 // Elements one MLA cache row spans: its 576 values, or fp8_ds_mla's 656 bytes.

@@ -82,16 +82,11 @@ constexpr const char* kBaseline =
     "vs_base, the case's median over that of the first case with the same heads, batch and length (the first "
     "--q-len and --kv-dtype)";
 
-// One case of the sweep; `kv` as given (auto, fp8_e4m3, ...).
+// One case of the sweep.
 struct BenchCase {
   int heads, batch, len, q_len;
-  std::string kv;
+  KvFormat kv;
 };
-
-// The cache's name in the table: the dtype itself for auto.
-std::string kv_label(const std::string& kv, const std::string& dtype) {
-  return is_fp8(parse_kv_format(kv)) ? kv : dtype;
-}
 
 // The JSON report: the run's settings and the cases measured so far;
 // `complete` is false while the sweep runs (and in an interrupted one's file).
@@ -187,12 +182,13 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
         for (int len : f->lengths)
           for (int q : f->q_lens)
             for (const auto& kv : f->kv_dtypes)
-              if (static_cast<long long>(b) * len <= f->max_tokens) cases.push_back({h, b, len, q, kv});
+              if (static_cast<long long>(b) * len <= f->max_tokens)
+                cases.push_back({h, b, len, q, parse_kv_format(kv)});
     std::string variant;
     double base_ms = 0;
     for (std::size_t i = 0; i < cases.size(); ++i) {
       const BenchCase& k = cases[i];
-      const std::string kv = kv_label(k.kv, f->dtype);
+      const std::string kv = kv_cache_name(k.kv, dtype);
       const std::string label = "H" + std::to_string(k.heads) + " B" + std::to_string(k.batch) + " len " +
                                 std::to_string(k.len) + " q" + std::to_string(k.q_len) + " " + kv;
       if (tty) std::cerr << "\r[" << i + 1 << "/" << cases.size() << "] " << label << "   " << std::flush;
@@ -204,7 +200,7 @@ void add_bench_command(CLI::App& app, const Global& global, int& exit_code) {
       spec.seqlens.assign(k.batch, k.len);
       spec.seed = i + 1;
       spec.fast_fill = true;
-      spec.kv_format = parse_kv_format(k.kv);
+      spec.kv_format = k.kv;
       const auto problem = make_random_problem(spec);
       const auto out = ops::run_mla_problem(*device, problem, {f->splits, f->warmup, f->iters, false});
       variant = rt::variant_name(out.variant);

@@ -74,10 +74,6 @@ bool check_and_save(const RunFlags& f, const MlaProblem& problem, const DecodeRe
   return ok;
 }
 
-std::string kv_dtype_name(const MlaProblem& p) {
-  return std::string(is_fp8(p.kv_format) ? kv_format_name(p.kv_format) : dtype_name(p.dtype));
-}
-
 // Which path runs the step. --load exercises what an embedder calls (the op)
 // unless the run times or fuses an append, which only the decoder does.
 std::string resolve_path(const RunFlags& f) {
@@ -107,7 +103,7 @@ void run_api(const RunFlags& f, const std::string& path, const Global& global, c
                         {"heads", problem.heads},
                         {"q_len", problem.q_len},
                         {"workspace_bytes", run.workspace_bytes}};
-  report["kv_dtype"] = kv_dtype_name(problem);
+  report["kv_dtype"] = kv_cache_name(problem.kv_format, problem.dtype);
   if (run.plan) {
     report["total_splits"] = run.plan->total_splits;
     report["needs_combine"] = run.plan->needs_combine;
@@ -157,7 +153,7 @@ void run_mla(const RunFlags& f, const Global& global, int& exit_code) {
   nlohmann::json report = step_report(*device, outcome, problem.dtype, problem.page_size, problem.seqlens);
   report["heads"] = problem.heads;
   report["q_len"] = problem.q_len;
-  report["kv_dtype"] = kv_dtype_name(problem);
+  report["kv_dtype"] = kv_cache_name(problem.kv_format, problem.dtype);
   if (is_fp8(problem.kv_format)) report["kv_scale"] = problem.kv_scale;
   bool ok = true;
   if (f.append) {
