@@ -56,10 +56,19 @@
 #define LOG2E 1.4426950408889634f
 #define LN2 0.6931471805599453f
 
+// A token's page index and its row in that page. page_size is 16, 32, 64
+// or 128 (the host refuses any other), so these are a shift and a mask:
+// an integer division by a run-time value is some twenty instructions on
+// the GPUs here, and the stream schedule finds several pages per 64 tokens.
+// With any other page_size the row would still lie inside its page, and
+// page_of still checks the index against the table.
+inline int page_index_of(int tok, int page_size) { return tok >> (31 - clz(page_size)); }
+inline int row_in_page(int tok, int page_size) { return tok & (page_size - 1); }
+
 // The pool page holding token `tok` of a request, or -1 when the table's
 // entry is outside the pool or the token's page index past its width.
 inline int page_of(__global const int* pages, int max_pages, int num_pages, int page_size, int tok) {
-  const int page_index = tok / page_size;
+  const int page_index = page_index_of(tok, page_size);
   const int page = page_index < max_pages ? pages[page_index] : -1;
   return page >= 0 && page < num_pages ? page : -1;
 }
@@ -70,7 +79,7 @@ inline __global const kv_elem* token_row(__global const kv_elem* kv_cache, long 
                                          int num_pages, int page_size, __global const int* pages, int max_pages,
                                          int tok, int token_end) {
   const int page = tok < token_end ? page_of(pages, max_pages, num_pages, page_size, tok) : -1;
-  return page < 0 ? 0 : kv_cache + (long)page * kv_stride_page + (long)(tok % page_size) * kv_stride_token;
+  return page < 0 ? 0 : kv_cache + (long)page * kv_stride_page + (long)row_in_page(tok, page_size) * kv_stride_token;
 }
 
 // Where one tile of a request's tokens lives: a page id outside the pool or
@@ -85,7 +94,7 @@ inline TileSource tile_source(__global const kv_elem* kv_cache, long kv_stride_p
   const int page = page_of(pages, max_pages, num_pages, page_size, t0);
   TileSource src;
   src.valid_rows = page >= 0 ? min(TILE, token_end - t0) : 0;
-  src.rows = kv_cache + (long)max(page, 0) * kv_stride_page + (long)(t0 % page_size) * kv_stride_token;
+  src.rows = kv_cache + (long)max(page, 0) * kv_stride_page + (long)row_in_page(t0, page_size) * kv_stride_token;
   return src;
 }
 
@@ -114,7 +123,7 @@ inline void write_new_row(__global ushort* kv_cache, long kv_stride_page, long k
   const int page = page_of(pages, max_pages, num_pages, page_size, token);
   if (page < 0) return;
   __global uint4* dst =
-      (__global uint4*)(kv_cache + (long)page * kv_stride_page + (long)(token % page_size) * kv_stride_token);
+      (__global uint4*)(kv_cache + (long)page * kv_stride_page + (long)row_in_page(token, page_size) * kv_stride_token);
   for (int i = get_local_id(0); i < MLA_VEC8_PER_ROW; i += WG_SIZE) dst[i] = ((__global const uint4*)new_row)[i];
 }
 
