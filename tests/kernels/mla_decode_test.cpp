@@ -623,6 +623,63 @@ TEST(MlaDecodeBounds, CorruptPageIdsAreMaskedWhenTheHostCheckIsOff) {
   }
 }
 
+// Every cache row that no request's token owns (rows past a request's end
+// in its last page, spare pages) holds NaN in every value and block
+// scale; one request's last page id is past the pool (host check off), so
+// its tokens there are masked and read nothing, or stand-in rows. The output
+// must be the reference's, all finite: a kernel that mixed any of those
+// rows in, even with P = 0 (0 x NaN is NaN), fails. Lengths end inside a
+// 16-token step and inside a 64-token iteration of the stream schedule.
+TEST(MlaDecodeBounds, RowsNoRequestOwnsNeverReachTheOutput) {
+  for (const KvFormat kv : {KvFormat::same, KvFormat::fp8_e4m3, KvFormat::fp8_e5m2, KvFormat::fp8_ds_mla}) {
+    for (const int page_size : {16, 64}) {
+      SCOPED_TRACE(std::string(kv_format_name(kv)) + " page_size " + std::to_string(page_size));
+      RandomMlaSpec spec;
+      spec.seqlens = {40, 9, 77, 130, 1};
+      spec.heads = 16;
+      spec.page_size = page_size;
+      spec.kv_format = kv;
+      MlaProblem p = make_random_problem(spec);
+      std::vector<char> owned(std::size_t(p.num_pages) * page_size, 0);
+      for (int b = 0; b < p.batch; ++b) {
+        for (int t = 0; t < p.seqlens[b]; ++t) {
+          owned[std::size_t(p.page_table[b * p.max_pages + t / page_size]) * page_size + t % page_size] = 1;
+        }
+      }
+      int poisoned = 0;
+      const std::uint16_t nan16 = from_float(p.dtype, NAN);
+      const float nan = NAN;
+      for (std::size_t row = 0; row < owned.size(); ++row) {
+        if (owned[row]) continue;
+        ++poisoned;
+        if (kv == KvFormat::same) {
+          std::fill_n(&p.kv_cache[row * mla::kRowDim], mla::kRowDim, nan16);
+        } else if (kv == KvFormat::fp8_ds_mla) {
+          std::uint8_t* r = &p.kv_fp8[row * mla::kDsRowBytes];
+          std::fill_n(r, mla::kLatentDim, std::uint8_t{0x7f});
+          for (int i = 0; i < mla::kLatentDim / mla::kDsBlock; ++i)
+            std::memcpy(r + mla::kDsScaleOffset + 4 * i, &nan, 4);
+          for (int i = 0; i < mla::kRopeDim; ++i) std::memcpy(r + mla::kDsRopeOffset + 2 * i, &nan16, 2);
+        } else {
+          std::fill_n(&p.kv_fp8[row * mla::kRowDim], mla::kRowDim, std::uint8_t{0x7f});  // NaN in both formats
+        }
+      }
+      ASSERT_GT(poisoned, 3 * page_size) << "the spare pages and the ends of the last pages";
+      // Request 2's last page (tokens 64..76) past the pool: it reads as 64 tokens.
+      p.page_table[2 * p.max_pages + 64 / page_size] = 1 << 20;
+      MlaProblem masked = p;
+      masked.seqlens[2] = 64;
+      const auto ref = reference::mla_decode(masked);
+      for (int splits : {-1, 1, 3}) {
+        SCOPED_TRACE("splits " + std::to_string(splits));
+        const auto outcome = ops::run_mla_problem(testing::test_device(), p, {splits, 0, 0, true, false});
+        const auto cmp = compare_with_reference(outcome.result, ref, DType::bf16, mla::kLatentDim, true);
+        EXPECT_TRUE(cmp.pass) << cmp.failure;
+      }
+    }
+  }
+}
+
 // With the check on (the default), the same table is refused before launch,
 // naming the entry.
 TEST(MlaDecodeBounds, HostCheckNamesTheCorruptPageTableEntry) {
