@@ -12,9 +12,9 @@
 # writes OUT_DIR/kernel.{ptx,cubin,sass}, prints ptxas' report for the MLA
 # split kernel with no register cap and with 128 (two 256-item work-groups
 # an SM), its instruction count and live-register peak in the SASS (capped
-# build), and each loop of the uncapped build (bench/sass_loops.py: the
-# last, longest one is the main loop, whose instruction count and mix are
-# what the changes to a schedule's loop body are measured by here).
+# build), and each loop of the uncapped build (bench/sass_stat.py: the
+# last, longest one is the main loop, whose static instruction count and
+# mix are what changes to a schedule's loop body are read by here).
 # NV_PTX_FILE and NV_PTX_KERNEL name another file and kernel.
 set -euo pipefail
 out=${1:?usage: bench/nv_ptx_local.sh OUT_DIR [-Dmacro ...]}
@@ -36,7 +36,6 @@ opt-14 -O3 "$out/linked.bc" -o "$out/opt.bc"
 llc-14 -march=nvptx64 -mcpu=sm_80 -mattr=+ptx75 "$out/opt.bc" -o "$out/kernel.ptx"
 # LLVM 14 knows sm_80 at most; the FP8 conversion needs sm_90 and PTX ISA 7.8.
 sed -i 's/^\.target sm_80/.target sm_90/; s/^\.version .*/.version 8.0/' "$out/kernel.ptx"
-ptxas -arch=sm_90 "$out/kernel.ptx" -o "$out/kernel_uncapped.cubin"
 for cap in "" 128; do
   echo "-- ptxas ${cap:+--maxrregcount $cap}"
   ptxas -arch=sm_90 -v ${cap:+--maxrregcount $cap} "$out/kernel.ptx" -o "$out/kernel.cubin" 2>&1 |
@@ -48,6 +47,7 @@ if command -v nvdisasm >/dev/null; then
     grep -E '/\*[0-9a-f]{4,}\*/' |
     awk -F'// \\|' '{split($2, a, "|"); n = a[1] + 0; if (n > peak) peak = n; count++}
       END {print "'"$kernel"' (capped build): " count " instructions, at most " peak " registers live"}'
-  nvdisasm "$out/kernel_uncapped.cubin" >"$out/kernel_uncapped.sass"
-  python3 "$root/bench/sass_loops.py" "$out/kernel_uncapped.sass" "$kernel"
+fi
+if command -v cuobjdump >/dev/null; then
+  python3 "$root/bench/sass_stat.py" "$out/kernel.ptx" "$kernel" | grep -E "^ +loop"
 fi
