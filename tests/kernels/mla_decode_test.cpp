@@ -670,7 +670,7 @@ TEST(MlaDecodeBounds, RowsNoRequestOwnsNeverReachTheOutput) {
       MlaProblem masked = p;
       masked.seqlens[2] = 64;
       const auto ref = reference::mla_decode(masked);
-      for (int splits : {-1, 1, 3}) {
+      for (int splits : {1, 3}) {  // the direct output and the combine; oclgrind runs this too
         SCOPED_TRACE("splits " + std::to_string(splits));
         const auto outcome = ops::run_mla_problem(testing::test_device(), p, {splits, 0, 0, true, false});
         const auto cmp = compare_with_reference(outcome.result, ref, DType::bf16, mla::kLatentDim, true);
