@@ -5,10 +5,10 @@
 # each NAME=DIR tree (e.g. a git archive with one change): a check against
 # the fp64 reference with the registers and spills ptxas reports
 # (-cl-nv-verbose), and `zemla bench` (device-clock medians of 30) at H8
-# B32 x 8K and H16 B32 x 4K q_len 1/2/4; with no register cap, and with each
-# cap in REGCAP_LIST (default 128; empty: none) through
-# -cl-nv-maxrregcount, which driver 580 ignored (`=N`) or refused (` N`).
-#   REGCAP_LIST= bench/h100_regcap.sh OUT_DIR [NAME=DIR ...]   (repository root, device machine)
+# B32 x 8K and H16 B32 x 4K q_len 1/2/4. (A register cap through
+# ZEMLA_CL_BUILD_OPTIONS=-cl-nv-maxrregcount was tried: driver 580 ignored
+# `=128` and refused ` 128`, bench/results/README.md.)
+#   bench/h100_regcap.sh OUT_DIR [NAME=DIR ...]   (repository root, device machine)
 set -u
 out=${1:?usage: bench/h100_regcap.sh OUT_DIR [NAME=DIR ...]}
 shift
@@ -16,23 +16,18 @@ mkdir -p "$out"
 export ZEMLA_VARIANT=nv_mma
 small="3000,17,8,64,1,129"
 one_tree() {  # NAME: build the current directory's tree into /tmp/zb_NAME, then measure it
-  local name=$1 cap opts
+  local name=$1
   sed "s#/tmp/zb#/tmp/zb_$name#g" "$root/bench/h100_build.sh" >"/tmp/h100_build_$name.sh"
   mkdir -p .deps && [ -d .deps/include ] || cp -r "$root/.deps/include" .deps/
   # shellcheck source=/dev/null
   ZEMLA_BUILD_TARGET=zemla_cli source "/tmp/h100_build_$name.sh" || { echo "$name: build failed"; return 1; }
-  for cap in none ${REGCAP_LIST-128}; do
-    opts=""
-    [ "$cap" = none ] || opts="-cl-nv-maxrregcount $cap"
-    echo "== $name, register cap $cap"
-    ZEMLA_LOG_LEVEL=info ZEMLA_CL_BUILD_OPTIONS="$opts -cl-nv-verbose" "$z" run mla-decode --heads 16 \
-      --seqlens "$small" --kv-dtype fp8_e4m3 2>&1 | grep -a -E "registers|spill|check" | head -4
-    ZEMLA_CL_BUILD_OPTIONS="$opts" "$z" bench --batch 32 --iters 30 --warmup 5 --heads 8 --seqlens 8192 \
-      --kv-dtype auto,fp8_e4m3 --json-out "$out/regcap_${name}_${cap}_H8.json" 2>>"$out/stderr.log" | sed -n '/^H /,$p'
-    ZEMLA_CL_BUILD_OPTIONS="$opts" "$z" bench --batch 32 --iters 30 --warmup 5 --heads 16 --seqlens 4096 \
-      --q-len 1,2,4 --kv-dtype fp8_e4m3 --json-out "$out/regcap_${name}_${cap}_H16.json" 2>>"$out/stderr.log" |
-      sed -n '/^H /,$p'
-  done
+  echo "== $name"
+  ZEMLA_LOG_LEVEL=info ZEMLA_CL_BUILD_OPTIONS="-cl-nv-verbose" "$z" run mla-decode --heads 16 --seqlens "$small" \
+    --kv-dtype fp8_e4m3 2>&1 | grep -a -E "mla_decode_split'|registers|spill|check" | head -10
+  "$z" bench --batch 32 --iters 30 --warmup 5 --heads 8 --seqlens 8192 --kv-dtype auto,fp8_e4m3 \
+    --json-out "$out/regcap_${name}_H8.json" 2>>"$out/stderr.log" | sed -n '/^H /,$p'
+  "$z" bench --batch 32 --iters 30 --warmup 5 --heads 16 --seqlens 4096 --q-len 1,2,4 --kv-dtype fp8_e4m3 \
+    --json-out "$out/regcap_${name}_H16.json" 2>>"$out/stderr.log" | sed -n '/^H /,$p'
 }
 root=$PWD
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
